@@ -1,0 +1,137 @@
+//! Turns the VC v1 OpenAPI spec (`spec/src/*.yaml`) into the committed outputs: the bundled
+//! `spec/openapi.yaml` and the Rust sources under `vc-api/src/generated/`.
+//!
+//! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
+//! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`])
+//! add what progenitor lacks. Output is deterministic: the same spec always gives the same bytes.
+
+pub mod bundle;
+pub mod enums;
+pub mod error;
+pub mod files;
+pub mod lint;
+pub mod model;
+pub mod operations;
+pub mod progenitor_view;
+pub mod render;
+pub mod settings;
+
+use std::path::Path;
+
+pub use error::{CodegenError, Result};
+pub use files::{GeneratedFile, Mode};
+
+/// Output paths, relative to the workspace root.
+pub mod paths {
+    /// The spec sources.
+    pub const SPEC_SOURCES: &str = "spec/src";
+    /// The bundled spec.
+    pub const BUNDLED_SPEC: &str = "spec/openapi.yaml";
+    /// progenitor's client (types, builders).
+    pub const CLIENT: &str = "vc-api/src/generated/client.rs";
+    /// Open enums.
+    pub const ENUMS: &str = "vc-api/src/generated/enums.rs";
+    /// `.data()` calls and the operation table.
+    pub const OPERATIONS: &str = "vc-api/src/generated/operations.rs";
+}
+
+/// Generates every output file from the spec sources under `root` (the workspace root).
+pub fn generate_workspace(root: &Path) -> Result<Vec<GeneratedFile>> {
+    let doc = bundle::bundle_dir(&root.join(paths::SPEC_SOURCES))?;
+    generate(&doc)
+}
+
+/// Generates every output file from a bundled spec document.
+pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
+    let api = model::parse(doc)?;
+    lint::check(doc, &api)?;
+    let operations = model::operations(&api)?;
+    let enums = enums::enum_models(doc)?;
+    let client = generate_client(doc, &api, &enums)?;
+    Ok(vec![
+        GeneratedFile { path: paths::BUNDLED_SPEC.into(), contents: bundle::render(doc) },
+        GeneratedFile { path: paths::CLIENT.into(), contents: render::rust_file(paths::CLIENT, client)? },
+        GeneratedFile {
+            path: paths::ENUMS.into(),
+            contents: render::rust_file(paths::ENUMS, enums::generate(&enums))?,
+        },
+        GeneratedFile {
+            path: paths::OPERATIONS.into(),
+            contents: render::rust_file(paths::OPERATIONS, operations::generate(&operations))?,
+        },
+    ])
+}
+
+/// Runs progenitor on the adapted view of the spec. A progenitor error or panic becomes a
+/// [`CodegenError::Progenitor`] naming the first operation that fails on its own.
+pub fn generate_client(
+    doc: &serde_yaml::Value,
+    api: &openapiv3::OpenAPI,
+    enums: &[enums::EnumModel],
+) -> Result<proc_macro2::TokenStream> {
+    let view = progenitor_view::progenitor_view(doc);
+    let view_api = model::parse(&view)?;
+    let envelopes: Vec<(String, Option<String>)> = model::operations(api)?
+        .into_iter()
+        .zip(all_operations(&view_api))
+        .filter_map(|(op, raw)| model::envelope_schema(raw).map(|env| (env, op.data_schema)))
+        .collect();
+    let settings = settings::generation_settings(enums, &envelopes);
+    match run_progenitor(&settings, &view_api) {
+        Ok(tokens) => Ok(tokens),
+        Err(message) => Err(CodegenError::Progenitor { operation: failing_operation(&settings, &view_api), message }),
+    }
+}
+
+fn all_operations(api: &openapiv3::OpenAPI) -> Vec<&openapiv3::Operation> {
+    api.paths
+        .iter()
+        .filter_map(|(_, item)| item.as_item())
+        .flat_map(|item| item.iter().map(|(_, op)| op))
+        .collect()
+}
+
+fn run_progenitor(
+    settings: &progenitor_impl::GenerationSettings,
+    api: &openapiv3::OpenAPI,
+) -> std::result::Result<proc_macro2::TokenStream, String> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        progenitor_impl::Generator::new(settings).generate_tokens(api)
+    }));
+    match outcome {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "panic without a message".to_owned())),
+    }
+}
+
+/// Re-runs progenitor with one operation at a time to single out the one that fails.
+fn failing_operation(settings: &progenitor_impl::GenerationSettings, api: &openapiv3::OpenAPI) -> Option<String> {
+    for (path, item) in api.paths.iter() {
+        let item = item.as_item()?;
+        for (method, op) in item.iter() {
+            let mut single_item = openapiv3::PathItem { parameters: item.parameters.clone(), ..Default::default() };
+            match method {
+                "get" => single_item.get = Some(op.clone()),
+                "put" => single_item.put = Some(op.clone()),
+                "post" => single_item.post = Some(op.clone()),
+                "delete" => single_item.delete = Some(op.clone()),
+                "patch" => single_item.patch = Some(op.clone()),
+                "head" => single_item.head = Some(op.clone()),
+                "options" => single_item.options = Some(op.clone()),
+                _ => single_item.trace = Some(op.clone()),
+            }
+            let mut single = api.clone();
+            single.paths.paths.clear();
+            single.paths.paths.insert(path.clone(), openapiv3::ReferenceOr::Item(single_item));
+            if run_progenitor(settings, &single).is_err() {
+                return Some(op.operation_id.clone().unwrap_or_else(|| format!("{} {path}", method.to_uppercase())));
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,38 @@
+#![doc = include_str!("../../README.md")]
+#![deny(missing_docs)]
+
+// Generated code names runtime items by their external path (`::vc_api::...`), so that the same
+// code also works in other crates (mocks); this makes that path valid inside the crate too.
+extern crate self as vc_api;
+
+mod client;
+mod envelope;
+pub mod error;
+mod generated;
+mod operation;
+mod response;
+mod secret;
+
+pub use client::{ClientBuilder, ClientState, Domain};
+pub use envelope::{Envelope, ErrorDetail};
+pub use error::{ApiError, Error};
+pub use generated::client::Client;
+pub use operation::{Operation, TokenType};
+pub use response::LOG_ID_HEADER;
+pub use secret::Secret;
+
+/// Every request and response type of the API, and the open enums.
+pub mod types {
+    pub use crate::generated::client::types::*;
+    pub use crate::generated::enums::*;
+}
+
+/// Request builders: one per operation, returned by the `Client` method of the same name.
+pub mod builder {
+    pub use crate::generated::client::builder::*;
+}
+
+/// Facts about every operation, generated from the spec.
+pub mod operations {
+    pub use crate::generated::operations::*;
+}

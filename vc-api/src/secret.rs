@@ -1,0 +1,50 @@
+//! A wrapper for secrets (app secret, access tokens, keys) that never shows its value in
+//! `Debug` or `Display` output.
+
+use std::fmt;
+
+/// A secret string: its `Debug` and `Display` print `***`, never the value.
+///
+/// ```
+/// let token = vc_api::Secret::new("t-abc");
+/// assert_eq!(format!("{token:?}"), "Secret(***)");
+/// assert_eq!(token.expose(), "t-abc");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value itself. Call it only where the value is really sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
