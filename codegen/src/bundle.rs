@@ -27,8 +27,7 @@ pub fn bundle_dir(src_dir: &Path) -> Result<Value> {
     names.sort();
     let read = |name: &str| -> Result<(String, Value)> {
         let path = src_dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| CodegenError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| CodegenError::Io { path: path.clone(), source })?;
         let value = serde_yaml::from_str(&text).map_err(|source| CodegenError::Yaml { path, source })?;
         Ok((name.to_owned(), value))
     };
@@ -85,9 +84,7 @@ pub fn render(doc: &Value) -> String {
 fn section<'a>(doc: &'a mut Mapping, keys: &[&str]) -> &'a mut Mapping {
     let mut current = doc;
     for key in keys {
-        let entry = current
-            .entry(Value::String((*key).to_owned()))
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        let entry = current.entry(Value::String((*key).to_owned())).or_insert_with(|| Value::Mapping(Mapping::new()));
         if !entry.is_mapping() {
             *entry = Value::Mapping(Mapping::new());
         }
@@ -100,9 +97,7 @@ fn append_sequence(doc: &mut Mapping, key: &str, value: Value, file: &str) -> Re
     let Value::Sequence(items) = value else {
         return Err(CodegenError::Bundle(format!("{file}: {key} is not a list")));
     };
-    let entry = doc
-        .entry(Value::String(key.to_owned()))
-        .or_insert_with(|| Value::Sequence(Vec::new()));
+    let entry = doc.entry(Value::String(key.to_owned())).or_insert_with(|| Value::Sequence(Vec::new()));
     match entry {
         Value::Sequence(existing) => {
             existing.extend(items);

@@ -50,10 +50,14 @@ pub fn ensure(root: &Path, files: &[GeneratedFile], mode: Mode) -> Result<Vec<Dr
         if current.as_deref() == Some(file.contents.as_str()) {
             continue;
         }
-        drift.push(Drift { path: file.path.clone(), diff: unified_diff(&file.path, current.as_deref().unwrap_or(""), &file.contents) });
+        drift.push(Drift {
+            path: file.path.clone(),
+            diff: unified_diff(&file.path, current.as_deref().unwrap_or(""), &file.contents),
+        });
         if mode == Mode::Write {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|source| CodegenError::Io { path: parent.to_owned(), source })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|source| CodegenError::Io { path: parent.to_owned(), source })?;
             }
             std::fs::write(&path, &file.contents).map_err(|source| CodegenError::Io { path, source })?;
         }

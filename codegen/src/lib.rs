@@ -84,11 +84,7 @@ pub fn generate_client(
 }
 
 fn all_operations(api: &openapiv3::OpenAPI) -> Vec<&openapiv3::Operation> {
-    api.paths
-        .iter()
-        .filter_map(|(_, item)| item.as_item())
-        .flat_map(|item| item.iter().map(|(_, op)| op))
-        .collect()
+    api.paths.iter().filter_map(|(_, item)| item.as_item()).flat_map(|item| item.iter().map(|(_, op)| op)).collect()
 }
 
 fn run_progenitor(

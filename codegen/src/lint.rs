@@ -74,7 +74,8 @@ fn check_operations(doc: &Value, api: &OpenAPI, problems: &mut Vec<String>) {
                 problems.push(format!("{at}: no response example"));
             }
             if let Some(body) = raw_op.and_then(|o| o.get("requestBody")) {
-                let example = body.get("content").and_then(|c| c.get("application/json")).and_then(|m| m.get("example"));
+                let example =
+                    body.get("content").and_then(|c| c.get("application/json")).and_then(|m| m.get("example"));
                 if example.is_none() {
                     problems.push(format!("{at}: no request body example"));
                 }

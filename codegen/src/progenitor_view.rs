@@ -13,17 +13,8 @@ use std::collections::BTreeSet;
 use serde_yaml::{Mapping, Value};
 
 const INTEGER_BOUNDS: [&str; 5] = ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"];
-const VALIDATION: [&str; 9] = [
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "minimum",
-    "maximum",
-    "multipleOf",
-];
+const VALIDATION: [&str; 9] =
+    ["minLength", "maxLength", "pattern", "minItems", "maxItems", "uniqueItems", "minimum", "maximum", "multipleOf"];
 
 /// Returns the adapted document.
 pub fn progenitor_view(doc: &Value) -> Value {
@@ -83,10 +74,10 @@ fn schemas_reachable_from_responses(doc: &Value) -> BTreeSet<String> {
     let schemas = doc.get("components").and_then(|c| c.get("schemas"));
     let mut seen = BTreeSet::new();
     while let Some(name) = pending.pop() {
-        if seen.insert(name.clone()) {
-            if let Some(schema) = schemas.and_then(|s| s.get(name.as_str())) {
-                collect_refs(schema, &mut pending);
-            }
+        if seen.insert(name.clone())
+            && let Some(schema) = schemas.and_then(|s| s.get(name.as_str()))
+        {
+            collect_refs(schema, &mut pending);
         }
     }
     seen

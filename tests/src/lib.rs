@@ -1,1 +1,229 @@
-//! x
+//! Test support: a wiremock server that expects exactly the request the spec's examples
+//! describe for one operation and answers with the spec's response example.
+//!
+//! Every test builds its call with the typed client from the same examples, so a test passes
+//! only when the typed request serializes to what the spec documents and the spec's response
+//! example decodes into typed data without losing a field.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
+
+/// The token every test client sends.
+pub const TEST_TOKEN: &str = "t-test-token";
+
+/// The bundled spec as JSON.
+pub fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/openapi.yaml");
+        let text = std::fs::read_to_string(path).expect("spec/openapi.yaml is readable");
+        serde_yaml::from_str(&text).expect("spec/openapi.yaml is valid YAML")
+    })
+}
+
+/// One operation of the spec, with its examples.
+#[derive(Debug, Clone)]
+pub struct SpecOperation {
+    /// `operationId`.
+    pub id: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// The operation object.
+    pub op: Value,
+}
+
+/// Every operation of the spec.
+pub fn operations() -> Vec<SpecOperation> {
+    let mut out = Vec::new();
+    for (path, item) in spec()["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                out.push(SpecOperation {
+                    id: id.to_owned(),
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    op: op.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The operation with this id; panics (failing the test) if the spec has none.
+pub fn operation(id: &str) -> SpecOperation {
+    operations().into_iter().find(|op| op.id == id).unwrap_or_else(|| panic!("no operation {id} in the spec"))
+}
+
+fn resolve(value: &Value) -> &Value {
+    match value.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let pointer = reference.trim_start_matches('#');
+            spec().pointer(pointer).unwrap_or_else(|| panic!("unresolved {reference}"))
+        }
+        None => value,
+    }
+}
+
+impl SpecOperation {
+    /// The parameters (path and query), `$ref`s resolved.
+    pub fn parameters(&self) -> Vec<Value> {
+        self.op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .map(|params| params.iter().map(|p| resolve(p).clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The example of parameter `name`.
+    pub fn param(&self, name: &str) -> Value {
+        self.parameters()
+            .into_iter()
+            .find(|p| p["name"] == name)
+            .and_then(|p| p.get("example").cloned())
+            .unwrap_or_else(|| panic!("{}: parameter {name} has no example", self.id))
+    }
+
+    /// The example of parameter `name` as a string.
+    pub fn param_str(&self, name: &str) -> String {
+        match self.param(name) {
+            Value::String(s) => s,
+            other => other.to_string(),
+        }
+    }
+
+    /// The example of integer parameter `name`.
+    pub fn param_int(&self, name: &str) -> i64 {
+        let value = self.param(name);
+        value.as_i64().or_else(|| value.as_str()?.parse().ok()).unwrap_or_else(|| panic!("{name} is not an integer"))
+    }
+
+    /// The example of boolean parameter `name`.
+    pub fn param_bool(&self, name: &str) -> bool {
+        self.param(name).as_bool().unwrap_or_else(|| panic!("{name} is not a boolean"))
+    }
+
+    /// The request body example.
+    pub fn body_example(&self) -> Value {
+        self.op
+            .pointer("/requestBody/content/application~1json/example")
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no request body example", self.id))
+    }
+
+    /// The request body example decoded into the typed body.
+    pub fn body<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_value(self.body_example())
+            .unwrap_or_else(|e| panic!("{}: request example does not decode into the typed body: {e}", self.id))
+    }
+
+    /// The 200 response example (the whole envelope).
+    pub fn response_example(&self) -> Value {
+        self.op
+            .pointer("/responses/200/content/application~1json/example")
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: no response example", self.id))
+    }
+
+    /// The path with every path parameter replaced by its example.
+    pub fn example_path(&self) -> String {
+        let mut path = self.path.clone();
+        for p in self.parameters().iter().filter(|p| p["in"] == "path") {
+            let name = p["name"].as_str().expect("parameter name");
+            path = path.replace(&format!("{{{name}}}"), &self.param_str(name));
+        }
+        path
+    }
+}
+
+/// A query string matcher that requires exactly these parameters, no more, no fewer.
+struct ExactQuery(BTreeMap<String, String>);
+
+impl Match for ExactQuery {
+    fn matches(&self, request: &Request) -> bool {
+        let actual: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        actual == self.0
+    }
+}
+
+/// A mock VC API for one test.
+pub struct MockApi {
+    /// The wiremock server; extra mocks may be mounted on it.
+    pub server: MockServer,
+}
+
+impl MockApi {
+    /// Starts a server that answers every unexpected request with HTTP 418 and a body naming
+    /// it, so a wrong request fails loudly.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(|req: &Request| {
+                ResponseTemplate::new(418).set_body_string(format!(
+                    "unexpected request: {} {} body={}",
+                    req.method,
+                    req.url,
+                    String::from_utf8_lossy(&req.body)
+                ))
+            })
+            .with_priority(u8::MAX)
+            .named("catch-all: unexpected request")
+            .mount(&server)
+            .await;
+        Self { server }
+    }
+
+    /// A client pointed at this server with the test token.
+    pub fn client(&self) -> vc_api::Client {
+        vc_api::Client::builder().base_url(self.server.uri()).access_token(TEST_TOKEN).build().expect("client builds")
+    }
+
+    /// Expects exactly one request of `op` as its examples describe it: method, path with
+    /// example path parameters, exactly the given query parameters, the body example (if the
+    /// operation has a body) and the bearer token. Answers with the response example.
+    pub async fn expect(&self, op: &SpecOperation, query: &[&str]) {
+        let expected_query =
+            query.iter().map(|name| ((*name).to_owned(), op.param_str(name))).collect::<BTreeMap<_, _>>();
+        let mut mock = Mock::given(method(op.method.as_str()))
+            .and(path(op.example_path()))
+            .and(ExactQuery(expected_query))
+            .and(header("authorization", format!("Bearer {TEST_TOKEN}").as_str()));
+        if op.op.get("requestBody").is_some() {
+            mock = mock.and(wiremock::matchers::body_json(op.body_example()));
+        }
+        mock.respond_with(ResponseTemplate::new(200).set_body_json(op.response_example()))
+            .expect(1)
+            .named(op.id.clone())
+            .mount(&self.server)
+            .await;
+    }
+}
+
+/// Asserts that typed `data` re-serializes to the `data` of the operation's response example,
+/// so no field of the example was dropped or mistyped (nulls and empty lists ignored).
+pub fn assert_matches_example<T: serde::Serialize>(op: &SpecOperation, data: &T) {
+    let expected = normalize(op.response_example()["data"].clone());
+    let actual = normalize(serde_json::to_value(data).expect("typed data serializes"));
+    assert_eq!(actual, expected, "{}: typed data differs from the spec's response example", op.id);
+}
+
+/// Drops nulls and empty arrays, which typed data does not reproduce.
+pub fn normalize(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
+                .map(|(k, v)| (k, normalize(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
+        other => other,
+    }
+}

@@ -158,13 +158,13 @@ impl ClientHooks<ClientState> for Client {
                 info.operation_id
             )));
         }
-        if let Some(token) = &self.inner().access_token {
-            if !request.headers().contains_key(AUTHORIZATION) {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
-                value.set_sensitive(true);
-                request.headers_mut().insert(AUTHORIZATION, value);
-            }
+        if let Some(token) = &self.inner().access_token
+            && !request.headers().contains_key(AUTHORIZATION)
+        {
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
+            value.set_sensitive(true);
+            request.headers_mut().insert(AUTHORIZATION, value);
         }
         Ok(())
     }

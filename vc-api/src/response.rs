@@ -119,11 +119,6 @@ async fn failed_response(operation: &'static str, mut response: reqwest::Respons
         Ok(failure) if failure.code != 0 => {
             api_error(operation, status, header_log_id, failure.code, failure.msg, failure.error)
         }
-        _ => Error::Http {
-            operation,
-            status,
-            log_id: header_log_id,
-            body: truncated_body(&body),
-        },
+        _ => Error::Http { operation, status, log_id: header_log_id, body: truncated_body(&body) },
     }
 }

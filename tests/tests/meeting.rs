@@ -1,0 +1,121 @@
+//! meeting: the six meeting operations against a mock built from the spec's examples.
+
+use vc_api::types::{self, UserIdType};
+use vc_api_tests::{MockApi, assert_matches_example, operation};
+
+#[tokio::test]
+async fn meeting_get() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_get");
+    api.expect(&op, &["with_participants", "with_meeting_ability", "user_id_type", "query_mode"]).await;
+    let data = api
+        .client()
+        .meeting_get()
+        .meeting_id(op.param_str("meeting_id"))
+        .with_participants(op.param_bool("with_participants"))
+        .with_meeting_ability(op.param_bool("with_meeting_ability"))
+        .user_id_type(UserIdType::from(op.param_str("user_id_type").as_str()))
+        .query_mode(types::MeetingQueryMode::from(op.param_int("query_mode") as i32))
+        .data()
+        .await
+        .expect("meeting_get succeeds");
+    let meeting = data.meeting.as_ref().expect("meeting is present");
+    assert_eq!(meeting.meeting_no.as_deref(), Some("123456789"));
+    assert_eq!(meeting.participant_count_accumulated.as_deref(), Some("10"));
+    assert_eq!(meeting.ability.as_ref().and_then(|ability| ability.use_pstn), Some(true));
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
+async fn meeting_list_by_no() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_list_by_no");
+    api.expect(&op, &["meeting_no", "start_time", "end_time", "page_token", "page_size"]).await;
+    let data = api
+        .client()
+        .meeting_list_by_no()
+        .meeting_no(op.param_str("meeting_no"))
+        .start_time(op.param_str("start_time"))
+        .end_time(op.param_str("end_time"))
+        .page_token(op.param_str("page_token"))
+        .page_size(op.param_int("page_size") as i32)
+        .data()
+        .await
+        .expect("meeting_list_by_no succeeds");
+    assert_eq!(data.has_more, Some(true));
+    assert_eq!(data.page_token.as_deref(), Some("2"));
+    assert_eq!(data.meeting_briefs.len(), 2);
+    assert_eq!(data.meeting_briefs[1].id.as_deref(), Some("7011031045899354115"));
+    assert_eq!(data.meeting_briefs[0].topic.as_deref(), Some("Test Title"));
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
+async fn meeting_invite() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_invite");
+    api.expect(&op, &["user_id_type"]).await;
+    let data = api
+        .client()
+        .meeting_invite()
+        .meeting_id(op.param_str("meeting_id"))
+        .user_id_type(UserIdType::from(op.param_str("user_id_type").as_str()))
+        .body(op.body::<types::MeetingInviteRequest>())
+        .data()
+        .await
+        .expect("meeting_invite succeeds");
+    assert_eq!(data.invite_results.len(), 1);
+    assert_eq!(data.invite_results[0].id.as_deref(), Some("ou_3ec3f6a28a0d08c45d895276e8e5e19b"));
+    assert_eq!(data.invite_results[0].status, Some(types::MeetingInviteResult::from(1)));
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
+async fn meeting_kickout() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_kickout");
+    api.expect(&op, &["user_id_type"]).await;
+    let data = api
+        .client()
+        .meeting_kickout()
+        .meeting_id(op.param_str("meeting_id"))
+        .user_id_type(UserIdType::from(op.param_str("user_id_type").as_str()))
+        .body(op.body::<types::MeetingKickoutRequest>())
+        .data()
+        .await
+        .expect("meeting_kickout succeeds");
+    assert_eq!(data.kickout_results.len(), 1);
+    assert_eq!(data.kickout_results[0].id.as_deref(), Some("ou_3ec3f6a28a0d08c45d895276e8e5e19b"));
+    assert_eq!(data.kickout_results[0].result, Some(types::MeetingKickoutResult::from(1)));
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
+async fn meeting_set_host() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_set_host");
+    api.expect(&op, &["user_id_type"]).await;
+    let data = api
+        .client()
+        .meeting_set_host()
+        .meeting_id(op.param_str("meeting_id"))
+        .user_id_type(UserIdType::from(op.param_str("user_id_type").as_str()))
+        .body(op.body::<types::MeetingSetHostRequest>())
+        .data()
+        .await
+        .expect("meeting_set_host succeeds");
+    let host = data.host_user.as_ref().expect("host_user is present");
+    assert_eq!(host.id.as_deref(), Some("ou_3ec3f6a28a0d08c45d895276e8e5e19b"));
+    assert_eq!(host.user_type, Some(types::MeetingUserType::from(1)));
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
+async fn meeting_end() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_end");
+    api.expect(&op, &[]).await;
+    let data =
+        api.client().meeting_end().meeting_id(op.param_str("meeting_id")).data().await.expect("meeting_end succeeds");
+    assert!(data.is_empty());
+}
