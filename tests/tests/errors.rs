@@ -168,3 +168,39 @@ fn a_bad_base_url_is_a_config_error() {
     let err = vc_api::Client::builder().base_url("ftp://example.com").build().unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_path_parameter_over_its_documented_length_is_rejected_before_sending() {
+    let api = MockApi::start().await;
+    let err = api.client().room_delete().room_id("r".repeat(101)).data().await.unwrap_err();
+    match &err {
+        Error::InvalidRequest { operation, message } => {
+            assert_eq!(*operation, "room_delete");
+            assert!(message.contains("room_id"), "{message}");
+        }
+        other => panic!("expected an invalid request, got {other:?}"),
+    }
+    assert!(api.server.received_requests().await.unwrap().is_empty(), "nothing may be sent");
+}
+
+/// TLS works out of the box: an https base URL makes the client open a TLS handshake (the
+/// server sees a ClientHello), and a server that is not TLS gives a transport error, no panic.
+#[tokio::test]
+async fn https_starts_a_tls_handshake() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 3];
+        socket.read_exact(&mut first).await.unwrap();
+        first
+    });
+    let client = vc_api::Client::builder().base_url(url).access_token(TEST_TOKEN).build().unwrap();
+    let call = tokio::spawn(async move { client.export_get().task_id("T1").data().await });
+    let first = server.await.unwrap();
+    assert_eq!(first[0], 0x16, "a TLS handshake record");
+    assert_eq!(first[1], 0x03, "TLS major version");
+    let err = call.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+}

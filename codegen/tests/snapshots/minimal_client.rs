@@ -266,7 +266,7 @@ Returns one thing.
 
 Sends a `GET` request to `/things/{thing_id}`
 
-```ignore
+```text
 let response = client.thing_get()
     .thing_id(thing_id)
     .user_id_type(user_id_type)

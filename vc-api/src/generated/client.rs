@@ -10063,7 +10063,7 @@ Sends a `GET` request to `/open-apis/vc/v1/exports/{task_id}`
 
 Arguments:
 - `task_id`: ID of the export task, as returned by one of the export operations.
-```ignore
+```text
 let response = client.export_get()
     .task_id(task_id)
     .send()
@@ -10085,7 +10085,7 @@ Sends a `POST` request to `/open-apis/vc/v1/exports/meeting_list`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.export_meeting_list()
     .user_id_type(user_id_type)
     .body(body)
@@ -10108,7 +10108,7 @@ Sends a `POST` request to `/open-apis/vc/v1/exports/participant_list`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.export_participant_list()
     .user_id_type(user_id_type)
     .body(body)
@@ -10131,7 +10131,7 @@ Sends a `POST` request to `/open-apis/vc/v1/exports/participant_quality_list`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.export_participant_quality_list()
     .user_id_type(user_id_type)
     .body(body)
@@ -10153,7 +10153,7 @@ poll it with `export_get`.
 
 Sends a `POST` request to `/open-apis/vc/v1/exports/resource_reservation_list`
 
-```ignore
+```text
 let response = client.export_resource_reservation_list()
     .body(body)
     .send()
@@ -10185,7 +10185,7 @@ Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `with_meeting_ability`: Set to true to include the statistics of features used during the meeting; left out by default. Only honoured with a tenant access token.
 - `with_participants`: Set to true to include the participant list; it is left out by default.
-```ignore
+```text
 let response = client.meeting_get()
     .meeting_id(meeting_id)
     .query_mode(query_mode)
@@ -10213,7 +10213,7 @@ Arguments:
 - `page_size`: Number of meetings per page.
 - `page_token`: Paging cursor. Leave it out on the first call; pass the `page_token` of the previous response to get the next page.
 - `start_time`: Start of the time window, unix time in seconds.
-```ignore
+```text
 let response = client.meeting_list_by_no()
     .end_time(end_time)
     .meeting_no(meeting_no)
@@ -10240,7 +10240,7 @@ Arguments:
 - `meeting_id`: Meeting ID, the unique identifier a video meeting receives once it has started.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.meeting_invite()
     .meeting_id(meeting_id)
     .user_id_type(user_id_type)
@@ -10263,7 +10263,7 @@ Arguments:
 - `meeting_id`: Meeting ID.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.meeting_kickout()
     .meeting_id(meeting_id)
     .user_id_type(user_id_type)
@@ -10289,7 +10289,7 @@ Arguments:
 - `meeting_id`: Meeting ID, the unique identifier a video meeting receives once it has started.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.meeting_set_host()
     .meeting_id(meeting_id)
     .user_id_type(user_id_type)
@@ -10310,7 +10310,7 @@ Sends a `PATCH` request to `/open-apis/vc/v1/meetings/{meeting_id}/end`
 
 Arguments:
 - `meeting_id`: Meeting ID, the unique identifier a video meeting receives once it has started.
-```ignore
+```text
 let response = client.meeting_end()
     .meeting_id(meeting_id)
     .send()
@@ -10330,7 +10330,7 @@ Sends a `PATCH` request to `/open-apis/vc/v1/meetings/{meeting_id}/recording/sta
 Arguments:
 - `meeting_id`: ID of the meeting; it exists only once the meeting has started.
 - `body`
-```ignore
+```text
 let response = client.meeting_recording_start()
     .meeting_id(meeting_id)
     .body(body)
@@ -10350,7 +10350,7 @@ Sends a `PATCH` request to `/open-apis/vc/v1/meetings/{meeting_id}/recording/sto
 
 Arguments:
 - `meeting_id`: ID of the meeting; it exists only once the meeting has started.
-```ignore
+```text
 let response = client.meeting_recording_stop()
     .meeting_id(meeting_id)
     .send()
@@ -10372,7 +10372,7 @@ Sends a `GET` request to `/open-apis/vc/v1/meetings/{meeting_id}/recording`
 
 Arguments:
 - `meeting_id`: ID of the meeting; it exists only once the meeting has started.
-```ignore
+```text
 let response = client.meeting_recording_get()
     .meeting_id(meeting_id)
     .send()
@@ -10395,7 +10395,7 @@ Arguments:
 - `meeting_id`: ID of the meeting; it exists only once the meeting has started.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.meeting_recording_set_permission()
     .meeting_id(meeting_id)
     .user_id_type(user_id_type)
@@ -10423,7 +10423,7 @@ Arguments:
 - `unit`: Data residency region to query. Only usable when the tenant keeps data in more than one
 region and has this query enabled.
 
-```ignore
+```text
 let response = client.report_get_daily()
     .end_time(end_time)
     .start_time(start_time)
@@ -10452,7 +10452,7 @@ Arguments:
 region and has this query enabled.
 
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
-```ignore
+```text
 let response = client.report_get_top_user()
     .end_time(end_time)
     .limit(limit)
@@ -10481,7 +10481,7 @@ Sends a `POST` request to `/open-apis/vc/v1/reserves/apply`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.reserve_apply()
     .user_id_type(user_id_type)
     .body(body)
@@ -10502,7 +10502,7 @@ Sends a `GET` request to `/open-apis/vc/v1/reserves/{reserve_id}`
 Arguments:
 - `reserve_id`: Reservation ID, the unique identifier of a reservation.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
-```ignore
+```text
 let response = client.reserve_get()
     .reserve_id(reserve_id)
     .user_id_type(user_id_type)
@@ -10525,7 +10525,7 @@ Arguments:
 - `reserve_id`: Reservation ID, the unique identifier of a reservation.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.reserve_update()
     .reserve_id(reserve_id)
     .user_id_type(user_id_type)
@@ -10546,7 +10546,7 @@ Sends a `DELETE` request to `/open-apis/vc/v1/reserves/{reserve_id}`
 
 Arguments:
 - `reserve_id`: Reservation ID, the unique identifier of a reservation.
-```ignore
+```text
 let response = client.reserve_delete()
     .reserve_id(reserve_id)
     .send()
@@ -10568,7 +10568,7 @@ Arguments:
 - `reserve_id`: Reservation ID, the unique identifier of a reservation.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `with_participants`: Whether to include the participant list in the answer. Defaults to false.
-```ignore
+```text
 let response = client.reserve_get_active_meeting()
     .reserve_id(reserve_id)
     .user_id_type(user_id_type)
@@ -10590,7 +10590,7 @@ Arguments:
 - `page_token`: Paging cursor; omit on the first call and pass the `page_token` of the previous response to continue.
 - `room_level_id`: Room level whose rooms are listed; leave empty to list the rooms of the whole tenant.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
-```ignore
+```text
 let response = client.room_list()
     .page_size(page_size)
     .page_token(page_token)
@@ -10611,7 +10611,7 @@ Sends a `POST` request to `/open-apis/vc/v1/rooms`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`: The room to create.
-```ignore
+```text
 let response = client.room_create()
     .user_id_type(user_id_type)
     .body(body)
@@ -10630,7 +10630,7 @@ Sends a `GET` request to `/open-apis/vc/v1/rooms/{room_id}`
 Arguments:
 - `room_id`: ID of the room (the `omm_...` identifier).
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
-```ignore
+```text
 let response = client.room_get()
     .room_id(room_id)
     .user_id_type(user_id_type)
@@ -10648,7 +10648,7 @@ Sends a `DELETE` request to `/open-apis/vc/v1/rooms/{room_id}`
 
 Arguments:
 - `room_id`: ID of the room (the `omm_...` identifier).
-```ignore
+```text
 let response = client.room_delete()
     .room_id(room_id)
     .send()
@@ -10667,7 +10667,7 @@ Arguments:
 - `room_id`: ID of the room (the `omm_...` identifier).
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`: The fields to change.
-```ignore
+```text
 let response = client.room_patch()
     .room_id(room_id)
     .user_id_type(user_id_type)
@@ -10687,7 +10687,7 @@ Sends a `POST` request to `/open-apis/vc/v1/rooms/mget`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`: The room IDs to look up.
-```ignore
+```text
 let response = client.room_mget()
     .user_id_type(user_id_type)
     .body(body)
@@ -10706,7 +10706,7 @@ Sends a `POST` request to `/open-apis/vc/v1/rooms/search`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`: Search criteria and paging.
-```ignore
+```text
 let response = client.room_search()
     .user_id_type(user_id_type)
     .body(body)
@@ -10728,7 +10728,7 @@ Arguments:
 - `page_size`: Number of levels per page.
 - `page_token`: Continuation token; omit it on the first call and pass the `page_token` of the previous page afterwards.
 - `room_level_id`: Level whose child levels are listed. Leave it empty to list the levels directly below the tenant level.
-```ignore
+```text
 let response = client.room_level_list()
     .page_size(page_size)
     .page_token(page_token)
@@ -10748,7 +10748,7 @@ returns is the root level's ID.
 
 Sends a `POST` request to `/open-apis/vc/v1/room_levels`
 
-```ignore
+```text
 let response = client.room_level_create()
     .body(body)
     .send()
@@ -10767,7 +10767,7 @@ Sends a `GET` request to `/open-apis/vc/v1/room_levels/{room_level_id}`
 
 Arguments:
 - `room_level_id`: ID of the level to read; `0` reads the tenant (root) level.
-```ignore
+```text
 let response = client.room_level_get()
     .room_level_id(room_level_id)
     .send()
@@ -10785,7 +10785,7 @@ Sends a `PATCH` request to `/open-apis/vc/v1/room_levels/{room_level_id}`
 Arguments:
 - `room_level_id`: ID of the level to update.
 - `body`
-```ignore
+```text
 let response = client.room_level_patch()
     .room_level_id(room_level_id)
     .body(body)
@@ -10801,7 +10801,7 @@ Returns the room levels whose IDs are given, in one call. The call changes nothi
 
 Sends a `POST` request to `/open-apis/vc/v1/room_levels/mget`
 
-```ignore
+```text
 let response = client.room_level_mget()
     .body(body)
     .send()
@@ -10817,7 +10817,7 @@ Deletes a room level. Set `delete_child` to also delete every level below it.
 
 Sends a `POST` request to `/open-apis/vc/v1/room_levels/del`
 
-```ignore
+```text
 let response = client.room_level_del()
     .body(body)
     .send()
@@ -10836,7 +10836,7 @@ Sends a `GET` request to `/open-apis/vc/v1/room_levels/search`
 
 Arguments:
 - `custom_level_ids`: Custom level IDs to look up, separated by commas.
-```ignore
+```text
 let response = client.room_level_search()
     .custom_level_ids(custom_level_ids)
     .send()
@@ -10858,7 +10858,7 @@ Arguments:
 - `scope_id`: ID of the scope; a room level ID when `scope_type` is 1, a room ID when it is 2.
 - `scope_type`: Kind of scope that `scope_id` names.
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
-```ignore
+```text
 let response = client.scope_config_get()
     .scope_id(scope_id)
     .scope_type(scope_type)
@@ -10881,7 +10881,7 @@ Sends a `POST` request to `/open-apis/vc/v1/scope_config`
 Arguments:
 - `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
 - `body`
-```ignore
+```text
 let response = client.scope_config_create()
     .user_id_type(user_id_type)
     .body(body)
