@@ -48,6 +48,7 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
     let operations = model::operations(&api)?;
     let enums = enums::enum_models(doc)?;
     let client = generate_client(doc, &api, &enums)?;
+    let client = add_to_builder_module(client, operations::data_impls(&operations))?;
     Ok(vec![
         GeneratedFile { path: paths::BUNDLED_SPEC.into(), contents: bundle::render(doc) },
         GeneratedFile {
@@ -86,6 +87,25 @@ pub fn generate_client(
         Ok(tokens) => Ok(tokens),
         Err(message) => Err(CodegenError::Progenitor { operation: failing_operation(&settings, &view_api), message }),
     }
+}
+
+/// Appends `items` to progenitor's `pub mod builder`, where they may use the builders' private
+/// fields.
+fn add_to_builder_module(client: proc_macro2::TokenStream, items: Vec<syn::Item>) -> Result<proc_macro2::TokenStream> {
+    let mut file: syn::File = syn::parse2(client)
+        .map_err(|e| CodegenError::Syntax { file: paths::CLIENT.to_owned(), message: e.to_string() })?;
+    let builder = file.items.iter_mut().find_map(|item| match item {
+        syn::Item::Mod(module) if module.ident == "builder" => module.content.as_mut(),
+        _ => None,
+    });
+    let Some((_, content)) = builder else {
+        return Err(CodegenError::Syntax {
+            file: paths::CLIENT.to_owned(),
+            message: "progenitor's output has no `builder` module".to_owned(),
+        });
+    };
+    content.extend(items);
+    Ok(quote::quote!(#file))
 }
 
 fn all_operations(api: &openapiv3::OpenAPI) -> Vec<&openapiv3::Operation> {

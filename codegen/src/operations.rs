@@ -8,24 +8,25 @@ use quote::{format_ident, quote};
 
 use crate::model::OperationModel;
 
-/// The Rust source of `vc-api/src/generated/operations.rs`.
+/// The Rust source of `vc-api/src/generated/operations.rs`: the operation table.
 pub fn generate(operations: &[OperationModel]) -> TokenStream {
-    let data_impls = operations.iter().map(data_impl);
     let consts = operations.iter().map(operation_const);
     let all = operations.iter().map(|op| format_ident!("{}", op.id.to_uppercase()));
     quote! {
-        //! Per-operation glue: `.data()` on every request builder, and the operation table.
-        use crate::generated::client::builder;
-        use crate::generated::client::types;
+        //! The operation table: facts about every operation, for the runtime.
         use crate::operation::{Operation, TokenType};
 
         #(#consts)*
 
         /// Every operation of the spec, in spec order.
         pub const ALL: &[&Operation] = &[#(&#all),*];
-
-        #(#data_impls)*
     }
+}
+
+/// `.data()` and `.data_with()` for every operation's builder. These items are placed inside
+/// progenitor's `builder` module, where they can reach the builder's client.
+pub fn data_impls(operations: &[OperationModel]) -> Vec<syn::Item> {
+    operations.iter().map(|op| syn::parse2(data_impl(op)).expect("data impl is a valid item")).collect()
 }
 
 fn operation_const(op: &OperationModel) -> TokenStream {
@@ -75,15 +76,26 @@ fn data_impl(op: &OperationModel) -> TokenStream {
     let doc = format!(
         "Sends `{}` and returns the response's `data`.\n\n\
          Fails with [`crate::Error`] when the request is invalid (before anything is sent), \
-         when the transport fails, when the API answers with a non-zero `code` \
-         (whatever the HTTP status), or when the response cannot be decoded.",
+         when no access token can be had, when the transport fails, when the API answers with \
+         a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. \
+         Retries follow the client's retry policy.",
+        op.id
+    );
+    let doc_with = format!(
+        "Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `{}`.",
         op.id
     );
     quote! {
-        impl builder::#builder<'_> {
+        impl #builder<'_> {
             #[doc = #doc]
             pub async fn data(self) -> Result<#data, crate::Error> {
-                crate::response::envelope_data(&#constant, self.send().await).await
+                self.data_with(crate::CallOptions::default()).await
+            }
+
+            #[doc = #doc_with]
+            pub async fn data_with(self, options: crate::CallOptions) -> Result<#data, crate::Error> {
+                let client = self.client;
+                crate::call::execute(client, &crate::generated::operations::#constant, options, self, |builder| builder.send()).await
             }
         }
     }

@@ -48,7 +48,7 @@ async fn a_non_json_502_is_an_http_error_and_retryable() {
     answer_export_get(&api, ResponseTemplate::new(502).set_body_string(html).insert_header(LOG_ID_HEADER, "gw")).await;
     let err = api.client().export_get().task_id("T1").data().await.unwrap_err();
     match &err {
-        Error::Http { operation, status, log_id, body } => {
+        Error::Http { operation, status, log_id, body, .. } => {
             assert_eq!((*operation, *status, log_id.as_deref()), ("export_get", 502, Some("gw")));
             assert!(body.contains("502 Bad Gateway"));
         }

@@ -1,13 +1,19 @@
-//! Building a [`Client`]: domain, credentials, timeouts, TLS; and the hooks that put the
-//! access token on every request.
+//! Building a [`Client`]: domain, credentials, retries, rate limit, timeouts, proxy, TLS; and
+//! the hook that puts the access token on every request.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 
+use crate::auth::{Auth, Credentials};
+use crate::call::ATTEMPT;
 use crate::error::Error;
 use crate::generated::client::Client;
+use crate::operation::Operation;
+use crate::rate_limit::RateLimiter;
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
 /// Where the API lives. A token issued by one domain is rejected by the other.
@@ -32,10 +38,13 @@ impl Domain {
     }
 }
 
-/// State the runtime keeps inside every [`Client`]. Its `Debug` output never shows secrets.
-#[derive(Debug, Clone, Default)]
+/// State the runtime keeps inside every [`Client`]: the token runtime, the retry policy and the
+/// optional rate limiter. Its `Debug` output never shows secrets.
+#[derive(Debug, Clone)]
 pub struct ClientState {
-    access_token: Option<Secret>,
+    pub(crate) auth: Arc<Auth>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
 }
 
 /// Configures and builds a [`Client`].
@@ -43,34 +52,50 @@ pub struct ClientState {
 /// ```no_run
 /// # fn main() -> Result<(), vc_api::Error> {
 /// use std::time::Duration;
+/// // A self-built app: tenant tokens are fetched, cached and refreshed for you.
 /// let client = vc_api::Client::builder()
 ///     .domain(vc_api::Domain::Lark)
-///     .access_token("t-g1044...")
+///     .app_credentials("cli_a1b2c3", "app-secret")
 ///     .timeout(Duration::from_secs(10))
+///     .retry_policy(vc_api::RetryPolicy { max_attempts: 5, ..Default::default() })
+///     .client_side_rate_limit(true)
 ///     .build()?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientBuilder {
     domain: Domain,
-    access_token: Option<Secret>,
+    credentials: Credentials,
+    app_ticket: Option<Secret>,
+    tenant_key: Option<String>,
+    refresh_margin: Duration,
+    retry: RetryPolicy,
+    rate_limit: bool,
     timeout: Duration,
     connect_timeout: Duration,
+    proxy: Option<String>,
 }
 
 impl Default for ClientBuilder {
     fn default() -> Self {
         Self {
             domain: Domain::Feishu,
-            access_token: None,
+            credentials: Credentials::None,
+            app_ticket: None,
+            tenant_key: None,
+            refresh_margin: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+            rate_limit: false,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            proxy: None,
         }
     }
 }
 
 impl ClientBuilder {
-    /// Feishu domain, no token, 30 s request timeout, 10 s connect timeout.
+    /// Feishu domain, no credentials, default retry policy, no client-side rate limit, 30 s
+    /// request timeout, 10 s connect timeout, tokens refreshed 5 minutes before they expire.
     pub fn new() -> Self {
         Self::default()
     }
@@ -88,7 +113,56 @@ impl ClientBuilder {
 
     /// A fixed access token (tenant or user) sent as `Authorization: Bearer` on every call.
     pub fn access_token(mut self, token: impl Into<Secret>) -> Self {
-        self.access_token = Some(token.into());
+        self.credentials = Credentials::AccessToken(token.into());
+        self
+    }
+
+    /// A self-built app: its tenant access token is fetched on first use and cached.
+    pub fn app_credentials(mut self, app_id: impl Into<String>, app_secret: impl Into<Secret>) -> Self {
+        self.credentials = Credentials::SelfBuiltApp { app_id: app_id.into(), app_secret: app_secret.into() };
+        self
+    }
+
+    /// A marketplace app: tenant tokens per tenant key, from an app token that needs the
+    /// `app_ticket` (give it here, or later with [`Client::set_app_ticket`]).
+    pub fn marketplace_app(mut self, app_id: impl Into<String>, app_secret: impl Into<Secret>) -> Self {
+        self.credentials = Credentials::MarketplaceApp { app_id: app_id.into(), app_secret: app_secret.into() };
+        self
+    }
+
+    /// The marketplace app's current `app_ticket`.
+    pub fn app_ticket(mut self, ticket: impl Into<Secret>) -> Self {
+        self.app_ticket = Some(ticket.into());
+        self
+    }
+
+    /// The tenant a marketplace app acts in when a call does not name one.
+    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
+        self.tenant_key = Some(tenant_key.into());
+        self
+    }
+
+    /// How long before its expiry a cached token is replaced (default 5 minutes).
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// When to retry failed calls (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Keeps every operation under its documented rate limit by waiting locally (default off).
+    pub fn client_side_rate_limit(mut self, enabled: bool) -> Self {
+        self.rate_limit = enabled;
+        self
+    }
+
+    /// Sends every request through this proxy (`http://`, `https://` or `socks5://` URL).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
         self
     }
 
@@ -104,7 +178,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails only if the base URL or the TLS setup is unusable.
+    /// Builds the client. Fails only if the configuration is unusable (base URL, proxy, token
+    /// characters, TLS setup).
     pub fn build(self) -> Result<Client, Error> {
         let base_url = self.domain.base_url().to_owned();
         let parsed = reqwest::Url::parse(&base_url)
@@ -112,18 +187,26 @@ impl ClientBuilder {
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::Config(format!("base URL {base_url:?} must be http or https")));
         }
-        if let Some(token) = &self.access_token {
+        if let Credentials::AccessToken(token) = &self.credentials {
             HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| Error::Config("the access token contains characters not allowed in a header".into()))?;
         }
         install_tls_provider();
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
-            .user_agent(concat!("vc-api-rust/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
-        Ok(Client::new_with_client(&base_url, http, ClientState { access_token: self.access_token }))
+            .user_agent(concat!("vc-api-rust/", env!("CARGO_PKG_VERSION")));
+        if let Some(proxy) = &self.proxy {
+            let proxy = reqwest::Proxy::all(proxy).map_err(|e| Error::Config(format!("invalid proxy URL: {e}")))?;
+            http = http.proxy(proxy);
+        }
+        let http = http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+        let state = ClientState {
+            auth: Arc::new(Auth::new(self.credentials, self.refresh_margin, self.app_ticket, self.tenant_key)),
+            retry: self.retry,
+            limiter: self.rate_limit.then(|| Arc::new(RateLimiter::default())),
+        };
+        Ok(Client::new_with_client(&base_url, http, state))
     }
 }
 
@@ -143,6 +226,11 @@ impl Client {
     pub fn builder() -> ClientBuilder {
         ClientBuilder::new()
     }
+
+    /// Gives a marketplace app its latest `app_ticket` (delivered by the `app_ticket` event).
+    pub fn set_app_ticket(&self, ticket: impl Into<Secret>) {
+        self.inner.auth.set_app_ticket(ticket.into());
+    }
 }
 
 impl ClientHooks<ClientState> for Client {
@@ -158,14 +246,29 @@ impl ClientHooks<ClientState> for Client {
                 info.operation_id
             )));
         }
-        if let Some(token) = &self.inner().access_token
-            && !request.headers().contains_key(AUTHORIZATION)
-        {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                .map_err(|_| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
-            value.set_sensitive(true);
-            request.headers_mut().insert(AUTHORIZATION, value);
+        if request.headers().contains_key(AUTHORIZATION) {
+            return Ok(());
         }
+        // Calls made through `data()` carry their token; a bare `send()` fetches one here.
+        let token = match ATTEMPT.try_with(|attempt| attempt.token.clone()) {
+            Ok(token) => token,
+            Err(_) => {
+                let operation = Operation::find(info.operation_id).ok_or_else(|| {
+                    progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
+                })?;
+                let (token, _) = self
+                    .inner()
+                    .auth
+                    .token(operation, None, None, &self.client, &self.baseurl)
+                    .await
+                    .map_err(|failure| progenitor_client::Error::Custom(failure.message))?;
+                token
+            }
+        };
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(AUTHORIZATION, value);
         Ok(())
     }
 }

@@ -40,6 +40,8 @@ pub struct ApiError {
     pub http_status: u16,
     /// Link to a troubleshooting page, when the gateway gives one.
     pub troubleshooter: Option<String>,
+    /// How long the server asked to wait (`x-ogw-ratelimit-reset` or `Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -49,6 +51,11 @@ impl ApiError {
             || self.code == codes::RATE_LIMITED
             || self.http_status == 429
             || self.http_status >= 500
+    }
+
+    /// Whether the call was refused by a rate limit (HTTP 429 or code 99991400).
+    pub fn is_rate_limited(&self) -> bool {
+        self.code == codes::RATE_LIMITED || self.http_status == 429
     }
 
     /// Whether the access token was rejected (malformed, invalid or expired).
@@ -113,6 +120,20 @@ pub enum Error {
         log_id: Option<String>,
         /// The start of the body (at most [`MAX_BODY_IN_ERROR`] bytes).
         body: String,
+        /// How long the server asked to wait (`x-ogw-ratelimit-reset` or `Retry-After`).
+        retry_after: Option<std::time::Duration>,
+    },
+    /// No access token could be had (token endpoint down or refusing, missing credentials).
+    #[error("{operation}: no access token: {message}")]
+    Auth {
+        /// The operation concerned.
+        operation: &'static str,
+        /// What went wrong.
+        message: String,
+        /// The token endpoint's Feishu code, if it answered with one.
+        code: Option<i64>,
+        /// The token endpoint's HTTP status, if it answered.
+        http_status: Option<u16>,
     },
     /// A successful response whose body could not be decoded into the expected type.
     #[error("{operation}: cannot decode the response (HTTP {status})")]
@@ -143,7 +164,8 @@ impl Error {
             | Error::Timeout { operation, .. }
             | Error::Transport { operation, .. }
             | Error::Http { operation, .. }
-            | Error::Decode { operation, .. } => Some(operation),
+            | Error::Decode { operation, .. }
+            | Error::Auth { operation, .. } => Some(operation),
             Error::Config(_) => None,
         }
     }
@@ -187,7 +209,25 @@ impl Error {
             Error::Api(e) => e.is_retryable(),
             Error::Timeout { .. } | Error::Transport { .. } => true,
             Error::Http { status, .. } => *status == 429 || *status >= 500,
-            Error::InvalidRequest { .. } | Error::Decode { .. } | Error::Config(_) => false,
+            Error::InvalidRequest { .. } | Error::Decode { .. } | Error::Config(_) | Error::Auth { .. } => false,
+        }
+    }
+
+    /// Whether the call was refused by a rate limit (HTTP 429 or code 99991400).
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_rate_limited(),
+            Error::Http { status, .. } => *status == 429,
+            _ => false,
+        }
+    }
+
+    /// How long the server asked to wait before trying again, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Api(e) => e.retry_after,
+            Error::Http { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 }

@@ -5,20 +5,27 @@
 // code also works in other crates (mocks); this makes that path valid inside the crate too.
 extern crate self as vc_api;
 
+mod auth;
+mod call;
 mod client;
 mod envelope;
 pub mod error;
 mod generated;
 mod operation;
+mod rate_limit;
 mod response;
+mod retry;
 mod secret;
 
+pub use auth::Credentials;
+pub use call::CallOptions;
 pub use client::{ClientBuilder, ClientState, Domain};
 pub use envelope::{Envelope, ErrorDetail};
 pub use error::{ApiError, Error};
 pub use generated::client::Client;
 pub use operation::{Operation, TokenType};
-pub use response::LOG_ID_HEADER;
+pub use response::{LOG_ID_HEADER, RATE_LIMIT_RESET_HEADER};
+pub use retry::RetryPolicy;
 pub use secret::Secret;
 
 /// Every request and response type of the API, and the open enums.

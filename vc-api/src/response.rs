@@ -12,6 +12,9 @@ use crate::operation::Operation;
 /// The response header carrying the request's log id.
 pub const LOG_ID_HEADER: &str = "x-tt-logid";
 
+/// The rate-limit reset header of the Feishu gateway (seconds to wait).
+pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
+
 /// The result type of a generated `send()` whose 200 response is an envelope.
 pub(crate) type SendResult<T> = Result<ResponseValue<Envelope<T>>, progenitor_client::Error<()>>;
 
@@ -21,10 +24,19 @@ pub(crate) async fn envelope_data<T>(operation: &'static Operation, sent: SendRe
         Ok(response) => {
             let status = response.status().as_u16();
             let log_id = log_id(response.headers());
+            let retry_after = retry_after(response.headers());
             let envelope = response.into_inner();
             match envelope.data {
                 Some(data) if envelope.code == 0 => Ok(data),
-                _ => Err(api_error(operation.id, status, log_id, envelope.code, envelope.msg, envelope.error)),
+                _ => Err(api_error(
+                    operation.id,
+                    status,
+                    log_id,
+                    retry_after,
+                    envelope.code,
+                    envelope.msg,
+                    envelope.error,
+                )),
             }
         }
         Err(error) => Err(from_progenitor(operation.id, error).await),
@@ -35,10 +47,19 @@ fn log_id(headers: &HeaderMap) -> Option<String> {
     headers.get(LOG_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+/// The wait a rate-limited answer asks for, from `x-ogw-ratelimit-reset` or `Retry-After`.
+fn retry_after(headers: &HeaderMap) -> Option<std::time::Duration> {
+    [RATE_LIMIT_RESET_HEADER, "retry-after"].iter().find_map(|name| {
+        let seconds: f64 = headers.get(*name)?.to_str().ok()?.trim().parse().ok()?;
+        (seconds.is_finite() && seconds >= 0.0).then(|| std::time::Duration::from_secs_f64(seconds.min(86_400.0)))
+    })
+}
+
 fn api_error(
     operation: &'static str,
     http_status: u16,
     header_log_id: Option<String>,
+    retry_after: Option<std::time::Duration>,
     code: i64,
     msg: String,
     detail: Option<ErrorDetail>,
@@ -51,6 +72,7 @@ fn api_error(
         log_id: header_log_id.or(detail.log_id),
         http_status,
         troubleshooter: detail.troubleshooter,
+        retry_after,
     }))
 }
 
@@ -71,6 +93,7 @@ pub(crate) async fn from_progenitor(operation: &'static str, error: progenitor_c
             status: response.status().as_u16(),
             log_id: log_id(response.headers()),
             body: String::new(),
+            retry_after: retry_after(response.headers()),
         },
     }
 }
@@ -100,6 +123,7 @@ struct FailureBody {
 async fn failed_response(operation: &'static str, mut response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let header_log_id = log_id(response.headers());
+    let wait = retry_after(response.headers());
     // Error bodies are small; read a bounded amount so a huge HTML page cannot exhaust memory.
     let limit = 64 * 1024;
     let mut body = BytesMut::new();
@@ -117,8 +141,8 @@ async fn failed_response(operation: &'static str, mut response: reqwest::Respons
     }
     match serde_json::from_slice::<FailureBody>(&body) {
         Ok(failure) if failure.code != 0 => {
-            api_error(operation, status, header_log_id, failure.code, failure.msg, failure.error)
+            api_error(operation, status, header_log_id, wait, failure.code, failure.msg, failure.error)
         }
-        _ => Error::Http { operation, status, log_id: header_log_id, body: truncated_body(&body) },
+        _ => Error::Http { operation, status, log_id: header_log_id, body: truncated_body(&body), retry_after: wait },
     }
 }

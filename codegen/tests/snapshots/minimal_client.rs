@@ -375,6 +375,29 @@ pub mod builder {
             }
         }
     }
+    impl ThingGet<'_> {
+        /**Sends `thing_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ThingGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `thing_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ThingGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::THING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {

@@ -14814,6 +14814,888 @@ pub mod builder {
             }
         }
     }
+    impl ExportGet<'_> {
+        /**Sends `export_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ExportGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ExportGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportMeetingList<'_> {
+        /**Sends `export_meeting_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ExportMeetingListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_meeting_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ExportMeetingListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_MEETING_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportParticipantList<'_> {
+        /**Sends `export_participant_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ExportParticipantListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_participant_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ExportParticipantListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportParticipantQualityList<'_> {
+        /**Sends `export_participant_quality_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ExportParticipantQualityListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_participant_quality_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ExportParticipantQualityListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportResourceReservationList<'_> {
+        /**Sends `export_resource_reservation_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ExportResourceReservationListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_resource_reservation_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ExportResourceReservationListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingGet<'_> {
+        /**Sends `meeting_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingListByNo<'_> {
+        /**Sends `meeting_list_by_no` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingListByNoData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_list_by_no`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingListByNoData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_LIST_BY_NO,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingInvite<'_> {
+        /**Sends `meeting_invite` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingInviteData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_invite`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingInviteData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_INVITE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingKickout<'_> {
+        /**Sends `meeting_kickout` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingKickoutData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_kickout`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingKickoutData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_KICKOUT,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingSetHost<'_> {
+        /**Sends `meeting_set_host` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingSetHostData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_set_host`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingSetHostData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_SET_HOST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingEnd<'_> {
+        /**Sends `meeting_end` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_end`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_END,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingRecordingStart<'_> {
+        /**Sends `meeting_recording_start` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_start`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_START,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingRecordingStop<'_> {
+        /**Sends `meeting_recording_stop` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_stop`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_STOP,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingRecordingGet<'_> {
+        /**Sends `meeting_recording_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingRecordingGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingRecordingGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingRecordingSetPermission<'_> {
+        /**Sends `meeting_recording_set_permission` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_set_permission`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReportGetDaily<'_> {
+        /**Sends `report_get_daily` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ReportGetDailyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `report_get_daily`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReportGetDailyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::REPORT_GET_DAILY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReportGetTopUser<'_> {
+        /**Sends `report_get_top_user` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ReportGetTopUserData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `report_get_top_user`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReportGetTopUserData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::REPORT_GET_TOP_USER,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveApply<'_> {
+        /**Sends `reserve_apply` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ReserveApplyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_apply`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveApplyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_APPLY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveGet<'_> {
+        /**Sends `reserve_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ReserveGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveUpdate<'_> {
+        /**Sends `reserve_update` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ReserveUpdateData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_update`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveUpdateData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_UPDATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveDelete<'_> {
+        /**Sends `reserve_delete` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_delete`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_DELETE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveGetActiveMeeting<'_> {
+        /**Sends `reserve_get_active_meeting` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ReserveGetActiveMeetingData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_get_active_meeting`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveGetActiveMeetingData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomList<'_> {
+        /**Sends `room_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomCreate<'_> {
+        /**Sends `room_create` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomCreateData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_create`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomCreateData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomGet<'_> {
+        /**Sends `room_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomDelete<'_> {
+        /**Sends `room_delete` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_delete`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_DELETE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomPatch<'_> {
+        /**Sends `room_patch` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_patch`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomMget<'_> {
+        /**Sends `room_mget` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomMgetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_mget`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomMgetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_MGET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomSearch<'_> {
+        /**Sends `room_search` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomSearchData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_search`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomSearchData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelList<'_> {
+        /**Sends `room_level_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomLevelListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomLevelListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelCreate<'_> {
+        /**Sends `room_level_create` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomLevelCreateData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_create`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomLevelCreateData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelGet<'_> {
+        /**Sends `room_level_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomLevelGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomLevelGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelPatch<'_> {
+        /**Sends `room_level_patch` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_patch`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelMget<'_> {
+        /**Sends `room_level_mget` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomLevelMgetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_mget`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomLevelMgetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_MGET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelDel<'_> {
+        /**Sends `room_level_del` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_del`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_DEL,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelSearch<'_> {
+        /**Sends `room_level_search` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomLevelSearchData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_search`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomLevelSearchData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ScopeConfigGet<'_> {
+        /**Sends `scope_config_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ScopeConfigGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `scope_config_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ScopeConfigGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::SCOPE_CONFIG_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ScopeConfigCreate<'_> {
+        /**Sends `scope_config_create` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `scope_config_create`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::SCOPE_CONFIG_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
 }
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
