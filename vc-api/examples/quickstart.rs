@@ -1,12 +1,13 @@
 //! Quickstart: a daily meeting report and the first rooms of the tenant.
 //!
 //! Without credentials it runs against an embedded local mock that answers every operation
-//! with the spec's own response example. With `FEISHU_ACCESS_TOKEN` set (a tenant access
-//! token) it calls the real API; `FEISHU_DOMAIN` picks `feishu` (default), `lark` or a URL.
+//! with the spec's own response example. With `FEISHU_APP_ID` and `FEISHU_APP_SECRET` (a
+//! self-built app) or `FEISHU_ACCESS_TOKEN` (a tenant access token) it calls the real API;
+//! `FEISHU_DOMAIN` picks `feishu` (default), `lark` or a URL.
 //!
 //! ```sh
 //! cargo run -p vc-api --example quickstart
-//! FEISHU_ACCESS_TOKEN=t-... FEISHU_DOMAIN=lark cargo run -p vc-api --example quickstart
+//! FEISHU_APP_ID=cli_... FEISHU_APP_SECRET=... FEISHU_DOMAIN=lark cargo run -p vc-api --example quickstart
 //! ```
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,19 +22,26 @@ fn env(name: &str) -> Option<String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the mock alive for the whole run.
-    let (client, _mock) = match env("FEISHU_ACCESS_TOKEN") {
-        Some(token) => {
-            let domain = match env("FEISHU_DOMAIN").as_deref() {
-                None | Some("feishu") => Domain::Feishu,
-                Some("lark") => Domain::Lark,
-                Some(url) => Domain::Custom(url.to_owned()),
-            };
+    let domain = match env("FEISHU_DOMAIN").as_deref() {
+        None | Some("feishu") => Domain::Feishu,
+        Some("lark") => Domain::Lark,
+        Some(url) => Domain::Custom(url.to_owned()),
+    };
+    let real = match (env("FEISHU_APP_ID"), env("FEISHU_APP_SECRET"), env("FEISHU_ACCESS_TOKEN")) {
+        (Some(app_id), Some(secret), _) => {
+            Some(Client::builder().domain(domain.clone()).app_credentials(app_id, secret))
+        }
+        (_, _, Some(token)) => Some(Client::builder().domain(domain.clone()).access_token(token)),
+        _ => None,
+    };
+    let (client, _mock) = match real {
+        Some(builder) => {
             println!("calling the real API at {}", domain.base_url());
-            (Client::builder().domain(domain).access_token(token).build()?, None)
+            (builder.build()?, None)
         }
         None => {
             let mock = embedded_mock::start().await;
-            println!("no FEISHU_ACCESS_TOKEN: using the embedded mock at {}", mock.uri());
+            println!("no credentials in the environment: using the embedded mock at {}", mock.uri());
             (Client::builder().base_url(mock.uri()).access_token("t-mock").build()?, Some(mock))
         }
     };
