@@ -448,3 +448,29 @@ async fn no_secret_appears_in_traces_or_debug_output() {
         assert!(!debug.contains(secret), "{secret} leaked into Debug output: {debug}");
     }
 }
+
+#[tokio::test]
+async fn requests_go_through_the_configured_proxy() {
+    let proxy = MockApi::start().await;
+    // The target host does not exist: only a proxy can answer.
+    Mock::given(method("GET"))
+        .and(path(EXPORT_GET_PATH))
+        .and(header("host", "vc.example.invalid"))
+        .respond_with(export_done())
+        .expect(1)
+        .mount(&proxy.server)
+        .await;
+    let client = vc_api::Client::builder()
+        .base_url("http://vc.example.invalid")
+        .access_token("t-x")
+        .proxy(proxy.server.uri())
+        .build()
+        .unwrap();
+    client.export_get().task_id("T1").data().await.expect("answered through the proxy");
+}
+
+#[test]
+fn a_bad_proxy_url_is_a_config_error() {
+    let err = vc_api::Client::builder().proxy("::not a url::").build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}

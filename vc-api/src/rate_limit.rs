@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::operation::Operation;
 
@@ -36,5 +38,47 @@ impl RateLimiter {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operation::TokenType;
+
+    const TWENTY_PER_MINUTE: Operation = Operation {
+        id: "limited",
+        method: "POST",
+        path: "/limited",
+        tag: "test",
+        read_only: false,
+        pagination_items: None,
+        rate_limit: Some((20, 60)),
+        token_types: &[TokenType::Tenant],
+    };
+
+    /// On a paused clock: the documented count passes at once, then calls are paced.
+    #[tokio::test(start_paused = true)]
+    async fn bursts_up_to_the_limit_then_paces() {
+        let limiter = RateLimiter::default();
+        let start = tokio::time::Instant::now();
+        for _ in 0..20 {
+            limiter.acquire(&TWENTY_PER_MINUTE).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "the first 20 calls do not wait");
+        limiter.acquire(&TWENTY_PER_MINUTE).await;
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(2_900) && waited <= Duration::from_millis(3_100), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn operations_without_a_documented_limit_never_wait() {
+        let limiter = RateLimiter::default();
+        let free = Operation { rate_limit: None, ..TWENTY_PER_MINUTE };
+        let start = tokio::time::Instant::now();
+        for _ in 0..1000 {
+            limiter.acquire(&free).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 }
