@@ -4,8 +4,11 @@
 //! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
 //! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`])
 //! add what progenitor lacks. Output is deterministic: the same spec always gives the same bytes.
+//!
+//! [`docs_drift`] compares doc page snapshots (`spec/docs/`) with the spec (`cargo xtask docs-drift`).
 
 pub mod bundle;
+pub mod docs_drift;
 pub mod enums;
 pub mod error;
 pub mod files;

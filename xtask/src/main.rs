@@ -74,7 +74,11 @@ fn check_task() -> anyhow::Result<()> {
     codegen_task(Mode::Check)?;
     let report = docs_drift::check_workspace(&workspace_root())?;
     print!("{report}");
-    anyhow::ensure!(!report.has_drift(), "the doc page snapshots in {} drifted from the spec", docs_drift::SNAPSHOT_DIR);
+    anyhow::ensure!(
+        !report.has_drift(),
+        "the doc page snapshots in {} drifted from the spec",
+        docs_drift::SNAPSHOT_DIR
+    );
     Ok(())
 }
 
