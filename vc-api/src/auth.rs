@@ -300,44 +300,37 @@ async fn fetch_token(
     body: serde_json::Value,
     kind: TokenKind,
 ) -> Result<(Secret, u64), AuthFailure> {
-    fetch_token_inner(http, base_url, path, body, kind)
-        .instrument(tracing::debug_span!("vc_api.token", endpoint = path))
-        .await
-}
-
-async fn fetch_token_inner(
-    http: &reqwest::Client,
-    base_url: &str,
-    path: &str,
-    body: serde_json::Value,
-    kind: TokenKind,
-) -> Result<(Secret, u64), AuthFailure> {
-    let response = http
-        .post(format!("{base_url}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| AuthFailure::new(format!("token endpoint {path} unreachable: {e}")))?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| AuthFailure::new(format!("token endpoint {path}: reading the answer failed: {e}")))?;
-    let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| AuthFailure {
-        message: format!("token endpoint {path} answered HTTP {status} without a token response"),
-        code: None,
-        http_status: Some(status),
-    })?;
-    let token = match kind {
-        TokenKind::Tenant => parsed.tenant_access_token,
-        TokenKind::App => parsed.app_access_token,
-    };
-    match (parsed.code, token) {
-        (0, Some(token)) if !token.is_empty() => Ok((Secret::new(token), parsed.expire.unwrap_or(7200))),
-        (code, _) => Err(AuthFailure {
-            message: format!("token endpoint {path} refused: {} (code {code})", parsed.msg),
-            code: Some(code),
+    let span = tracing::debug_span!("vc_api.token", endpoint = path);
+    async move {
+        let response = http
+            .post(format!("{base_url}{path}"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| AuthFailure::new(format!("token endpoint {path} unreachable: {e}")))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| AuthFailure::new(format!("token endpoint {path}: reading the answer failed: {e}")))?;
+        let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| AuthFailure {
+            message: format!("token endpoint {path} answered HTTP {status} without a token response"),
+            code: None,
             http_status: Some(status),
-        }),
+        })?;
+        let token = match kind {
+            TokenKind::Tenant => parsed.tenant_access_token,
+            TokenKind::App => parsed.app_access_token,
+        };
+        match (parsed.code, token) {
+            (0, Some(token)) if !token.is_empty() => Ok((Secret::new(token), parsed.expire.unwrap_or(7200))),
+            (code, _) => Err(AuthFailure {
+                message: format!("token endpoint {path} refused: {} (code {code})", parsed.msg),
+                code: Some(code),
+                http_status: Some(status),
+            }),
+        }
     }
+    .instrument(span)
+    .await
 }
