@@ -5,9 +5,6 @@ use serde_json::Value as Json;
 
 use crate::error::{CodegenError, Result};
 
-/// The HTTP methods, in the order they are visited within a path.
-pub const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
-
 /// What the generators need to know about one operation.
 #[derive(Debug, Clone)]
 pub struct OperationModel {

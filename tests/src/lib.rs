@@ -153,6 +153,14 @@ impl Match for ExactQuery {
     }
 }
 
+/// The path of `export_get` for task `T1`, the call the error and runtime tests use.
+pub const EXPORT_GET_PATH: &str = "/open-apis/vc/v1/exports/T1";
+
+/// A mock of `GET` [`EXPORT_GET_PATH`]; add matchers and a response, then mount it.
+pub fn export_get_mock() -> wiremock::MockBuilder {
+    Mock::given(method("GET")).and(path(EXPORT_GET_PATH))
+}
+
 /// A mock VC API for one test.
 pub struct MockApi {
     /// The wiremock server; extra mocks may be mounted on it.

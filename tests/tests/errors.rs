@@ -2,14 +2,11 @@
 
 use vc_api::types::{self, ExportTaskStatus};
 use vc_api::{Error, LOG_ID_HEADER};
-use vc_api_tests::{MockApi, TEST_TOKEN, operation};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, ResponseTemplate};
-
-const EXPORT_GET_PATH: &str = "/open-apis/vc/v1/exports/T1";
+use vc_api_tests::{MockApi, TEST_TOKEN, export_get_mock, operation};
+use wiremock::ResponseTemplate;
 
 async fn answer_export_get(api: &MockApi, response: ResponseTemplate) {
-    Mock::given(method("GET")).and(path(EXPORT_GET_PATH)).respond_with(response).mount(&api.server).await;
+    export_get_mock().respond_with(response).mount(&api.server).await;
 }
 
 #[tokio::test]

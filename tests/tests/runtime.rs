@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use vc_api::{CallOptions, Error, RetryPolicy};
-use vc_api_tests::{MockApi, operation};
+use vc_api_tests::{EXPORT_GET_PATH, MockApi, export_get_mock, operation};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 const APP_ID: &str = "cli_test_app";
 const APP_SECRET: &str = "app-secret-value-123";
 const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
-const EXPORT_GET_PATH: &str = "/open-apis/vc/v1/exports/T1";
 
 fn token_answer(token: &str, expire: u64) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(serde_json::json!({
@@ -58,8 +57,7 @@ async fn requests_to(api: &MockApi, wanted: &str) -> usize {
 async fn the_tenant_token_is_fetched_once_and_reused() {
     let api = MockApi::start().await;
     mount_token(&api, token_answer("t-first", 7200), None).await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .and(header("authorization", "Bearer t-first"))
         .respond_with(export_done())
         .expect(2)
@@ -76,7 +74,7 @@ async fn a_token_close_to_expiry_is_refreshed() {
     let api = MockApi::start().await;
     // 60 s left is inside the 300 s refresh margin: every call needs a new token.
     mount_token(&api, token_answer("t-short", 60), None).await;
-    Mock::given(method("GET")).and(path(EXPORT_GET_PATH)).respond_with(export_done()).mount(&api.server).await;
+    export_get_mock().respond_with(export_done()).mount(&api.server).await;
     let client = app_client(&api).build().unwrap();
     client.export_get().task_id("T1").data().await.unwrap();
     client.export_get().task_id("T1").data().await.unwrap();
@@ -88,16 +86,14 @@ async fn a_token_rejected_mid_run_is_evicted_and_the_call_retried_once() {
     let api = MockApi::start().await;
     mount_token(&api, token_answer("t-old", 7200), Some(1)).await;
     mount_token(&api, token_answer("t-new", 7200), None).await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .and(header("authorization", "Bearer t-old"))
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
             "code": 99991677, "msg": "token expired"
         })))
         .mount(&api.server)
         .await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .and(header("authorization", "Bearer t-new"))
         .respond_with(export_done())
         .expect(1)
@@ -112,8 +108,7 @@ async fn a_token_rejected_mid_run_is_evicted_and_the_call_retried_once() {
 async fn a_token_rejected_twice_is_not_refreshed_forever() {
     let api = MockApi::start().await;
     mount_token(&api, token_answer("t-any", 7200), None).await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": 99991663, "msg": "invalid"})))
         .mount(&api.server)
         .await;
@@ -155,8 +150,7 @@ async fn a_refusing_token_endpoint_reports_its_code() {
 async fn a_thousand_concurrent_calls_on_a_cold_cache_fetch_one_token() {
     let api = MockApi::start().await;
     mount_token(&api, token_answer("t-shared", 7200), None).await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .and(header("authorization", "Bearer t-shared"))
         .respond_with(export_done())
         .mount(&api.server)
@@ -173,8 +167,7 @@ async fn a_thousand_concurrent_calls_on_a_cold_cache_fetch_one_token() {
 async fn an_explicit_token_is_used_as_given_and_never_refreshed() {
     let api = MockApi::start().await;
     mount_token(&api, token_answer("t-cached", 7200), None).await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .and(header("authorization", "Bearer u-explicit"))
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": 99991677, "msg": "expired"})))
         .mount(&api.server)
@@ -223,8 +216,7 @@ async fn marketplace_apps_get_one_app_token_and_a_tenant_token_per_tenant() {
             .expect(1)
             .mount(&api.server)
             .await;
-        Mock::given(method("GET"))
-            .and(path(EXPORT_GET_PATH))
+        export_get_mock()
             .and(header("authorization", format!("Bearer t-{tenant}").as_str()))
             .respond_with(export_done())
             .expect(2)
@@ -266,8 +258,7 @@ async fn a_marketplace_app_without_a_ticket_asks_for_one() {
 #[tokio::test]
 async fn a_5xx_then_success_is_retried_for_a_get() {
     let api = MockApi::start().await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .respond_with(
             ResponseTemplate::new(500).set_body_json(serde_json::json!({"code": 121001, "msg": "internal error"})),
         )
@@ -275,7 +266,7 @@ async fn a_5xx_then_success_is_retried_for_a_get() {
         .with_priority(1)
         .mount(&api.server)
         .await;
-    Mock::given(method("GET")).and(path(EXPORT_GET_PATH)).respond_with(export_done()).mount(&api.server).await;
+    export_get_mock().respond_with(export_done()).mount(&api.server).await;
     let client =
         vc_api::Client::builder().base_url(api.server.uri()).access_token("t-x").retry_policy(fast_retries(3)).build();
     client.unwrap().export_get().task_id("T1").data().await.expect("the retry succeeds");
@@ -324,8 +315,7 @@ async fn a_non_idempotent_post_is_not_retried_but_a_read_only_post_is() {
 #[tokio::test]
 async fn a_429_waits_for_the_reset_header() {
     let api = MockApi::start().await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .respond_with(
             ResponseTemplate::new(429)
                 .insert_header("x-ogw-ratelimit-reset", "1")
@@ -335,7 +325,7 @@ async fn a_429_waits_for_the_reset_header() {
         .with_priority(1)
         .mount(&api.server)
         .await;
-    Mock::given(method("GET")).and(path(EXPORT_GET_PATH)).respond_with(export_done()).mount(&api.server).await;
+    export_get_mock().respond_with(export_done()).mount(&api.server).await;
     let client =
         vc_api::Client::builder().base_url(api.server.uri()).access_token("t-x").retry_policy(fast_retries(2)).build();
     let started = Instant::now();
@@ -347,8 +337,7 @@ async fn a_429_waits_for_the_reset_header() {
 #[tokio::test]
 async fn a_rate_limit_asking_for_too_long_a_wait_is_returned() {
     let api = MockApi::start().await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600").set_body_string("slow down"))
         .mount(&api.server)
         .await;
@@ -362,11 +351,7 @@ async fn a_rate_limit_asking_for_too_long_a_wait_is_returned() {
 #[tokio::test]
 async fn a_timeout_is_retried_then_reported() {
     let api = MockApi::start().await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
-        .respond_with(export_done().set_delay(Duration::from_secs(5)))
-        .mount(&api.server)
-        .await;
+    export_get_mock().respond_with(export_done().set_delay(Duration::from_secs(5))).mount(&api.server).await;
     let client = vc_api::Client::builder()
         .base_url(api.server.uri())
         .access_token("t-x")
@@ -425,8 +410,7 @@ async fn no_secret_appears_in_traces_or_debug_output() {
 
     let api = MockApi::start().await;
     mount_token(&api, token_answer("t-secret-tenant-token", 7200), None).await;
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
             "code": 99991663, "msg": "invalid token", "error": {"log_id": "LOG-1"}
         })))
@@ -453,8 +437,7 @@ async fn no_secret_appears_in_traces_or_debug_output() {
 async fn requests_go_through_the_configured_proxy() {
     let proxy = MockApi::start().await;
     // The target host does not exist: only a proxy can answer.
-    Mock::given(method("GET"))
-        .and(path(EXPORT_GET_PATH))
+    export_get_mock()
         .and(header("host", "vc.example.invalid"))
         .respond_with(export_done())
         .expect(1)
