@@ -525,6 +525,14 @@ impl<'a> SpecIndex<'a> {
             listed[index] = true;
             let op = &self.operations[index];
             let acknowledged = op.raw.get("x-feishu-overview");
+            if acknowledged.and_then(|a| a.get("listed")).and_then(Value::as_bool) == Some(false) {
+                let drift = Drift::StaleAcknowledgement {
+                    id: op.model.id.clone(),
+                    key: "listed".to_owned(),
+                    acknowledged: "false".to_owned(),
+                };
+                out.push(finding(line, drift));
+            }
             for (key, page_value, spec_value) in
                 [("method", &entry.method, &op.model.method), ("path", &entry.path, &op.model.path)]
             {
@@ -551,7 +559,9 @@ impl<'a> SpecIndex<'a> {
             }
         }
         for (op, listed) in self.operations.iter().zip(&listed) {
-            if !listed {
+            let acknowledged_absent =
+                op.raw.get("x-feishu-overview").and_then(|a| a.get("listed")).and_then(Value::as_bool) == Some(false);
+            if !listed && !acknowledged_absent {
                 let drift = Drift::OperationNotOnOverview {
                     id: op.model.id.clone(),
                     method: op.model.method.clone(),
@@ -560,19 +570,29 @@ impl<'a> SpecIndex<'a> {
                 out.push(finding(None, drift));
             }
         }
-        let spec_events: Vec<(&str, Option<&str>)> = self
+        let spec_events: Vec<(&str, Option<&str>, Option<bool>)> = self
             .doc
             .get("x-feishu-events")
             .and_then(Value::as_sequence)
             .into_iter()
             .flatten()
-            .filter_map(|e| Some((str_of(e, "event_type")?, str_of(e, "doc_url"))))
+            .filter_map(|e| {
+                Some((str_of(e, "event_type")?, str_of(e, "doc_url"), e.get("overview").and_then(Value::as_bool)))
+            })
             .collect();
         for event in &overview.events {
             let line = Some(event.line);
-            match spec_events.iter().find(|(t, _)| *t == event.event_type) {
+            match spec_events.iter().find(|(t, _, _)| *t == event.event_type) {
                 None => out.push(finding(line, Drift::EventNotInSpec { event_type: event.event_type.clone() })),
-                Some((_, spec_url)) => {
+                Some((event_type, _, Some(false))) => out.push(finding(
+                    line,
+                    Drift::StaleAcknowledgement {
+                        id: (*event_type).to_owned(),
+                        key: "listed".to_owned(),
+                        acknowledged: "false".to_owned(),
+                    },
+                )),
+                Some((_, spec_url, _)) => {
                     if let Some(page_url) = &event.doc_url
                         && !spec_url.is_some_and(|u| same_url(u, page_url))
                     {
@@ -586,8 +606,8 @@ impl<'a> SpecIndex<'a> {
                 }
             }
         }
-        for (event_type, _) in &spec_events {
-            if !overview.events.iter().any(|e| e.event_type == *event_type) {
+        for (event_type, _, on_overview) in &spec_events {
+            if *on_overview != Some(false) && !overview.events.iter().any(|e| e.event_type == *event_type) {
                 out.push(finding(None, Drift::EventNotOnOverview { event_type: (*event_type).to_owned() }));
             }
         }

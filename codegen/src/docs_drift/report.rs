@@ -148,11 +148,12 @@ pub enum Drift {
         /// The path the spec expects on this page.
         spec: String,
     },
-    /// `x-feishu-overview` acknowledges a difference the overview no longer shows.
+    /// `x-feishu-overview` (or an event's `overview: false`) acknowledges a difference the overview
+    /// no longer shows.
     StaleAcknowledgement {
-        /// The spec's `operationId`.
+        /// The spec's `operationId`, or the event type.
         id: String,
-        /// `method` or `path`.
+        /// `method`, `path` or `listed`.
         key: String,
         /// The acknowledged value.
         acknowledged: String,
