@@ -66,6 +66,34 @@ pub mod types {
             Default::default()
         }
     }
+    /**Header of a version 2.0 event delivery (`{"schema": "2.0", "header": {...}, "event": {...}}`).
+`event_type` decides the shape of `event`; `event_id` is unique per event and repeats when
+the platform delivers the same event again.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct EventHeader {
+        ///ID of the app the event is delivered to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_id: ::std::option::Option<::std::string::String>,
+        ///When the event was created, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub create_time: ::std::option::Option<::std::string::String>,
+        ///Unique ID of the event; a redelivery carries the same ID.
+        pub event_id: ::std::string::String,
+        ///Type of the event, such as `vc.meeting.meeting_started_v1`.
+        pub event_type: ::std::string::String,
+        ///Key of the tenant the event happened in.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub tenant_key: ::std::option::Option<::std::string::String>,
+        ///The app's verification token, to check that the event comes from the platform.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub token: ::std::option::Option<::std::string::String>,
+    }
+    impl EventHeader {
+        pub fn builder() -> builder::EventHeader {
+            Default::default()
+        }
+    }
     ///State of an export task and, once it is done, where its file is.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ExportGetData {
@@ -2097,6 +2125,146 @@ upwards; settings a scope does not store are absent.
                     code: Ok(value.code),
                     error: Ok(value.error),
                     msg: Ok(value.msg),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventHeader {
+            app_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            create_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            tenant_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventHeader {
+            fn default() -> Self {
+                Self {
+                    app_id: Ok(Default::default()),
+                    create_time: Ok(Default::default()),
+                    event_id: Err("no value supplied for event_id".to_string()),
+                    event_type: Err("no value supplied for event_type".to_string()),
+                    tenant_key: Ok(Default::default()),
+                    token: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventHeader {
+            pub fn app_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.app_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for app_id: {e}")
+                    });
+                self
+            }
+            pub fn create_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.create_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for create_time: {e}")
+                    });
+                self
+            }
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_id: {e}")
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn tenant_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.tenant_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for tenant_key: {e}")
+                    });
+                self
+            }
+            pub fn token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventHeader> for super::EventHeader {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventHeader,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    app_id: value.app_id?,
+                    create_time: value.create_time?,
+                    event_id: value.event_id?,
+                    event_type: value.event_type?,
+                    tenant_key: value.tenant_key?,
+                    token: value.token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventHeader> for EventHeader {
+            fn from(value: super::EventHeader) -> Self {
+                Self {
+                    app_id: Ok(value.app_id),
+                    create_time: Ok(value.create_time),
+                    event_id: Ok(value.event_id),
+                    event_type: Ok(value.event_type),
+                    tenant_key: Ok(value.tenant_key),
+                    token: Ok(value.token),
                 }
             }
         }
