@@ -2,8 +2,8 @@
 //! `spec/openapi.yaml` and the Rust sources under `vc-api/src/generated/`.
 //!
 //! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
-//! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`])
-//! add what progenitor lacks. Output is deterministic: the same spec always gives the same bytes.
+//! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`], [`events`])
+//! add what progenitor lacks; [`events`] types the webhook events. Output is deterministic: the same spec always gives the same bytes.
 //!
 //! [`docs_drift`] compares doc page snapshots (`spec/docs/`) with the spec (`cargo xtask docs-drift`).
 
@@ -11,6 +11,7 @@ pub mod bundle;
 pub mod docs_drift;
 pub mod enums;
 pub mod error;
+pub mod events;
 pub mod files;
 pub mod lint;
 pub mod model;
@@ -36,6 +37,8 @@ pub mod paths {
     pub const ENUMS: &str = "vc-api/src/generated/enums.rs";
     /// `.data()` calls and the operation table.
     pub const OPERATIONS: &str = "vc-api/src/generated/operations.rs";
+    /// The typed `Event` enum.
+    pub const EVENTS: &str = "vc-api/src/generated/events.rs";
 }
 
 /// Generates every output file from the spec sources under `root` (the workspace root).
@@ -50,6 +53,7 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
     lint::check(doc, &api)?;
     let operations = model::operations(&api)?;
     let enums = enums::enum_models(doc)?;
+    let events = events::event_models(doc)?;
     let client = generate_client(doc, &api, &enums)?;
     let client = add_to_builder_module(client, operations::data_impls(&operations))?;
     Ok(vec![
@@ -67,6 +71,10 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
         GeneratedFile {
             path: paths::OPERATIONS.into(),
             contents: render::rust_file(paths::OPERATIONS, operations::generate(&operations))?,
+        },
+        GeneratedFile {
+            path: paths::EVENTS.into(),
+            contents: render::rust_file(paths::EVENTS, events::generate(&events))?,
         },
     ])
 }

@@ -5,8 +5,9 @@
 //!   and is decoded in one place (and operations with several error schemas cannot panic it);
 //! - integer `minimum`/`maximum` are dropped (typify turns `minimum: 1` into `NonZeroU32`,
 //!   which a user cannot pass a plain integer to);
-//! - schemas reachable from a response lose their validation keywords, so a value outside a
-//!   documented range never fails the decoding of a whole response.
+//! - schemas reachable from a response or an event payload (`x-feishu-events`) lose their
+//!   validation keywords, so a value outside a documented range never fails the decoding of a
+//!   whole response or event.
 
 use std::collections::BTreeSet;
 
@@ -59,9 +60,13 @@ fn keep_only_success_responses(doc: &mut Value) {
     }
 }
 
-/// Names of component schemas used, directly or through other schemas, by any response.
+/// Names of component schemas used, directly or through other schemas, by any response or event
+/// payload: everything the client decodes rather than sends.
 fn schemas_reachable_from_responses(doc: &Value) -> BTreeSet<String> {
     let mut pending = Vec::new();
+    if let Some(events) = doc.get("x-feishu-events") {
+        collect_refs(events, &mut pending);
+    }
     if let Some(paths) = doc.get("paths").and_then(Value::as_mapping) {
         for (_, item) in paths {
             for (_, op) in item.as_mapping().into_iter().flatten() {

@@ -10,6 +10,7 @@ mod call;
 mod client;
 mod envelope;
 pub mod error;
+pub mod events;
 mod generated;
 mod operation;
 mod rate_limit;

@@ -414,6 +414,35 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
+    ///Payload of the `vc.meeting.join_meeting_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingJoinMeetingV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingJoinMeetingV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingJoinMeetingV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingJoinMeetingV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingJoinMeetingV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///The `data` object of meeting_kickout.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingKickoutData {
@@ -437,6 +466,35 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
+    ///Payload of the `vc.meeting.leave_meeting_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingLeaveMeetingV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingLeaveMeetingV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingLeaveMeetingV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingLeaveMeetingV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingLeaveMeetingV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///The `data` object of meeting_list_by_no; one page of results.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingListByNoData {
@@ -453,6 +511,64 @@ topic, url, meeting_no, password).
     impl MeetingListByNoData {
         pub fn builder() -> builder::MeetingListByNoData {
             Default::default()
+        }
+    }
+    ///Payload of the `vc.meeting.meeting_ended_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingMeetingEndedV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingMeetingEndedV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingMeetingEndedV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingMeetingEndedV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingMeetingEndedV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///Payload of the `vc.meeting.meeting_started_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingMeetingStartedV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingMeetingStartedV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingMeetingStartedV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingMeetingStartedV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingMeetingStartedV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
         }
     }
     ///One participant of a meeting, with attendance times and role flags.
@@ -526,6 +642,35 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
+    ///Payload of the `vc.meeting.recording_ended_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingRecordingEndedV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingRecordingEndedV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingRecordingEndedV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingRecordingEndedV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingRecordingEndedV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
     ///The `data` object of the get-recording response.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingRecordingGetData {
@@ -535,6 +680,35 @@ topic, url, meeting_no, password).
     impl MeetingRecordingGetData {
         pub fn builder() -> builder::MeetingRecordingGetData {
             Default::default()
+        }
+    }
+    ///Payload of the `vc.meeting.recording_ready_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingRecordingReadyV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingRecordingReadyV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingRecordingReadyV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingRecordingReadyV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingRecordingReadyV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
         }
     }
     ///Body of the call that grants or revokes access to a recording.
@@ -560,6 +734,35 @@ topic, url, meeting_no, password).
     impl MeetingRecordingStartRequest {
         pub fn builder() -> builder::MeetingRecordingStartRequest {
             Default::default()
+        }
+    }
+    ///Payload of the `vc.meeting.recording_started_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingRecordingStartedV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingRecordingStartedV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingRecordingStartedV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingRecordingStartedV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingRecordingStartedV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
         }
     }
     /**Documents generated from a meeting. Each key appears only when the app holds the
@@ -604,6 +807,64 @@ match the meeting's actual host, the call fails with 121006 (compare-and-set).
     impl MeetingSetHostRequest {
         pub fn builder() -> builder::MeetingSetHostRequest {
             Default::default()
+        }
+    }
+    ///Payload of the `vc.meeting.share_ended_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingShareEndedV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingShareEndedV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingShareEndedV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingShareEndedV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingShareEndedV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
+        }
+    }
+    ///Payload of the `vc.meeting.share_started_v1` event (fields to be transcribed).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    #[serde(transparent)]
+    pub struct MeetingShareStartedV1Event(
+        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    );
+    impl ::std::ops::Deref for MeetingShareStartedV1Event {
+        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
+        fn deref(
+            &self,
+        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingShareStartedV1Event>
+    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
+        fn from(value: MeetingShareStartedV1Event) -> Self {
+            value.0
+        }
+    }
+    impl ::std::convert::From<
+        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    > for MeetingShareStartedV1Event {
+        fn from(
+            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ) -> Self {
+            Self(value)
         }
     }
     ///A user identified by ID and account kind, as host, invitee or user to remove.
