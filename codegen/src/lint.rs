@@ -52,6 +52,14 @@ fn check_operations(doc: &Value, api: &OpenAPI, problems: &mut Vec<String>) {
                 problems.push(format!("{at}: no x-feishu-doc"));
             }
             let raw_op = doc.get("paths").and_then(|p| p.get(path.as_str())).and_then(|i| i.get(method));
+            if is_file_download(op) {
+                // A file download answers with raw bytes: no envelope and no JSON example.
+                check_parameter_examples(raw_op, &at, problems);
+                continue;
+            }
+            if let Err(problem) = crate::model::pagination(api, op) {
+                problems.push(format!("{at}: {problem}"));
+            }
             match envelope_schema(op) {
                 None => problems.push(format!("{at}: the 200 response is not a $ref to an envelope schema")),
                 Some(name) => {
@@ -80,12 +88,24 @@ fn check_operations(doc: &Value, api: &OpenAPI, problems: &mut Vec<String>) {
                     problems.push(format!("{at}: no request body example"));
                 }
             }
-            for param in raw_op.and_then(|o| o.get("parameters")).and_then(Value::as_sequence).into_iter().flatten() {
-                if param.get("$ref").is_none() && param.get("example").is_none() {
-                    let name = param.get("name").and_then(Value::as_str).unwrap_or("?");
-                    problems.push(format!("{at}: parameter {name} has no example"));
-                }
-            }
+            check_parameter_examples(raw_op, &at, problems);
+        }
+    }
+}
+
+/// Whether the 200 response is a file (`application/octet-stream`) rather than a JSON envelope.
+pub fn is_file_download(op: &openapiv3::Operation) -> bool {
+    let Some(openapiv3::ReferenceOr::Item(ok)) = op.responses.responses.get(&openapiv3::StatusCode::Code(200)) else {
+        return false;
+    };
+    ok.content.len() == 1 && ok.content.contains_key("application/octet-stream")
+}
+
+fn check_parameter_examples(raw_op: Option<&Value>, at: &str, problems: &mut Vec<String>) {
+    for param in raw_op.and_then(|o| o.get("parameters")).and_then(Value::as_sequence).into_iter().flatten() {
+        if param.get("$ref").is_none() && param.get("example").is_none() {
+            let name = param.get("name").and_then(Value::as_str).unwrap_or("?");
+            problems.push(format!("{at}: parameter {name} has no example"));
         }
     }
 }

@@ -26,10 +26,34 @@ pub struct OperationModel {
     pub read_only: bool,
     /// `x-feishu-pagination.items`: the data field holding the page's items.
     pub pagination_items: Option<String>,
+    /// How the operation pages, when it does.
+    pub pagination: Option<PaginationModel>,
+    /// Whether the 200 response is a file (raw bytes) instead of a JSON envelope.
+    pub file_download: bool,
     /// `x-feishu-rate-limit` as `(requests, window in seconds)`.
     pub rate_limit: Option<(u32, u32)>,
     /// Token types from `security` (`tenant_access_token`, `user_access_token`).
     pub token_types: Vec<String>,
+}
+
+/// How a paginated operation pages: where the items are and where the next token goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaginationModel {
+    /// The field of `data` holding the page's items.
+    pub items: String,
+    /// The schema of one item.
+    pub item_schema: String,
+    /// Where the request carries `page_token`.
+    pub token_in: TokenLocation,
+}
+
+/// Where a paginated request carries its `page_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLocation {
+    /// A query parameter.
+    Query,
+    /// A field of the JSON request body.
+    Body,
 }
 
 /// Parses the bundled document as OpenAPI 3.0.
@@ -74,7 +98,10 @@ fn operation_model(api: &OpenAPI, path: &str, method: &str, op: &Operation) -> R
         .or(api.security.as_ref())
         .map(|reqs| reqs.iter().flat_map(|req| req.keys().cloned()).collect())
         .unwrap_or_default();
+    let pagination = pagination(api, op).map_err(|problem| CodegenError::OpenApi(format!("{id}: {problem}")))?;
     Ok(OperationModel {
+        pagination,
+        file_download: crate::lint::is_file_download(op),
         data_schema: envelope_data_schema(api, op),
         has_body: op.request_body.is_some(),
         read_only: ext("x-feishu-read-only").and_then(Json::as_bool).unwrap_or(false),
@@ -119,4 +146,60 @@ fn envelope_data_schema(api: &OpenAPI, op: &Operation) -> Option<String> {
 /// `#/components/schemas/Foo` -> `Foo`.
 pub fn ref_name(reference: &str) -> Option<&str> {
     reference.rsplit_once('/').map(|(_, name)| name)
+}
+
+/// The pagination of an operation marked `x-feishu-pagination`: its `data` must have the items
+/// array (of a `$ref` schema), `has_more` and `page_token`, and the request must take
+/// `page_token` as a query parameter or a body field.
+pub fn pagination(api: &OpenAPI, op: &Operation) -> std::result::Result<Option<PaginationModel>, String> {
+    let Some(items) = op.extensions.get("x-feishu-pagination").map(|p| p.get("items").and_then(Json::as_str)) else {
+        return Ok(None);
+    };
+    let items = items.ok_or("x-feishu-pagination has no `items` field name")?.to_owned();
+    let schemas = api.components.as_ref().map(|c| &c.schemas);
+    let object = |name: &str| -> Option<&openapiv3::ObjectType> {
+        match &schemas?.get(name)?.as_item()?.schema_kind {
+            openapiv3::SchemaKind::Type(openapiv3::Type::Object(object)) => Some(object),
+            _ => None,
+        }
+    };
+    let data_name = envelope_data_schema(api, op).ok_or("a paginated operation needs an envelope `data` schema")?;
+    let data = object(&data_name).ok_or_else(|| format!("data schema {data_name} is not an object"))?;
+    for field in ["has_more", "page_token"] {
+        if !data.properties.contains_key(field) {
+            return Err(format!("paginated data {data_name} has no `{field}`"));
+        }
+    }
+    let item_schema = match data.properties.get(&items).and_then(ReferenceOr::as_item).map(|s| &s.schema_kind) {
+        Some(openapiv3::SchemaKind::Type(openapiv3::Type::Array(array))) => match &array.items {
+            Some(ReferenceOr::Reference { reference }) => ref_name(reference).map(str::to_owned),
+            _ => None,
+        },
+        _ => None,
+    }
+    .ok_or_else(|| format!("`{items}` of {data_name} is not an array of a $ref schema"))?;
+    let in_query = op.parameters.iter().any(|p| match p {
+        ReferenceOr::Item(p) => {
+            let data = p.parameter_data_ref();
+            data.name == "page_token" && matches!(p, openapiv3::Parameter::Query { .. })
+        }
+        ReferenceOr::Reference { .. } => false,
+    });
+    let in_body = || {
+        let ReferenceOr::Item(body) = op.request_body.as_ref()? else { return None };
+        match body.content.get("application/json")?.schema.as_ref()? {
+            ReferenceOr::Reference { reference } => {
+                object(ref_name(reference)?).map(|o| o.properties.contains_key("page_token"))
+            }
+            ReferenceOr::Item(_) => None,
+        }
+    };
+    let token_in = if in_query {
+        TokenLocation::Query
+    } else if in_body() == Some(true) {
+        TokenLocation::Body
+    } else {
+        return Err("a paginated operation needs a `page_token` query parameter or body field".to_owned());
+    };
+    Ok(Some(PaginationModel { items, item_schema, token_in }))
 }

@@ -6,7 +6,7 @@ use heck::ToUpperCamelCase;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::model::OperationModel;
+use crate::model::{OperationModel, PaginationModel, TokenLocation};
 
 /// The Rust source of `vc-api/src/generated/operations.rs`: the operation table.
 pub fn generate(operations: &[OperationModel]) -> TokenStream {
@@ -23,10 +23,20 @@ pub fn generate(operations: &[OperationModel]) -> TokenStream {
     }
 }
 
-/// `.data()` and `.data_with()` for every operation's builder. These items are placed inside
-/// progenitor's `builder` module, where they can reach the builder's client.
+/// `.data()` and `.data_with()` for every operation's builder, and `.pages()` / `.stream()` for
+/// paginated ones. These items are placed inside progenitor's `builder` module, where they can
+/// reach the builder's client.
 pub fn data_impls(operations: &[OperationModel]) -> Vec<syn::Item> {
-    operations.iter().map(|op| syn::parse2(data_impl(op)).expect("data impl is a valid item")).collect()
+    let tokens = operations.iter().map(|op| {
+        let pages = op.pagination.as_ref().map(|p| pagination_impl(op, p));
+        (data_impl(op), pages)
+    });
+    let mut items = Vec::new();
+    for (data, pages) in tokens {
+        let file: syn::File = syn::parse2(quote!(#data #pages)).expect("generated impls are valid items");
+        items.extend(file.items);
+    }
+    items
 }
 
 fn operation_const(op: &OperationModel) -> TokenStream {
@@ -63,10 +73,93 @@ fn operation_const(op: &OperationModel) -> TokenStream {
     }
 }
 
+/// `.pages()` and `.stream()` on a paginated operation's builder, with the trait impls they use.
+fn pagination_impl(op: &OperationModel, pagination: &PaginationModel) -> TokenStream {
+    let builder = format_ident!("{}", op.id.to_upper_camel_case());
+    let constant = format_ident!("{}", op.id.to_uppercase());
+    let data = format_ident!("{}", op.data_schema.as_deref().unwrap_or_default());
+    let item = format_ident!("{}", pagination.item_schema);
+    let items = field_ident(&pagination.items);
+    let with_token = match pagination.token_in {
+        TokenLocation::Query => quote!(self.page_token(token)),
+        TokenLocation::Body => quote!(self.body_map(|body| body.page_token(Some(token)))),
+    };
+    let pages_doc = format!(
+        "Every page of `{}`, starting at this request's `page_token` (the first page if none), \
+         one request per page as the stream is polled. Stops after the page with `has_more` false; \
+         ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.",
+        op.id
+    );
+    let stream_doc = format!(
+        "Every item (`{}`) of every page of `{}`, holding one page in memory at a time. \
+         See [`pages`](Self::pages) for how pagination ends.",
+        pagination.items, op.id
+    );
+    quote! {
+        impl crate::pagination::Page for types::#data {
+            type Item = types::#item;
+            fn has_more(&self) -> bool {
+                self.has_more.unwrap_or(false)
+            }
+            fn next_page_token(&self) -> Option<&str> {
+                self.page_token.as_deref()
+            }
+            fn items(&self) -> &[types::#item] {
+                &self.#items
+            }
+            fn into_items(self) -> Vec<types::#item> {
+                self.#items
+            }
+        }
+
+        impl crate::pagination::PageRequest for #builder<'_> {
+            type Page = types::#data;
+            const OPERATION: &'static crate::Operation = &crate::generated::operations::#constant;
+            fn with_page_token(self, token: String) -> Self {
+                #with_token
+            }
+            fn fetch(self, options: crate::CallOptions) -> impl ::std::future::Future<Output = Result<types::#data, crate::Error>> + Send {
+                self.data_with(options)
+            }
+        }
+
+        impl<'a> #builder<'a> {
+            #[doc = #pages_doc]
+            pub fn pages(self) -> impl ::futures_core::Stream<Item = Result<types::#data, crate::Error>> + Send + 'a {
+                crate::pagination::pages(self, crate::CallOptions::default())
+            }
+
+            /// Like [`pages`](Self::pages), with per-call options applied to every page.
+            pub fn pages_with(self, options: crate::CallOptions) -> impl ::futures_core::Stream<Item = Result<types::#data, crate::Error>> + Send + 'a {
+                crate::pagination::pages(self, options)
+            }
+
+            #[doc = #stream_doc]
+            pub fn stream(self) -> impl ::futures_core::Stream<Item = Result<types::#item, crate::Error>> + Send + 'a {
+                crate::pagination::items(self, crate::CallOptions::default())
+            }
+
+            /// Like [`stream`](Self::stream), with per-call options applied to every page.
+            pub fn stream_with(self, options: crate::CallOptions) -> impl ::futures_core::Stream<Item = Result<types::#item, crate::Error>> + Send + 'a {
+                crate::pagination::items(self, options)
+            }
+        }
+    }
+}
+
+/// A field name as progenitor spells it in Rust (keywords get a trailing `_`).
+fn field_ident(name: &str) -> proc_macro2::Ident {
+    match syn::parse_str::<syn::Ident>(name) {
+        Ok(ident) => ident,
+        Err(_) => format_ident!("{}_", name),
+    }
+}
+
 fn data_impl(op: &OperationModel) -> TokenStream {
     let builder = format_ident!("{}", op.id.to_upper_camel_case());
     let constant = format_ident!("{}", op.id.to_uppercase());
     let data = match &op.data_schema {
+        _ if op.file_download => quote!(crate::Download),
         Some(name) => {
             let ident = format_ident!("{}", name);
             quote!(types::#ident)

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 
-use serde::de::DeserializeOwned;
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -12,7 +11,7 @@ use crate::auth::TokenSource;
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
-use crate::response::{self, SendResult};
+use crate::response::{self, Decode, SendResult};
 use crate::secret::Secret;
 
 /// Per-call options, for [`data_with`](crate::builder::ReserveGet::data_with) on any builder.
@@ -61,18 +60,18 @@ tokio::task_local! {
 }
 
 /// Runs `send` on clones of `builder` until it succeeds or the retry policy gives up.
-pub(crate) async fn execute<B, F, Fut, T>(
+pub(crate) async fn execute<B, F, Fut, R>(
     client: &Client,
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
     send: F,
-) -> Result<T, Error>
+) -> Result<R::Data, Error>
 where
     B: Clone,
     F: Fn(B) -> Fut,
-    Fut: Future<Output = SendResult<T>>,
-    T: DeserializeOwned,
+    Fut: Future<Output = SendResult<R>>,
+    R: Decode,
 {
     let state = &client.inner;
     let span = tracing::info_span!(
@@ -106,7 +105,7 @@ where
                 .map_err(|failure| failure.into_error(operation.id))?;
             let context = AttemptContext { token: token.clone() };
             let sent = ATTEMPT.scope(context, send(builder.clone())).await;
-            let error = match response::envelope_data(operation, sent).await {
+            let error = match response::decode(operation, sent).await {
                 Ok(data) => {
                     current.record("http_status", 200u16).record("code", 0i64);
                     return Ok(data);

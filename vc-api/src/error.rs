@@ -150,6 +150,41 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A paginated listing went wrong: the server repeated a `page_token` (which would loop
+    /// forever) or said there was more without giving a token.
+    #[error("{operation}: pagination stopped: {message}")]
+    Pagination {
+        /// The operation concerned.
+        operation: &'static str,
+        /// What the server did.
+        message: String,
+    },
+    /// An export task ended in failure; `message` is the task's `fail_msg`.
+    #[error("export task {task_id} failed: {message}")]
+    ExportFailed {
+        /// The export task.
+        task_id: String,
+        /// Why it failed, as the API reported it.
+        message: String,
+    },
+    /// An export task was still running when the caller's deadline passed.
+    #[error("export task {task_id} was not done after {waited:?}")]
+    ExportDeadline {
+        /// The export task, which may still finish later.
+        task_id: String,
+        /// How long the workflow waited.
+        waited: std::time::Duration,
+    },
+    /// Reading a downloaded body or writing it out failed (including a body shorter than its
+    /// `Content-Length`).
+    #[error("{operation}: I/O failed: {source}")]
+    Io {
+        /// The operation concerned.
+        operation: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The client could not be built from its configuration.
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -165,7 +200,10 @@ impl Error {
             | Error::Transport { operation, .. }
             | Error::Http { operation, .. }
             | Error::Decode { operation, .. }
+            | Error::Pagination { operation, .. }
+            | Error::Io { operation, .. }
             | Error::Auth { operation, .. } => Some(operation),
+            Error::ExportFailed { .. } | Error::ExportDeadline { .. } => Some("export_get"),
             Error::Config(_) => None,
         }
     }
@@ -209,7 +247,14 @@ impl Error {
             Error::Api(e) => e.is_retryable(),
             Error::Timeout { .. } | Error::Transport { .. } => true,
             Error::Http { status, .. } => *status == 429 || *status >= 500,
-            Error::InvalidRequest { .. } | Error::Decode { .. } | Error::Config(_) | Error::Auth { .. } => false,
+            Error::InvalidRequest { .. }
+            | Error::Decode { .. }
+            | Error::Config(_)
+            | Error::Auth { .. }
+            | Error::Pagination { .. }
+            | Error::ExportFailed { .. }
+            | Error::ExportDeadline { .. }
+            | Error::Io { .. } => false,
         }
     }
 

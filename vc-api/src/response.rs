@@ -1,10 +1,11 @@
 //! Turns what a generated `send()` returns into `data` or a typed [`Error`].
 
 use bytes::BytesMut;
-use progenitor_client::ResponseValue;
+use progenitor_client::{ByteStream, ResponseValue};
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
+use crate::download::Download;
 use crate::envelope::{Envelope, ErrorDetail};
 use crate::error::{ApiError, Error, truncated_body};
 use crate::operation::Operation;
@@ -15,35 +16,86 @@ pub const LOG_ID_HEADER: &str = "x-tt-logid";
 /// The rate-limit reset header of the Feishu gateway (seconds to wait).
 pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
 
-/// The result type of a generated `send()` whose 200 response is an envelope.
-pub(crate) type SendResult<T> = Result<ResponseValue<Envelope<T>>, progenitor_client::Error<()>>;
+/// What a generated `send()` returns when its 200 response is `R`.
+pub(crate) type SendResult<R> = Result<R, progenitor_client::Error<()>>;
 
-/// Unwraps the envelope of a sent request: its `data` when `code` is 0, the typed error otherwise.
-pub(crate) async fn envelope_data<T>(operation: &'static Operation, sent: SendResult<T>) -> Result<T, Error> {
-    match sent {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let log_id = log_id(response.headers());
-            let retry_after = retry_after(response.headers());
-            let envelope = response.into_inner();
-            match envelope.data {
-                Some(data) if envelope.code == 0 => Ok(data),
-                _ => Err(api_error(
-                    operation.id,
-                    status,
-                    log_id,
-                    retry_after,
-                    envelope.code,
-                    envelope.msg,
-                    envelope.error,
-                )),
-            }
+/// A successful (2xx) response as progenitor hands it over, turned into what the caller wants.
+pub(crate) trait Decode: Sized {
+    /// What the call returns.
+    type Data;
+    /// Unwraps the response, or turns a failure it carries into a typed [`Error`].
+    fn decode(self, operation: &'static Operation) -> impl Future<Output = Result<Self::Data, Error>> + Send;
+}
+
+/// A JSON envelope: its `data` when `code` is 0, the typed error otherwise.
+impl<T: Send> Decode for ResponseValue<Envelope<T>> {
+    type Data = T;
+
+    async fn decode(self, operation: &'static Operation) -> Result<T, Error> {
+        let status = self.status().as_u16();
+        let log_id = log_id(self.headers());
+        let retry_after = retry_after(self.headers());
+        let envelope = self.into_inner();
+        match envelope.data {
+            Some(data) if envelope.code == 0 => Ok(data),
+            _ => Err(api_error(operation.id, status, log_id, retry_after, envelope.code, envelope.msg, envelope.error)),
         }
+    }
+}
+
+/// A file: a [`Download`] streaming the body, unless the server answered with a JSON error body.
+impl Decode for ResponseValue<ByteStream> {
+    type Data = Download;
+
+    async fn decode(self, operation: &'static Operation) -> Result<Download, Error> {
+        let status = self.status().as_u16();
+        let headers = self.headers().clone();
+        let is_json = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        let stream = self.into_inner();
+        if !is_json {
+            return Ok(Download::new(operation.id, &headers, stream));
+        }
+        // A JSON body where a file was expected is a failure reported with HTTP 200.
+        let mut stream = stream.into_inner();
+        let body = match read_prefix(&mut stream).await {
+            Ok(body) => body,
+            Err(source) => return Err(transport_error(operation.id, source)),
+        };
+        Err(failure_from_body(operation.id, status, &headers, &body))
+    }
+}
+
+/// Decodes what a generated `send()` returned: the caller's data or a typed [`Error`].
+pub(crate) async fn decode<R: Decode>(operation: &'static Operation, sent: SendResult<R>) -> Result<R::Data, Error> {
+    match sent {
+        Ok(response) => response.decode(operation).await,
         Err(error) => Err(from_progenitor(operation.id, error).await),
     }
 }
 
-fn log_id(headers: &HeaderMap) -> Option<String> {
+/// Error bodies are small: at most this much of one is read, so a huge page cannot exhaust memory.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Reads at most [`ERROR_BODY_LIMIT`] bytes of a body.
+async fn read_prefix<S>(stream: &mut S) -> Result<BytesMut, reqwest::Error>
+where
+    S: futures_core::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut body = BytesMut::new();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk?);
+        if body.len() >= ERROR_BODY_LIMIT {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+pub(crate) fn log_id(headers: &HeaderMap) -> Option<String> {
     headers.get(LOG_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
@@ -119,30 +171,25 @@ struct FailureBody {
 }
 
 /// Decodes a non-200 response: a Feishu error body becomes [`Error::Api`], anything else
-/// [`Error::Http`]. At most a small prefix of the body is read when it is not an error body.
-async fn failed_response(operation: &'static str, mut response: reqwest::Response) -> Error {
+/// [`Error::Http`]. At most a small prefix of the body is read.
+async fn failed_response(operation: &'static str, response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
-    let header_log_id = log_id(response.headers());
-    let wait = retry_after(response.headers());
-    // Error bodies are small; read a bounded amount so a huge HTML page cannot exhaust memory.
-    let limit = 64 * 1024;
-    let mut body = BytesMut::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() >= limit {
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(source) => return transport_error(operation, source),
-        }
+    let headers = response.headers().clone();
+    let mut stream = Box::pin(response.bytes_stream());
+    match read_prefix(&mut stream).await {
+        Ok(body) => failure_from_body(operation, status, &headers, &body),
+        Err(source) => transport_error(operation, source),
     }
-    match serde_json::from_slice::<FailureBody>(&body) {
+}
+
+/// A failed answer's body: [`Error::Api`] when it is a Feishu error body, [`Error::Http`] otherwise.
+fn failure_from_body(operation: &'static str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
+    let header_log_id = log_id(headers);
+    let wait = retry_after(headers);
+    match serde_json::from_slice::<FailureBody>(body) {
         Ok(failure) if failure.code != 0 => {
             api_error(operation, status, header_log_id, wait, failure.code, failure.msg, failure.error)
         }
-        _ => Error::Http { operation, status, log_id: header_log_id, body: truncated_body(&body), retry_after: wait },
+        _ => Error::Http { operation, status, log_id: header_log_id, body: truncated_body(body), retry_after: wait },
     }
 }

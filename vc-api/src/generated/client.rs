@@ -10481,6 +10481,26 @@ const _: () = {
     {}
 };
 impl Client {
+    /**Download the file of a finished export task
+
+Streams the file an export task produced (an Excel workbook), identified by the
+`file_token` that `export_get` reports once the task is done. The body is the raw file,
+not a JSON envelope; failures still come back as the usual JSON error body.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/exports/download`
+
+Arguments:
+- `file_token`: Token of the exported file, from the `file_token` of `export_get`.
+```text
+let response = client.export_download()
+    .file_token(file_token)
+    .send()
+    .await;
+```*/
+    pub fn export_download(&self) -> builder::ExportDownload<'_> {
+        builder::ExportDownload::new(self)
+    }
     /**Get the result of an export task
 
 Looks up an asynchronous export task by its ID and reports its progress. When the task
@@ -11330,6 +11350,66 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::export_download`]
+
+[`Client::export_download`]: super::Client::export_download*/
+    #[derive(Debug, Clone)]
+    pub struct ExportDownload<'a> {
+        client: &'a super::Client,
+        file_token: Result<::std::string::String, String>,
+    }
+    impl<'a> ExportDownload<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                file_token: Err("file_token was not initialized".to_string()),
+            }
+        }
+        pub fn file_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.file_token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for file_token failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/exports/download`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, file_token } = self;
+            let file_token = file_token.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/exports/download", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("file_token", &file_token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "export_download",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::export_get`]
 
 [`Client::export_get`]: super::Client::export_get*/
@@ -15243,6 +15323,29 @@ pub mod builder {
             }
         }
     }
+    impl ExportDownload<'_> {
+        /**Sends `export_download` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<crate::Download, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_download`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Download, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_DOWNLOAD,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportGet<'_> {
         /**Sends `export_get` and returns the response's `data`.
 
@@ -15408,6 +15511,72 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                     |builder| builder.send(),
                 )
                 .await
+        }
+    }
+    impl crate::pagination::Page for types::MeetingListByNoData {
+        type Item = types::Meeting;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::Meeting] {
+            &self.meeting_briefs
+        }
+        fn into_items(self) -> Vec<types::Meeting> {
+            self.meeting_briefs
+        }
+    }
+    impl crate::pagination::PageRequest for MeetingListByNo<'_> {
+        type Page = types::MeetingListByNoData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::MEETING_LIST_BY_NO;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingListByNoData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> MeetingListByNo<'a> {
+        ///Every page of `meeting_list_by_no`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingListByNoData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingListByNoData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`meeting_briefs`) of every page of `meeting_list_by_no`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Meeting, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Meeting, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
         }
     }
     impl MeetingInvite<'_> {
@@ -15780,6 +15949,72 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl crate::pagination::Page for types::RoomListData {
+        type Item = types::Room;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::Room] {
+            &self.rooms
+        }
+        fn into_items(self) -> Vec<types::Room> {
+            self.rooms
+        }
+    }
+    impl crate::pagination::PageRequest for RoomList<'_> {
+        type Page = types::RoomListData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::ROOM_LIST;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomListData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> RoomList<'a> {
+        ///Every page of `room_list`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`rooms`) of every page of `room_list`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Room, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Room, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
     impl RoomCreate<'_> {
         /**Sends `room_create` and returns the response's `data`.
 
@@ -15918,6 +16153,72 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl crate::pagination::Page for types::RoomSearchData {
+        type Item = types::Room;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::Room] {
+            &self.rooms
+        }
+        fn into_items(self) -> Vec<types::Room> {
+            self.rooms
+        }
+    }
+    impl crate::pagination::PageRequest for RoomSearch<'_> {
+        type Page = types::RoomSearchData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::ROOM_SEARCH;
+        fn with_page_token(self, token: String) -> Self {
+            self.body_map(|body| body.page_token(Some(token)))
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomSearchData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> RoomSearch<'a> {
+        ///Every page of `room_search`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomSearchData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomSearchData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`rooms`) of every page of `room_search`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Room, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Room, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
     impl RoomLevelList<'_> {
         /**Sends `room_level_list` and returns the response's `data`.
 
@@ -15939,6 +16240,72 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                     |builder| builder.send(),
                 )
                 .await
+        }
+    }
+    impl crate::pagination::Page for types::RoomLevelListData {
+        type Item = types::RoomLevel;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::RoomLevel] {
+            &self.items
+        }
+        fn into_items(self) -> Vec<types::RoomLevel> {
+            self.items
+        }
+    }
+    impl crate::pagination::PageRequest for RoomLevelList<'_> {
+        type Page = types::RoomLevelListData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::ROOM_LEVEL_LIST;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelListData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> RoomLevelList<'a> {
+        ///Every page of `room_level_list`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomLevelListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomLevelListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`items`) of every page of `room_level_list`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomLevel, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::RoomLevel, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
         }
     }
     impl RoomLevelCreate<'_> {

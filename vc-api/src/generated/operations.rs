@@ -2,6 +2,17 @@
 
 //! The operation table: facts about every operation, for the runtime.
 use crate::operation::{Operation, TokenType};
+///`GET /open-apis/vc/v1/exports/download`: Download the file of a finished export task
+pub const EXPORT_DOWNLOAD: Operation = Operation {
+    id: "export_download",
+    method: "GET",
+    path: "/open-apis/vc/v1/exports/download",
+    tag: "export",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
 ///`GET /open-apis/vc/v1/exports/{task_id}`: Get the result of an export task
 pub const EXPORT_GET: Operation = Operation {
     id: "export_get",
@@ -422,6 +433,7 @@ pub const SCOPE_CONFIG_CREATE: Operation = Operation {
 };
 /// Every operation of the spec, in spec order.
 pub const ALL: &[&Operation] = &[
+    &EXPORT_DOWNLOAD,
     &EXPORT_GET,
     &EXPORT_MEETING_LIST,
     &EXPORT_PARTICIPANT_LIST,
