@@ -27,6 +27,7 @@ fn minimal_fixture_snapshots() {
     expect_file!["snapshots/minimal_client.rs"].assert_eq(output(&files, codegen::paths::CLIENT));
     expect_file!["snapshots/minimal_enums.rs"].assert_eq(output(&files, codegen::paths::ENUMS));
     expect_file!["snapshots/minimal_operations.rs"].assert_eq(output(&files, codegen::paths::OPERATIONS));
+    expect_file!["snapshots/minimal_events.rs"].assert_eq(output(&files, codegen::paths::EVENTS));
 }
 
 #[test]
@@ -119,4 +120,26 @@ fn a_schema_defined_differently_in_two_files_is_rejected() {
     let b: Value = serde_yaml::from_str("components: {schemas: {X: {type: integer}}}").unwrap();
     let err = bundle::bundle(head, vec![("a.yaml".into(), a), ("b.yaml".into(), b)]).unwrap_err();
     assert!(err.to_string().contains("b.yaml: components.schemas entry X is already defined differently"), "{err}");
+}
+
+#[test]
+fn a_paginated_operation_needs_an_items_array_and_a_page_token() {
+    let err = with_thing_op(|op| {
+        op["x-feishu-pagination"] = serde_yaml::from_str("{items: thing}").unwrap();
+    })
+    .expect_err("thing_get has no has_more, no page_token and no items array");
+    let message = err.to_string();
+    assert!(message.contains("thing_get") && message.contains("has no `has_more`"), "{message}");
+}
+
+#[test]
+fn the_fixture_generates_pagination_downloads_and_events() {
+    let files = generate_fixture("minimal");
+    let client = output(&files, codegen::paths::CLIENT);
+    assert!(client.contains("impl crate::pagination::Page for types::ThingListData"));
+    assert!(client.contains("crate::pagination::items(self, crate::CallOptions::default())"));
+    assert!(client.contains("Result<crate::Download, crate::Error>"), "thing_download returns a Download");
+    let events = output(&files, codegen::paths::EVENTS);
+    assert!(events.contains("ThingChangedV1(Box<types::ThingChangedV1Event>)"));
+    assert!(events.contains("\"vc.thing.changed_v1\" =>"));
 }

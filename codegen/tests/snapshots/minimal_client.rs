@@ -22,6 +22,17 @@ pub mod types {
             Default::default()
         }
     }
+    ///Payload of vc.thing.changed_v1.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ThingChangedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub thing: ::std::option::Option<Thing>,
+    }
+    impl ThingChangedV1Event {
+        pub fn builder() -> builder::ThingChangedV1Event {
+            Default::default()
+        }
+    }
     ///The data of thing_get.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ThingGetData {
@@ -30,6 +41,21 @@ pub mod types {
     }
     impl ThingGetData {
         pub fn builder() -> builder::ThingGetData {
+            Default::default()
+        }
+    }
+    ///One page of things.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ThingListData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub items: ::std::vec::Vec<Thing>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+    }
+    impl ThingListData {
+        pub fn builder() -> builder::ThingListData {
             Default::default()
         }
     }
@@ -121,6 +147,48 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ThingChangedV1Event {
+            thing: ::std::result::Result<
+                ::std::option::Option<super::Thing>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ThingChangedV1Event {
+            fn default() -> Self {
+                Self {
+                    thing: Ok(Default::default()),
+                }
+            }
+        }
+        impl ThingChangedV1Event {
+            pub fn thing<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Thing>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.thing = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for thing: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ThingChangedV1Event>
+        for super::ThingChangedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ThingChangedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { thing: value.thing? })
+            }
+        }
+        impl ::std::convert::From<super::ThingChangedV1Event> for ThingChangedV1Event {
+            fn from(value: super::ThingChangedV1Event) -> Self {
+                Self { thing: Ok(value.thing) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ThingGetData {
             thing: ::std::result::Result<
                 ::std::option::Option<super::Thing>,
@@ -159,6 +227,89 @@ pub mod types {
         impl ::std::convert::From<super::ThingGetData> for ThingGetData {
             fn from(value: super::ThingGetData) -> Self {
                 Self { thing: Ok(value.thing) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ThingListData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::Thing>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ThingListData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    items: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                }
+            }
+        }
+        impl ThingListData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Thing>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ThingListData> for super::ThingListData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ThingListData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    items: value.items?,
+                    page_token: value.page_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ThingListData> for ThingListData {
+            fn from(value: super::ThingListData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    items: Ok(value.items),
+                    page_token: Ok(value.page_token),
+                }
             }
         }
     }
@@ -260,6 +411,36 @@ const _: () = {
     {}
 };
 impl Client {
+    /**List things
+
+Returns things page by page.
+
+Sends a `GET` request to `/things`
+
+```text
+let response = client.thing_list()
+    .page_token(page_token)
+    .send()
+    .await;
+```*/
+    pub fn thing_list(&self) -> builder::ThingList<'_> {
+        builder::ThingList::new(self)
+    }
+    /**Download a thing
+
+Returns the thing's file.
+
+Sends a `GET` request to `/things/download`
+
+```text
+let response = client.thing_download()
+    .file_token(file_token)
+    .send()
+    .await;
+```*/
+    pub fn thing_download(&self) -> builder::ThingDownload<'_> {
+        builder::ThingDownload::new(self)
+    }
     /**Get a thing
 
 Returns one thing.
@@ -286,6 +467,136 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::thing_list`]
+
+[`Client::thing_list`]: super::Client::thing_list*/
+    #[derive(Debug, Clone)]
+    pub struct ThingList<'a> {
+        client: &'a super::Client,
+        page_token: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ThingList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                page_token: Ok(None),
+            }
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/things`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::ThingListData>>,
+            Error<()>,
+        > {
+            let Self { client, page_token } = self;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/things", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "thing_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::thing_download`]
+
+[`Client::thing_download`]: super::Client::thing_download*/
+    #[derive(Debug, Clone)]
+    pub struct ThingDownload<'a> {
+        client: &'a super::Client,
+        file_token: Result<::std::string::String, String>,
+    }
+    impl<'a> ThingDownload<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                file_token: Err("file_token was not initialized".to_string()),
+            }
+        }
+        pub fn file_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.file_token = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for file_token failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/things/download`
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+            let Self { client, file_token } = self;
+            let file_token = file_token.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/things/download", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .query(&progenitor_client::QueryParam::new("file_token", &file_token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "thing_download",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => Ok(ResponseValue::stream(response)),
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::thing_get`]
 
 [`Client::thing_get`]: super::Client::thing_get*/
@@ -373,6 +684,118 @@ pub mod builder {
                 200u16 => ResponseValue::from_response(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+    }
+    impl ThingList<'_> {
+        /**Sends `thing_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ThingListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `thing_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ThingListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::THING_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::ThingListData {
+        type Item = types::Thing;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::Thing] {
+            &self.items
+        }
+        fn into_items(self) -> Vec<types::Thing> {
+            self.items
+        }
+    }
+    impl crate::pagination::PageRequest for ThingList<'_> {
+        type Page = types::ThingListData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::THING_LIST;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ThingListData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> ThingList<'a> {
+        ///Every page of `thing_list`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ThingListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ThingListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`items`) of every page of `thing_list`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Thing, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Thing, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
+    impl ThingDownload<'_> {
+        /**Sends `thing_download` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<crate::Download, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `thing_download`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Download, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::THING_DOWNLOAD,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
         }
     }
     impl ThingGet<'_> {

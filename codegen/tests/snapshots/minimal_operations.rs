@@ -2,6 +2,28 @@
 
 //! The operation table: facts about every operation, for the runtime.
 use crate::operation::{Operation, TokenType};
+///`GET /things`: List things
+pub const THING_LIST: Operation = Operation {
+    id: "thing_list",
+    method: "GET",
+    path: "/things",
+    tag: "thing",
+    read_only: false,
+    pagination_items: Some("items"),
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`GET /things/download`: Download a thing
+pub const THING_DOWNLOAD: Operation = Operation {
+    id: "thing_download",
+    method: "GET",
+    path: "/things/download",
+    tag: "thing",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
 ///`GET /things/{thing_id}`: Get a thing
 pub const THING_GET: Operation = Operation {
     id: "thing_get",
@@ -14,4 +36,4 @@ pub const THING_GET: Operation = Operation {
     token_types: &[TokenType::Tenant],
 };
 /// Every operation of the spec, in spec order.
-pub const ALL: &[&Operation] = &[&THING_GET];
+pub const ALL: &[&Operation] = &[&THING_LIST, &THING_DOWNLOAD, &THING_GET];
