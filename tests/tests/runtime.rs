@@ -457,3 +457,17 @@ fn a_bad_proxy_url_is_a_config_error() {
     let err = vc_api::Client::builder().proxy("::not a url::").build().unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn only_the_headers_the_api_knows_are_sent() {
+    let api = MockApi::start().await;
+    export_get_mock()
+        .respond_with(ResponseTemplate::new(200).set_body_json(operation("export_get").response_example()))
+        .expect(1)
+        .mount(&api.server)
+        .await;
+    api.client().export_get().task_id("T1").data().await.expect("export_get succeeds");
+    let request = &api.server.received_requests().await.unwrap()[0];
+    assert!(request.headers.get("authorization").is_some());
+    assert!(request.headers.get("api-version").is_none(), "progenitor's api-version header is dropped");
+}

@@ -246,6 +246,9 @@ impl ClientHooks<ClientState> for Client {
                 info.operation_id
             )));
         }
+        // progenitor adds the spec's `info.version` as `api-version`; the Feishu API has no such
+        // header, so it is not sent.
+        request.headers_mut().remove("api-version");
         if request.headers().contains_key(AUTHORIZATION) {
             return Ok(());
         }
