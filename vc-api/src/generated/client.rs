@@ -347,7 +347,7 @@ lists is filled.
     ///One page of in-meeting activity.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventsData {
-        ///The activity entries, oldest first.
+        ///The activity entries of this page.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub events: ::std::vec::Vec<BotEvent>,
         ///True when more entries follow.
