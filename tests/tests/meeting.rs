@@ -1,4 +1,4 @@
-//! meeting: the six meeting operations against a mock built from the spec's examples.
+//! meeting: the meeting operations against a mock built from the spec's examples.
 
 use vc_api::types::{self, UserIdType};
 use vc_api_tests::{MockApi, assert_matches_example, operation};
@@ -117,5 +117,54 @@ async fn meeting_end() {
     api.expect(&op, &[]).await;
     let data =
         api.client().meeting_end().meeting_id(op.param_str("meeting_id")).data().await.expect("meeting_end succeeds");
+    assert!(data.is_empty());
+}
+
+#[tokio::test]
+async fn meeting_search() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_search");
+    api.expect(&op, &["page_token", "page_size"]).await;
+    let data = api
+        .client()
+        .meeting_search()
+        .page_token(op.param_str("page_token"))
+        .page_size(op.param_int("page_size") as i32)
+        .body(op.body::<types::MeetingSearchRequest>())
+        .data()
+        .await
+        .expect("meeting_search succeeds");
+    assert_eq!(data.total, Some(10));
+    assert_eq!(data.has_more, Some(true));
+    assert_eq!(data.items.len(), 1);
+    assert_eq!(data.items[0].id.as_deref(), Some("6911188411932033028"));
+    let meta = data.items[0].meta_data.as_ref().expect("meta_data is present");
+    assert_eq!(meta.app_link.as_deref(), Some("https://applink.larkoffice.com/*"));
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
+async fn meeting_subscription() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_subscription");
+    api.expect(&op, &[]).await;
+    let body = op.body::<types::MeetingSubscriptionRequest>();
+    assert_eq!(body.event_type, Some(types::MeetingSubscriptionEventType::ParticipantMeetingEndedV1));
+    let data = api.client().meeting_subscription().body(body).data().await.expect("meeting_subscription succeeds");
+    assert!(data.is_empty());
+}
+
+#[tokio::test]
+async fn meeting_unsubscription() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_unsubscription");
+    api.expect(&op, &[]).await;
+    let data = api
+        .client()
+        .meeting_unsubscription()
+        .body(op.body::<types::MeetingUnsubscriptionRequest>())
+        .data()
+        .await
+        .expect("meeting_unsubscription succeeds");
     assert!(data.is_empty());
 }

@@ -120,6 +120,30 @@ async fn room_level_list_paginates() {
     walks_three_pages(&api, &op, client.room_level_list().page_size(op.param_int("page_size") as i32)).await;
 }
 
+#[tokio::test]
+async fn bot_events_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("bot_events"));
+    let client = api.client();
+    let request = client
+        .bot_events()
+        .meeting_id(op.param_str("meeting_id"))
+        .start_time(op.param_str("start_time"))
+        .end_time(op.param_str("end_time"))
+        .page_size(op.param_int("page_size") as i32);
+    walks_three_pages(&api, &op, request).await;
+}
+
+#[tokio::test]
+async fn meeting_search_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("meeting_search"));
+    let client = api.client();
+    let request = client
+        .meeting_search()
+        .page_size(op.param_int("page_size") as i32)
+        .body(op.body::<vc_api::types::MeetingSearchRequest>());
+    walks_three_pages(&api, &op, request).await;
+}
+
 #[test]
 fn every_paginated_operation_is_walked_here() {
     let source = include_str!("pagination.rs");

@@ -7,6 +7,503 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///A meeting the user is in right now.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActiveMeeting {
+        ///Meeting ID (the long numeric ID).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_id: ::std::option::Option<::std::string::String>,
+        ///The meeting number.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_no: ::std::option::Option<::std::string::String>,
+        ///The meeting's title.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_title: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActiveMeeting {
+        pub fn builder() -> builder::BotActiveMeeting {
+            Default::default()
+        }
+    }
+    ///One entry of in-meeting activity.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEvent {
+        ///Unique ID of the entry, to drop duplicates.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_id: ::std::option::Option<::std::string::String>,
+        ///When the activity happened, an RFC 3339 date-time.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_time: ::std::option::Option<::std::string::String>,
+        ///Type of the entry.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_type: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub payload: ::std::option::Option<BotEventPayload>,
+    }
+    impl BotEvent {
+        pub fn builder() -> builder::BotEvent {
+            Default::default()
+        }
+    }
+    ///One chat message or reaction posted in the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventChatMessage {
+        ///Text of the message, or the emoji key of a reaction.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        ///ID of the message.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_id: ::std::option::Option<::std::string::String>,
+        ///Kind of message; the page gives only the range 0 to 4, not the meaning of each value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_type: ::std::option::Option<i32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        ///When the message was sent, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub send_time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventChatMessage {
+        pub fn builder() -> builder::BotEventChatMessage {
+            Default::default()
+        }
+    }
+    ///A comment that gained or lost focus; present only for that kind of change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventCommentFocus {
+        ///ID of the comment.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub comment_id: ::std::option::Option<::std::string::String>,
+        ///True when the comment gained focus, false when it lost it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub focused: ::std::option::Option<bool>,
+    }
+    impl BotEventCommentFocus {
+        pub fn builder() -> builder::BotEventCommentFocus {
+            Default::default()
+        }
+    }
+    /**A change of what is in view in the shared document. One entry holds one change: a
+comment gaining or losing focus, a move to another section, or an element preview.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventDocumentContextChanged {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub comment_focus: ::std::option::Option<BotEventCommentFocus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub element_preview: ::std::option::Option<BotEventElementPreview>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub section_location: ::std::option::Option<BotEventSectionLocation>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_doc: ::std::option::Option<BotEventShareDoc>,
+        ///ID of the share session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_id: ::std::option::Option<::std::string::String>,
+        ///When the change happened, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventDocumentContextChanged {
+        pub fn builder() -> builder::BotEventDocumentContextChanged {
+            Default::default()
+        }
+    }
+    ///An element (an image or a whiteboard) opened or closed in preview; present only for that kind of change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventElementPreview {
+        ///What happened to the preview.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub action: ::std::option::Option<::std::string::String>,
+        ///ID of the document block holding the element.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub block_id: ::std::option::Option<::std::string::String>,
+        ///Token of the element.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub element_token: ::std::option::Option<::std::string::String>,
+        ///Kind of element previewed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub element_type: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventElementPreview {
+        pub fn builder() -> builder::BotEventElementPreview {
+            Default::default()
+        }
+    }
+    ///Basic data of the meeting an activity entry belongs to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventMeeting {
+        ///When the meeting ended, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_user: ::std::option::Option<BotEventUser>,
+        ///Meeting ID (the long numeric ID).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///The 9-digit meeting number.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_no: ::std::option::Option<::std::string::String>,
+        ///When the meeting started, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        ///The meeting's topic.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub topic: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventMeeting {
+        pub fn builder() -> builder::BotEventMeeting {
+            Default::default()
+        }
+    }
+    ///A participant who joined.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventParticipantJoined {
+        ///When the participant joined, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub join_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub participant: ::std::option::Option<BotEventUser>,
+    }
+    impl BotEventParticipantJoined {
+        pub fn builder() -> builder::BotEventParticipantJoined {
+            Default::default()
+        }
+    }
+    ///A participant who left.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventParticipantLeft {
+        ///Why the participant left; the page gives only the range 0 to 3, not the meaning of each value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_reason: ::std::option::Option<i32>,
+        ///When the participant left, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub participant: ::std::option::Option<BotEventUser>,
+    }
+    impl BotEventParticipantLeft {
+        pub fn builder() -> builder::BotEventParticipantLeft {
+            Default::default()
+        }
+    }
+    /**The meeting and one kind of activity. `activity_event_type` says which of the `*_items`
+lists is filled.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventPayload {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub activity_event_type: ::std::option::Option<
+            ::vc_api::types::BotActivityEventType,
+        >,
+        ///Chat messages and reactions; filled for `chat_received`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub chat_received_items: ::std::vec::Vec<BotEventChatMessage>,
+        ///A change of the view of the shared document; filled for `document_context_changed`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub document_context_changed_items: ::std::vec::Vec<
+            BotEventDocumentContextChanged,
+        >,
+        ///The document share that ended; filled for `magic_share_ended`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub magic_share_ended_items: ::std::vec::Vec<BotEventShareEnded>,
+        ///The document share that started; filled for `magic_share_started`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub magic_share_started_items: ::std::vec::Vec<BotEventShareStarted>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<BotEventMeeting>,
+        ///Participants who joined; filled for `participant_joined`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participant_joined_items: ::std::vec::Vec<BotEventParticipantJoined>,
+        ///Participants who left; filled for `participant_left`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participant_left_items: ::std::vec::Vec<BotEventParticipantLeft>,
+        ///Transcript sentences; filled for `transcript_received`.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub transcript_received_items: ::std::vec::Vec<BotEventTranscript>,
+    }
+    impl BotEventPayload {
+        pub fn builder() -> builder::BotEventPayload {
+            Default::default()
+        }
+    }
+    ///The section now in view; present only when the section changed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventSectionLocation {
+        ///Heading level of the section.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub level: ::std::option::Option<i32>,
+        ///Titles of the enclosing sections.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub parent_titles: ::std::vec::Vec<::std::string::String>,
+        ///Title of the section.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventSectionLocation {
+        pub fn builder() -> builder::BotEventSectionLocation {
+            Default::default()
+        }
+    }
+    ///A document shared in the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventShareDoc {
+        ///Title of the document.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+        ///Link to the document.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventShareDoc {
+        pub fn builder() -> builder::BotEventShareDoc {
+            Default::default()
+        }
+    }
+    ///A document share that ended.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventShareEnded {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        ///ID of the share session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_id: ::std::option::Option<::std::string::String>,
+        ///When sharing ended, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventShareEnded {
+        pub fn builder() -> builder::BotEventShareEnded {
+            Default::default()
+        }
+    }
+    ///A document share that started.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventShareStarted {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_doc: ::std::option::Option<BotEventShareDoc>,
+        ///ID of the share session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_id: ::std::option::Option<::std::string::String>,
+        ///When sharing started, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventShareStarted {
+        pub fn builder() -> builder::BotEventShareStarted {
+            Default::default()
+        }
+    }
+    ///One sentence of the live transcript.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventTranscript {
+        ///When the sentence ended, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time_ms: ::std::option::Option<::std::string::String>,
+        ///Language of the sentence.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub language: ::std::option::Option<::std::string::String>,
+        ///ID of the sentence, to drop duplicates and to order sentences.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sentence_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker: ::std::option::Option<BotEventUser>,
+        ///When the sentence began, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time_ms: ::std::option::Option<::std::string::String>,
+        ///The sentence's text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub text: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventTranscript {
+        pub fn builder() -> builder::BotEventTranscript {
+            Default::default()
+        }
+    }
+    ///A person in an activity entry (host, participant, speaker or sender).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventUser {
+        ///The user's ID, of the kind chosen by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Display name of the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_name: ::std::option::Option<::std::string::String>,
+        ///Role of the user in the meeting; the page gives only the range 0 to 3, not the meaning of each value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_role: ::std::option::Option<i32>,
+        ///Kind of account; the page gives only the range 1 to 9, whose values 1 to 7 match `MeetingUserType`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_type: ::std::option::Option<i32>,
+    }
+    impl BotEventUser {
+        pub fn builder() -> builder::BotEventUser {
+            Default::default()
+        }
+    }
+    ///One page of in-meeting activity.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventsData {
+        ///The activity entries of this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub events: ::std::vec::Vec<BotEvent>,
+        ///True when more entries follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///Cursor for the next call; present when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventsData {
+        pub fn builder() -> builder::BotEventsData {
+            Default::default()
+        }
+    }
+    ///The meeting the bot joined and the bot's own user.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotJoinData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub join_user: ::std::option::Option<BotJoinUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<BotJoinMeeting>,
+    }
+    impl BotJoinData {
+        pub fn builder() -> builder::BotJoinData {
+            Default::default()
+        }
+    }
+    ///What identifies the meeting to join; with `join_type` 1, the meeting number.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotJoinIdentify {
+        ///The 9-digit meeting number of the meeting to join.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_no: ::std::option::Option<::std::string::String>,
+    }
+    impl BotJoinIdentify {
+        pub fn builder() -> builder::BotJoinIdentify {
+            Default::default()
+        }
+    }
+    ///The meeting the bot joined.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotJoinMeeting {
+        ///Meeting ID (the long numeric ID) to pass to `bot_events`, `bot_message` and `bot_leave`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///The meeting number.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_no: ::std::option::Option<::std::string::String>,
+        ///When the meeting started, as `YYYY-MM-DD HH:mm:ss` in UTC+8 (not a unix time).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        ///The meeting's topic, up to 128 characters.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub topic: ::std::option::Option<::std::string::String>,
+    }
+    impl BotJoinMeeting {
+        pub fn builder() -> builder::BotJoinMeeting {
+            Default::default()
+        }
+    }
+    ///Body of bot_join.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BotJoinRequest {
+        ///Correlation ID of an invitation, taken from the `vc.bot.meeting_invited_v1` event and passed back unchanged when answering it. Leave it out for a join that answers no invitation.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub call_id: ::std::option::Option<::std::string::String>,
+        pub join_identify: BotJoinIdentify,
+        pub join_type: ::vc_api::types::BotJoinType,
+        ///The meeting's password. Needed only when the meeting has one; a missing or wrong password keeps the bot out.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub password: ::std::option::Option<::std::string::String>,
+    }
+    impl BotJoinRequest {
+        pub fn builder() -> builder::BotJoinRequest {
+            Default::default()
+        }
+    }
+    ///The bot's user in the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotJoinUser {
+        /**The bot's user ID. Its JSON type is not settled: the page data of 2026-09-05 says
+int64 and shows a number, node-sdk says string. Either form is accepted here.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::serde_json::Value>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_type: ::std::option::Option<::vc_api::types::MeetingUserType>,
+    }
+    impl BotJoinUser {
+        pub fn builder() -> builder::BotJoinUser {
+            Default::default()
+        }
+    }
+    ///The bot's user that left the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotLeaveData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_user: ::std::option::Option<MeetingUser>,
+    }
+    impl BotLeaveData {
+        pub fn builder() -> builder::BotLeaveData {
+            Default::default()
+        }
+    }
+    ///Body of bot_leave.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BotLeaveRequest {
+        ///Meeting ID the bot leaves, the long numeric ID returned by `bot_join` (not the 9-digit meeting number).
+        pub meeting_id: ::std::string::String,
+    }
+    impl BotLeaveRequest {
+        pub fn builder() -> builder::BotLeaveRequest {
+            Default::default()
+        }
+    }
+    ///Result of bot_message.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotMessageData {
+        ///The idempotency key used, the request's `uuid` or the one the server generated.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uuid: ::std::option::Option<::std::string::String>,
+    }
+    impl BotMessageData {
+        pub fn builder() -> builder::BotMessageData {
+            Default::default()
+        }
+    }
+    ///Body of bot_message.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct BotMessageRequest {
+        ///The text for `msg_type` `text`; the emoji key for `reaction` (case-sensitive, for example `THUMBSUP`, `LOVE`, `VC_NoSound`).
+        pub content: ::std::string::String,
+        ///Meeting ID to post into, the long numeric ID (not the 9-digit meeting number), for example from `bot_user_active_meeting` or `bot_join`.
+        pub meeting_id: ::std::string::String,
+        pub msg_type: ::vc_api::types::BotMessageType,
+        ///Idempotency key; a repeated call with the same key posts only once. When left out the server generates one and returns it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub uuid: ::std::option::Option<::std::string::String>,
+    }
+    impl BotMessageRequest {
+        pub fn builder() -> builder::BotMessageRequest {
+            Default::default()
+        }
+    }
+    ///The meetings the user is in right now.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotUserActiveMeetingData {
+        ///The user's current meetings; empty when none is found.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub meetings: ::std::vec::Vec<BotActiveMeeting>,
+    }
+    impl BotUserActiveMeetingData {
+        pub fn builder() -> builder::BotUserActiveMeetingData {
+            Default::default()
+        }
+    }
     ///The `data` object of operations that return nothing besides success.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
@@ -783,6 +1280,171 @@ empty string.
             Default::default()
         }
     }
+    ///One page of search results.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSearchData {
+        ///True when more records follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///The matching records of this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub items: ::std::vec::Vec<MeetingSearchItem>,
+        ///A notice from the search service.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notice: ::std::option::Option<::std::string::String>,
+        ///Cursor for the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+        ///Number of matching records, a hint for paging.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub total: ::std::option::Option<i32>,
+    }
+    impl MeetingSearchData {
+        pub fn builder() -> builder::MeetingSearchData {
+            Default::default()
+        }
+    }
+    ///Filters of meeting_search. An empty or absent list does not filter.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSearchFilter {
+        ///Keep meetings held in one of these meeting rooms (room IDs such as `omm_...`).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub open_room_ids: ::std::vec::Vec<::std::string::String>,
+        ///Keep meetings organized by one of these users (open_id).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub organizer_ids: ::std::vec::Vec<::std::string::String>,
+        ///Keep meetings one of these users (open_id) took part in.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participant_ids: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<MeetingSearchTimeRange>,
+    }
+    impl MeetingSearchFilter {
+        pub fn builder() -> builder::MeetingSearchFilter {
+            Default::default()
+        }
+    }
+    ///One matching meeting record.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSearchItem {
+        ///Card text with the meeting's basic data; the parts that matched the keywords are wrapped in tags.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_info: ::std::option::Option<::std::string::String>,
+        ///Meeting ID, the unique identifier a video meeting receives once it has started.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meta_data: ::std::option::Option<MeetingSearchMeta>,
+    }
+    impl MeetingSearchItem {
+        pub fn builder() -> builder::MeetingSearchItem {
+            Default::default()
+        }
+    }
+    ///Display data of a meeting record.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSearchMeta {
+        ///Link that opens the record in the app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_link: ::std::option::Option<::std::string::String>,
+        ///URL of the record's icon.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub avatar: ::std::option::Option<::std::string::String>,
+        ///One-line description with the meeting time, the organizer and the meeting ID.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+    }
+    impl MeetingSearchMeta {
+        pub fn builder() -> builder::MeetingSearchMeta {
+            Default::default()
+        }
+    }
+    ///Body of meeting_search. Every part is optional; what is set narrows the result.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSearchRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_filter: ::std::option::Option<MeetingSearchFilter>,
+        ///Search keywords.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub query: ::std::option::Option<MeetingSearchRequestQuery>,
+    }
+    impl MeetingSearchRequest {
+        pub fn builder() -> builder::MeetingSearchRequest {
+            Default::default()
+        }
+    }
+    ///Search keywords.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MeetingSearchRequestQuery(::std::string::String);
+    impl ::std::ops::Deref for MeetingSearchRequestQuery {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MeetingSearchRequestQuery> for ::std::string::String {
+        fn from(value: MeetingSearchRequestQuery) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MeetingSearchRequestQuery {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 50usize {
+                return Err("longer than 50 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MeetingSearchRequestQuery {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MeetingSearchRequestQuery {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MeetingSearchRequestQuery {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Window for the meeting start time; `start_time` must not be later than `end_time`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSearchTimeRange {
+        ///End of the window, ISO 8601 with a time zone.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        ///Beginning of the window, ISO 8601 with a time zone.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+    }
+    impl MeetingSearchTimeRange {
+        pub fn builder() -> builder::MeetingSearchTimeRange {
+            Default::default()
+        }
+    }
     ///The `data` object of meeting_set_host; `host_user` is the meeting's host after the call.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingSetHostData {
@@ -867,6 +1529,32 @@ match the meeting's actual host, the call fails with 121006 (compare-and-set).
             Self(value)
         }
     }
+    ///Body of meeting_subscription.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSubscriptionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_type: ::std::option::Option<
+            ::vc_api::types::MeetingSubscriptionEventType,
+        >,
+    }
+    impl MeetingSubscriptionRequest {
+        pub fn builder() -> builder::MeetingSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///Body of meeting_unsubscription.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingUnsubscriptionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_type: ::std::option::Option<
+            ::vc_api::types::MeetingSubscriptionEventType,
+        >,
+    }
+    impl MeetingUnsubscriptionRequest {
+        pub fn builder() -> builder::MeetingUnsubscriptionRequest {
+            Default::default()
+        }
+    }
     ///A user identified by ID and account kind, as host, invitee or user to remove.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingUser {
@@ -878,6 +1566,247 @@ match the meeting's actual host, the call fails with 121006 (compare-and-set).
     }
     impl MeetingUser {
         pub fn builder() -> builder::MeetingUser {
+            Default::default()
+        }
+    }
+    ///A note, with the documents generated for it and the documents it refers to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct Note {
+        ///Documents generated for the note.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub artifacts: ::std::vec::Vec<NoteArtifact>,
+        ///When the note was created, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub create_time: ::std::option::Option<::std::string::String>,
+        ///User ID of the note's creator, of the kind chosen by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub creator_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub note_display_type: ::std::option::Option<::vc_api::types::NoteDisplayType>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub note_source: ::std::option::Option<NoteSource>,
+        ///Documents the note refers to.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub references: ::std::vec::Vec<NoteReference>,
+    }
+    impl Note {
+        pub fn builder() -> builder::Note {
+            Default::default()
+        }
+    }
+    ///A document generated for a note.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteArtifact {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub artifact_type: ::std::option::Option<::vc_api::types::NoteArtifactType>,
+        ///When the document was created, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub create_time: ::std::option::Option<::std::string::String>,
+        ///Token of the document, for the Docs APIs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub doc_token: ::std::option::Option<::std::string::String>,
+    }
+    impl NoteArtifact {
+        pub fn builder() -> builder::NoteArtifact {
+            Default::default()
+        }
+    }
+    ///The `data` object of note_get.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteGetData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub note: ::std::option::Option<Note>,
+    }
+    impl NoteGetData {
+        pub fn builder() -> builder::NoteGetData {
+            Default::default()
+        }
+    }
+    ///A document a note refers to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteReference {
+        ///Token of the document, for the Docs APIs.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub doc_token: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reference_type: ::std::option::Option<::vc_api::types::NoteReferenceType>,
+    }
+    impl NoteReference {
+        pub fn builder() -> builder::NoteReference {
+            Default::default()
+        }
+    }
+    ///Where the note came from (for example a meeting).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteSource {
+        ///ID of the source, such as a meeting ID.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source_entity_id: ::std::option::Option<::std::string::String>,
+        ///Kind of source.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source_type: ::std::option::Option<::std::string::String>,
+    }
+    impl NoteSource {
+        pub fn builder() -> builder::NoteSource {
+            Default::default()
+        }
+    }
+    ///The page as paragraphs with speakers and timed sentences.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteStructuredTranscript {
+        ///Paragraphs of the page, in order.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub paragraphs: ::std::vec::Vec<NoteTranscriptParagraph>,
+    }
+    impl NoteStructuredTranscript {
+        pub fn builder() -> builder::NoteStructuredTranscript {
+            Default::default()
+        }
+    }
+    ///Body of note_subscription.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteSubscriptionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_type: ::std::option::Option<
+            ::vc_api::types::NoteSubscriptionEventType,
+        >,
+    }
+    impl NoteSubscriptionRequest {
+        pub fn builder() -> builder::NoteSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///The transcript text of one page, in the requested form.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteTranscript {
+        ///Code of the form of this page (node-sdk gives no meaning for the values).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub format: ::std::option::Option<i32>,
+        ///The page as Markdown; filled when `format` was `markdown`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub markdown: ::std::option::Option<::std::string::String>,
+        ///The page as plain text; filled when `format` was `plain_text`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub plain_text: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub structured_transcript_content: ::std::option::Option<
+            NoteStructuredTranscript,
+        >,
+    }
+    impl NoteTranscript {
+        pub fn builder() -> builder::NoteTranscript {
+            Default::default()
+        }
+    }
+    ///What one speaker said in one stretch.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteTranscriptParagraph {
+        ///Sentences of the paragraph.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub sentences: ::std::vec::Vec<NoteTranscriptSentence>,
+        ///Time of the paragraph in milliseconds (node-sdk does not say from what point).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speak_ms: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker: ::std::option::Option<NoteTranscriptSpeaker>,
+    }
+    impl NoteTranscriptParagraph {
+        pub fn builder() -> builder::NoteTranscriptParagraph {
+            Default::default()
+        }
+    }
+    ///One sentence of a paragraph.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteTranscriptSentence {
+        ///Text of the sentence.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        ///ID of the sentence.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sentence_id: ::std::option::Option<::std::string::String>,
+        ///Start of the sentence in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_ms: ::std::option::Option<i64>,
+        ///End of the sentence in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub stop_ms: ::std::option::Option<i64>,
+    }
+    impl NoteTranscriptSentence {
+        pub fn builder() -> builder::NoteTranscriptSentence {
+            Default::default()
+        }
+    }
+    ///Speaker of a paragraph.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteTranscriptSpeaker {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub extra: ::std::option::Option<NoteTranscriptSpeakerExtra>,
+        ///ID of the speaker.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_id: ::std::option::Option<::std::string::String>,
+        ///Display name of the speaker.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_name: ::std::option::Option<::std::string::String>,
+        ///Kind of speaker (node-sdk gives no meaning for the values).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_type: ::std::option::Option<i32>,
+    }
+    impl NoteTranscriptSpeaker {
+        pub fn builder() -> builder::NoteTranscriptSpeaker {
+            Default::default()
+        }
+    }
+    ///More about a speaker who used a meeting room or another person's device.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteTranscriptSpeakerExtra {
+        ///ID of the user whose device the speaker used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub other_device_user_id: ::std::option::Option<::std::string::String>,
+        ///Name of the user whose device the speaker used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub other_device_user_name: ::std::option::Option<::std::string::String>,
+        ///Name of the meeting room the speaker was in.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_name: ::std::option::Option<::std::string::String>,
+    }
+    impl NoteTranscriptSpeakerExtra {
+        pub fn builder() -> builder::NoteTranscriptSpeakerExtra {
+            Default::default()
+        }
+    }
+    ///One page of a unified note transcript.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteUnifiedNoteTranscriptData {
+        ///True when more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        /**Cursor for the next page, to pass as `cursor_id`; present when `has_more` is true.
+node-sdk says string, but it has also been seen as a JSON number larger than 2^53,
+so either form is accepted; keep all its digits.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor_id: ::std::option::Option<::serde_json::Value>,
+        ///Size of this page.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_size: ::std::option::Option<i32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub transcript: ::std::option::Option<NoteTranscript>,
+    }
+    impl NoteUnifiedNoteTranscriptData {
+        pub fn builder() -> builder::NoteUnifiedNoteTranscriptData {
+            Default::default()
+        }
+    }
+    ///Body of note_unsubscription.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteUnsubscriptionRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_type: ::std::option::Option<
+            ::vc_api::types::NoteSubscriptionEventType,
+        >,
+    }
+    impl NoteUnsubscriptionRequest {
+        pub fn builder() -> builder::NoteUnsubscriptionRequest {
             Default::default()
         }
     }
@@ -2246,6 +3175,2484 @@ upwards; settings a scope does not store are absent.
     }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct BotActiveMeeting {
+            meeting_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_no: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActiveMeeting {
+            fn default() -> Self {
+                Self {
+                    meeting_id: Ok(Default::default()),
+                    meeting_no: Ok(Default::default()),
+                    meeting_title: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActiveMeeting {
+            pub fn meeting_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_id: {e}")
+                    });
+                self
+            }
+            pub fn meeting_no<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_no = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_no: {e}")
+                    });
+                self
+            }
+            pub fn meeting_title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_title: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActiveMeeting> for super::BotActiveMeeting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActiveMeeting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting_id: value.meeting_id?,
+                    meeting_no: value.meeting_no?,
+                    meeting_title: value.meeting_title?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActiveMeeting> for BotActiveMeeting {
+            fn from(value: super::BotActiveMeeting) -> Self {
+                Self {
+                    meeting_id: Ok(value.meeting_id),
+                    meeting_no: Ok(value.meeting_no),
+                    meeting_title: Ok(value.meeting_title),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEvent {
+            event_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            payload: ::std::result::Result<
+                ::std::option::Option<super::BotEventPayload>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEvent {
+            fn default() -> Self {
+                Self {
+                    event_id: Ok(Default::default()),
+                    event_time: Ok(Default::default()),
+                    event_type: Ok(Default::default()),
+                    payload: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEvent {
+            pub fn event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_id: {e}")
+                    });
+                self
+            }
+            pub fn event_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_time: {e}")
+                    });
+                self
+            }
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+            pub fn payload<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventPayload>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.payload = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for payload: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEvent> for super::BotEvent {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEvent,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_id: value.event_id?,
+                    event_time: value.event_time?,
+                    event_type: value.event_type?,
+                    payload: value.payload?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEvent> for BotEvent {
+            fn from(value: super::BotEvent) -> Self {
+                Self {
+                    event_id: Ok(value.event_id),
+                    event_time: Ok(value.event_time),
+                    event_type: Ok(value.event_type),
+                    payload: Ok(value.payload),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventChatMessage {
+            content: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message_type: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            send_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventChatMessage {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    message_id: Ok(Default::default()),
+                    message_type: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    send_time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventChatMessage {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn message_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message_id: {e}")
+                    });
+                self
+            }
+            pub fn message_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message_type: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn send_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.send_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for send_time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventChatMessage>
+        for super::BotEventChatMessage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventChatMessage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    message_id: value.message_id?,
+                    message_type: value.message_type?,
+                    operator: value.operator?,
+                    send_time: value.send_time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventChatMessage> for BotEventChatMessage {
+            fn from(value: super::BotEventChatMessage) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    message_id: Ok(value.message_id),
+                    message_type: Ok(value.message_type),
+                    operator: Ok(value.operator),
+                    send_time: Ok(value.send_time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventCommentFocus {
+            comment_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            focused: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventCommentFocus {
+            fn default() -> Self {
+                Self {
+                    comment_id: Ok(Default::default()),
+                    focused: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventCommentFocus {
+            pub fn comment_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.comment_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for comment_id: {e}")
+                    });
+                self
+            }
+            pub fn focused<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.focused = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for focused: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventCommentFocus>
+        for super::BotEventCommentFocus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventCommentFocus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    comment_id: value.comment_id?,
+                    focused: value.focused?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventCommentFocus> for BotEventCommentFocus {
+            fn from(value: super::BotEventCommentFocus) -> Self {
+                Self {
+                    comment_id: Ok(value.comment_id),
+                    focused: Ok(value.focused),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventDocumentContextChanged {
+            comment_focus: ::std::result::Result<
+                ::std::option::Option<super::BotEventCommentFocus>,
+                ::std::string::String,
+            >,
+            element_preview: ::std::result::Result<
+                ::std::option::Option<super::BotEventElementPreview>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            section_location: ::std::result::Result<
+                ::std::option::Option<super::BotEventSectionLocation>,
+                ::std::string::String,
+            >,
+            share_doc: ::std::result::Result<
+                ::std::option::Option<super::BotEventShareDoc>,
+                ::std::string::String,
+            >,
+            share_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventDocumentContextChanged {
+            fn default() -> Self {
+                Self {
+                    comment_focus: Ok(Default::default()),
+                    element_preview: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    section_location: Ok(Default::default()),
+                    share_doc: Ok(Default::default()),
+                    share_id: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventDocumentContextChanged {
+            pub fn comment_focus<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventCommentFocus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.comment_focus = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for comment_focus: {e}")
+                    });
+                self
+            }
+            pub fn element_preview<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventElementPreview>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.element_preview = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for element_preview: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn section_location<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventSectionLocation>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.section_location = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for section_location: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn share_doc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventShareDoc>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_doc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_doc: {e}")
+                    });
+                self
+            }
+            pub fn share_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_id: {e}")
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventDocumentContextChanged>
+        for super::BotEventDocumentContextChanged {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventDocumentContextChanged,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    comment_focus: value.comment_focus?,
+                    element_preview: value.element_preview?,
+                    operator: value.operator?,
+                    section_location: value.section_location?,
+                    share_doc: value.share_doc?,
+                    share_id: value.share_id?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventDocumentContextChanged>
+        for BotEventDocumentContextChanged {
+            fn from(value: super::BotEventDocumentContextChanged) -> Self {
+                Self {
+                    comment_focus: Ok(value.comment_focus),
+                    element_preview: Ok(value.element_preview),
+                    operator: Ok(value.operator),
+                    section_location: Ok(value.section_location),
+                    share_doc: Ok(value.share_doc),
+                    share_id: Ok(value.share_id),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventElementPreview {
+            action: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            block_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            element_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            element_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventElementPreview {
+            fn default() -> Self {
+                Self {
+                    action: Ok(Default::default()),
+                    block_id: Ok(Default::default()),
+                    element_token: Ok(Default::default()),
+                    element_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventElementPreview {
+            pub fn action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.action = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for action: {e}")
+                    });
+                self
+            }
+            pub fn block_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.block_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for block_id: {e}")
+                    });
+                self
+            }
+            pub fn element_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.element_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for element_token: {e}")
+                    });
+                self
+            }
+            pub fn element_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.element_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for element_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventElementPreview>
+        for super::BotEventElementPreview {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventElementPreview,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    action: value.action?,
+                    block_id: value.block_id?,
+                    element_token: value.element_token?,
+                    element_type: value.element_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventElementPreview>
+        for BotEventElementPreview {
+            fn from(value: super::BotEventElementPreview) -> Self {
+                Self {
+                    action: Ok(value.action),
+                    block_id: Ok(value.block_id),
+                    element_token: Ok(value.element_token),
+                    element_type: Ok(value.element_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventMeeting {
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            host_user: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_no: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            topic: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventMeeting {
+            fn default() -> Self {
+                Self {
+                    end_time: Ok(Default::default()),
+                    host_user: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    meeting_no: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    topic: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventMeeting {
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn host_user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.host_user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for host_user: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn meeting_no<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_no = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_no: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn topic<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.topic = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for topic: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventMeeting> for super::BotEventMeeting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventMeeting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end_time: value.end_time?,
+                    host_user: value.host_user?,
+                    id: value.id?,
+                    meeting_no: value.meeting_no?,
+                    start_time: value.start_time?,
+                    topic: value.topic?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventMeeting> for BotEventMeeting {
+            fn from(value: super::BotEventMeeting) -> Self {
+                Self {
+                    end_time: Ok(value.end_time),
+                    host_user: Ok(value.host_user),
+                    id: Ok(value.id),
+                    meeting_no: Ok(value.meeting_no),
+                    start_time: Ok(value.start_time),
+                    topic: Ok(value.topic),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventParticipantJoined {
+            join_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventParticipantJoined {
+            fn default() -> Self {
+                Self {
+                    join_time: Ok(Default::default()),
+                    participant: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventParticipantJoined {
+            pub fn join_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.join_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for join_time: {e}")
+                    });
+                self
+            }
+            pub fn participant<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for participant: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventParticipantJoined>
+        for super::BotEventParticipantJoined {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventParticipantJoined,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    join_time: value.join_time?,
+                    participant: value.participant?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventParticipantJoined>
+        for BotEventParticipantJoined {
+            fn from(value: super::BotEventParticipantJoined) -> Self {
+                Self {
+                    join_time: Ok(value.join_time),
+                    participant: Ok(value.participant),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventParticipantLeft {
+            leave_reason: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            leave_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventParticipantLeft {
+            fn default() -> Self {
+                Self {
+                    leave_reason: Ok(Default::default()),
+                    leave_time: Ok(Default::default()),
+                    participant: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventParticipantLeft {
+            pub fn leave_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_reason: {e}")
+                    });
+                self
+            }
+            pub fn leave_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_time: {e}")
+                    });
+                self
+            }
+            pub fn participant<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for participant: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventParticipantLeft>
+        for super::BotEventParticipantLeft {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventParticipantLeft,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    leave_reason: value.leave_reason?,
+                    leave_time: value.leave_time?,
+                    participant: value.participant?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventParticipantLeft>
+        for BotEventParticipantLeft {
+            fn from(value: super::BotEventParticipantLeft) -> Self {
+                Self {
+                    leave_reason: Ok(value.leave_reason),
+                    leave_time: Ok(value.leave_time),
+                    participant: Ok(value.participant),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventPayload {
+            activity_event_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::BotActivityEventType>,
+                ::std::string::String,
+            >,
+            chat_received_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventChatMessage>,
+                ::std::string::String,
+            >,
+            document_context_changed_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventDocumentContextChanged>,
+                ::std::string::String,
+            >,
+            magic_share_ended_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventShareEnded>,
+                ::std::string::String,
+            >,
+            magic_share_started_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventShareStarted>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::BotEventMeeting>,
+                ::std::string::String,
+            >,
+            participant_joined_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventParticipantJoined>,
+                ::std::string::String,
+            >,
+            participant_left_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventParticipantLeft>,
+                ::std::string::String,
+            >,
+            transcript_received_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventTranscript>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventPayload {
+            fn default() -> Self {
+                Self {
+                    activity_event_type: Ok(Default::default()),
+                    chat_received_items: Ok(Default::default()),
+                    document_context_changed_items: Ok(Default::default()),
+                    magic_share_ended_items: Ok(Default::default()),
+                    magic_share_started_items: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                    participant_joined_items: Ok(Default::default()),
+                    participant_left_items: Ok(Default::default()),
+                    transcript_received_items: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventPayload {
+            pub fn activity_event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::BotActivityEventType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.activity_event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for activity_event_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn chat_received_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventChatMessage>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chat_received_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for chat_received_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn document_context_changed_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventDocumentContextChanged>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.document_context_changed_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for document_context_changed_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn magic_share_ended_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventShareEnded>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.magic_share_ended_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for magic_share_ended_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn magic_share_started_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventShareStarted>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.magic_share_started_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for magic_share_started_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn participant_joined_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventParticipantJoined>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_joined_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_joined_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn participant_left_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventParticipantLeft>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_left_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_left_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn transcript_received_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventTranscript>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transcript_received_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for transcript_received_items: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventPayload> for super::BotEventPayload {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventPayload,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    activity_event_type: value.activity_event_type?,
+                    chat_received_items: value.chat_received_items?,
+                    document_context_changed_items: value
+                        .document_context_changed_items?,
+                    magic_share_ended_items: value.magic_share_ended_items?,
+                    magic_share_started_items: value.magic_share_started_items?,
+                    meeting: value.meeting?,
+                    participant_joined_items: value.participant_joined_items?,
+                    participant_left_items: value.participant_left_items?,
+                    transcript_received_items: value.transcript_received_items?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventPayload> for BotEventPayload {
+            fn from(value: super::BotEventPayload) -> Self {
+                Self {
+                    activity_event_type: Ok(value.activity_event_type),
+                    chat_received_items: Ok(value.chat_received_items),
+                    document_context_changed_items: Ok(
+                        value.document_context_changed_items,
+                    ),
+                    magic_share_ended_items: Ok(value.magic_share_ended_items),
+                    magic_share_started_items: Ok(value.magic_share_started_items),
+                    meeting: Ok(value.meeting),
+                    participant_joined_items: Ok(value.participant_joined_items),
+                    participant_left_items: Ok(value.participant_left_items),
+                    transcript_received_items: Ok(value.transcript_received_items),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventSectionLocation {
+            level: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            parent_titles: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventSectionLocation {
+            fn default() -> Self {
+                Self {
+                    level: Ok(Default::default()),
+                    parent_titles: Ok(Default::default()),
+                    title: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventSectionLocation {
+            pub fn level<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.level = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for level: {e}")
+                    });
+                self
+            }
+            pub fn parent_titles<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.parent_titles = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for parent_titles: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventSectionLocation>
+        for super::BotEventSectionLocation {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventSectionLocation,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    level: value.level?,
+                    parent_titles: value.parent_titles?,
+                    title: value.title?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventSectionLocation>
+        for BotEventSectionLocation {
+            fn from(value: super::BotEventSectionLocation) -> Self {
+                Self {
+                    level: Ok(value.level),
+                    parent_titles: Ok(value.parent_titles),
+                    title: Ok(value.title),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventShareDoc {
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventShareDoc {
+            fn default() -> Self {
+                Self {
+                    title: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventShareDoc {
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventShareDoc> for super::BotEventShareDoc {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventShareDoc,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    title: value.title?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventShareDoc> for BotEventShareDoc {
+            fn from(value: super::BotEventShareDoc) -> Self {
+                Self {
+                    title: Ok(value.title),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventShareEnded {
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            share_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventShareEnded {
+            fn default() -> Self {
+                Self {
+                    operator: Ok(Default::default()),
+                    share_id: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventShareEnded {
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn share_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_id: {e}")
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventShareEnded> for super::BotEventShareEnded {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventShareEnded,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    operator: value.operator?,
+                    share_id: value.share_id?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventShareEnded> for BotEventShareEnded {
+            fn from(value: super::BotEventShareEnded) -> Self {
+                Self {
+                    operator: Ok(value.operator),
+                    share_id: Ok(value.share_id),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventShareStarted {
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            share_doc: ::std::result::Result<
+                ::std::option::Option<super::BotEventShareDoc>,
+                ::std::string::String,
+            >,
+            share_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventShareStarted {
+            fn default() -> Self {
+                Self {
+                    operator: Ok(Default::default()),
+                    share_doc: Ok(Default::default()),
+                    share_id: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventShareStarted {
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn share_doc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventShareDoc>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_doc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_doc: {e}")
+                    });
+                self
+            }
+            pub fn share_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_id: {e}")
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventShareStarted>
+        for super::BotEventShareStarted {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventShareStarted,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    operator: value.operator?,
+                    share_doc: value.share_doc?,
+                    share_id: value.share_id?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventShareStarted> for BotEventShareStarted {
+            fn from(value: super::BotEventShareStarted) -> Self {
+                Self {
+                    operator: Ok(value.operator),
+                    share_doc: Ok(value.share_doc),
+                    share_id: Ok(value.share_id),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventTranscript {
+            end_time_ms: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            language: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sentence_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            speaker: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            start_time_ms: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            text: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventTranscript {
+            fn default() -> Self {
+                Self {
+                    end_time_ms: Ok(Default::default()),
+                    language: Ok(Default::default()),
+                    sentence_id: Ok(Default::default()),
+                    speaker: Ok(Default::default()),
+                    start_time_ms: Ok(Default::default()),
+                    text: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventTranscript {
+            pub fn end_time_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time_ms: {e}")
+                    });
+                self
+            }
+            pub fn language<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.language = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for language: {e}")
+                    });
+                self
+            }
+            pub fn sentence_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sentence_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sentence_id: {e}")
+                    });
+                self
+            }
+            pub fn speaker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker: {e}")
+                    });
+                self
+            }
+            pub fn start_time_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time_ms: {e}")
+                    });
+                self
+            }
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventTranscript> for super::BotEventTranscript {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventTranscript,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end_time_ms: value.end_time_ms?,
+                    language: value.language?,
+                    sentence_id: value.sentence_id?,
+                    speaker: value.speaker?,
+                    start_time_ms: value.start_time_ms?,
+                    text: value.text?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventTranscript> for BotEventTranscript {
+            fn from(value: super::BotEventTranscript) -> Self {
+                Self {
+                    end_time_ms: Ok(value.end_time_ms),
+                    language: Ok(value.language),
+                    sentence_id: Ok(value.sentence_id),
+                    speaker: Ok(value.speaker),
+                    start_time_ms: Ok(value.start_time_ms),
+                    text: Ok(value.text),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventUser {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_role: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            user_type: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventUser {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    user_name: Ok(Default::default()),
+                    user_role: Ok(Default::default()),
+                    user_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventUser {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn user_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_name: {e}")
+                    });
+                self
+            }
+            pub fn user_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_role: {e}")
+                    });
+                self
+            }
+            pub fn user_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventUser> for super::BotEventUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    user_name: value.user_name?,
+                    user_role: value.user_role?,
+                    user_type: value.user_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventUser> for BotEventUser {
+            fn from(value: super::BotEventUser) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    user_name: Ok(value.user_name),
+                    user_role: Ok(value.user_role),
+                    user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventsData {
+            events: ::std::result::Result<
+                ::std::vec::Vec<super::BotEvent>,
+                ::std::string::String,
+            >,
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventsData {
+            fn default() -> Self {
+                Self {
+                    events: Ok(Default::default()),
+                    has_more: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventsData {
+            pub fn events<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEvent>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.events = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for events: {e}")
+                    });
+                self
+            }
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventsData> for super::BotEventsData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventsData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    events: value.events?,
+                    has_more: value.has_more?,
+                    page_token: value.page_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventsData> for BotEventsData {
+            fn from(value: super::BotEventsData) -> Self {
+                Self {
+                    events: Ok(value.events),
+                    has_more: Ok(value.has_more),
+                    page_token: Ok(value.page_token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotJoinData {
+            join_user: ::std::result::Result<
+                ::std::option::Option<super::BotJoinUser>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::BotJoinMeeting>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotJoinData {
+            fn default() -> Self {
+                Self {
+                    join_user: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotJoinData {
+            pub fn join_user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotJoinUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.join_user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for join_user: {e}")
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotJoinMeeting>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotJoinData> for super::BotJoinData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotJoinData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    join_user: value.join_user?,
+                    meeting: value.meeting?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotJoinData> for BotJoinData {
+            fn from(value: super::BotJoinData) -> Self {
+                Self {
+                    join_user: Ok(value.join_user),
+                    meeting: Ok(value.meeting),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotJoinIdentify {
+            meeting_no: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotJoinIdentify {
+            fn default() -> Self {
+                Self {
+                    meeting_no: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotJoinIdentify {
+            pub fn meeting_no<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_no = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_no: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotJoinIdentify> for super::BotJoinIdentify {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotJoinIdentify,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting_no: value.meeting_no?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotJoinIdentify> for BotJoinIdentify {
+            fn from(value: super::BotJoinIdentify) -> Self {
+                Self {
+                    meeting_no: Ok(value.meeting_no),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotJoinMeeting {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_no: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            topic: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotJoinMeeting {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    meeting_no: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    topic: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotJoinMeeting {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn meeting_no<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_no = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_no: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn topic<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.topic = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for topic: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotJoinMeeting> for super::BotJoinMeeting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotJoinMeeting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    meeting_no: value.meeting_no?,
+                    start_time: value.start_time?,
+                    topic: value.topic?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotJoinMeeting> for BotJoinMeeting {
+            fn from(value: super::BotJoinMeeting) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    meeting_no: Ok(value.meeting_no),
+                    start_time: Ok(value.start_time),
+                    topic: Ok(value.topic),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotJoinRequest {
+            call_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            join_identify: ::std::result::Result<
+                super::BotJoinIdentify,
+                ::std::string::String,
+            >,
+            join_type: ::std::result::Result<
+                ::vc_api::types::BotJoinType,
+                ::std::string::String,
+            >,
+            password: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotJoinRequest {
+            fn default() -> Self {
+                Self {
+                    call_id: Ok(Default::default()),
+                    join_identify: Err(
+                        "no value supplied for join_identify".to_string(),
+                    ),
+                    join_type: Err("no value supplied for join_type".to_string()),
+                    password: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotJoinRequest {
+            pub fn call_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.call_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for call_id: {e}")
+                    });
+                self
+            }
+            pub fn join_identify<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::BotJoinIdentify>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.join_identify = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for join_identify: {e}")
+                    });
+                self
+            }
+            pub fn join_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::BotJoinType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.join_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for join_type: {e}")
+                    });
+                self
+            }
+            pub fn password<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.password = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for password: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotJoinRequest> for super::BotJoinRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotJoinRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    call_id: value.call_id?,
+                    join_identify: value.join_identify?,
+                    join_type: value.join_type?,
+                    password: value.password?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotJoinRequest> for BotJoinRequest {
+            fn from(value: super::BotJoinRequest) -> Self {
+                Self {
+                    call_id: Ok(value.call_id),
+                    join_identify: Ok(value.join_identify),
+                    join_type: Ok(value.join_type),
+                    password: Ok(value.password),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotJoinUser {
+            id: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            user_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingUserType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotJoinUser {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    user_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotJoinUser {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn user_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingUserType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotJoinUser> for super::BotJoinUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotJoinUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    user_type: value.user_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotJoinUser> for BotJoinUser {
+            fn from(value: super::BotJoinUser) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotLeaveData {
+            leave_user: ::std::result::Result<
+                ::std::option::Option<super::MeetingUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotLeaveData {
+            fn default() -> Self {
+                Self {
+                    leave_user: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotLeaveData {
+            pub fn leave_user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::MeetingUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_user: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotLeaveData> for super::BotLeaveData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotLeaveData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    leave_user: value.leave_user?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotLeaveData> for BotLeaveData {
+            fn from(value: super::BotLeaveData) -> Self {
+                Self {
+                    leave_user: Ok(value.leave_user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotLeaveRequest {
+            meeting_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotLeaveRequest {
+            fn default() -> Self {
+                Self {
+                    meeting_id: Err("no value supplied for meeting_id".to_string()),
+                }
+            }
+        }
+        impl BotLeaveRequest {
+            pub fn meeting_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotLeaveRequest> for super::BotLeaveRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotLeaveRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting_id: value.meeting_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotLeaveRequest> for BotLeaveRequest {
+            fn from(value: super::BotLeaveRequest) -> Self {
+                Self {
+                    meeting_id: Ok(value.meeting_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotMessageData {
+            uuid: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotMessageData {
+            fn default() -> Self {
+                Self {
+                    uuid: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotMessageData {
+            pub fn uuid<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.uuid = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for uuid: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotMessageData> for super::BotMessageData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotMessageData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { uuid: value.uuid? })
+            }
+        }
+        impl ::std::convert::From<super::BotMessageData> for BotMessageData {
+            fn from(value: super::BotMessageData) -> Self {
+                Self { uuid: Ok(value.uuid) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotMessageRequest {
+            content: ::std::result::Result<::std::string::String, ::std::string::String>,
+            meeting_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            msg_type: ::std::result::Result<
+                ::vc_api::types::BotMessageType,
+                ::std::string::String,
+            >,
+            uuid: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotMessageRequest {
+            fn default() -> Self {
+                Self {
+                    content: Err("no value supplied for content".to_string()),
+                    meeting_id: Err("no value supplied for meeting_id".to_string()),
+                    msg_type: Err("no value supplied for msg_type".to_string()),
+                    uuid: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotMessageRequest {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn meeting_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_id: {e}")
+                    });
+                self
+            }
+            pub fn msg_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::BotMessageType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.msg_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for msg_type: {e}")
+                    });
+                self
+            }
+            pub fn uuid<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.uuid = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for uuid: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotMessageRequest> for super::BotMessageRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotMessageRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    meeting_id: value.meeting_id?,
+                    msg_type: value.msg_type?,
+                    uuid: value.uuid?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotMessageRequest> for BotMessageRequest {
+            fn from(value: super::BotMessageRequest) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    meeting_id: Ok(value.meeting_id),
+                    msg_type: Ok(value.msg_type),
+                    uuid: Ok(value.uuid),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotUserActiveMeetingData {
+            meetings: ::std::result::Result<
+                ::std::vec::Vec<super::BotActiveMeeting>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotUserActiveMeetingData {
+            fn default() -> Self {
+                Self {
+                    meetings: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotUserActiveMeetingData {
+            pub fn meetings<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotActiveMeeting>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meetings = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meetings: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotUserActiveMeetingData>
+        for super::BotUserActiveMeetingData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotUserActiveMeetingData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { meetings: value.meetings? })
+            }
+        }
+        impl ::std::convert::From<super::BotUserActiveMeetingData>
+        for BotUserActiveMeetingData {
+            fn from(value: super::BotUserActiveMeetingData) -> Self {
+                Self {
+                    meetings: Ok(value.meetings),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct ErrorDetail {
             log_id: ::std::result::Result<
@@ -4957,6 +8364,537 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingSearchData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::MeetingSearchItem>,
+                ::std::string::String,
+            >,
+            notice: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSearchData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    items: Ok(Default::default()),
+                    notice: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                    total: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSearchData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MeetingSearchItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for notice: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+            pub fn total<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.total = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSearchData> for super::MeetingSearchData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSearchData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    items: value.items?,
+                    notice: value.notice?,
+                    page_token: value.page_token?,
+                    total: value.total?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSearchData> for MeetingSearchData {
+            fn from(value: super::MeetingSearchData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    items: Ok(value.items),
+                    notice: Ok(value.notice),
+                    page_token: Ok(value.page_token),
+                    total: Ok(value.total),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSearchFilter {
+            open_room_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            organizer_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<super::MeetingSearchTimeRange>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSearchFilter {
+            fn default() -> Self {
+                Self {
+                    open_room_ids: Ok(Default::default()),
+                    organizer_ids: Ok(Default::default()),
+                    participant_ids: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSearchFilter {
+            pub fn open_room_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.open_room_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for open_room_ids: {e}")
+                    });
+                self
+            }
+            pub fn organizer_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organizer_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for organizer_ids: {e}")
+                    });
+                self
+            }
+            pub fn participant_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_ids: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingSearchTimeRange>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSearchFilter>
+        for super::MeetingSearchFilter {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSearchFilter,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    open_room_ids: value.open_room_ids?,
+                    organizer_ids: value.organizer_ids?,
+                    participant_ids: value.participant_ids?,
+                    start_time: value.start_time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSearchFilter> for MeetingSearchFilter {
+            fn from(value: super::MeetingSearchFilter) -> Self {
+                Self {
+                    open_room_ids: Ok(value.open_room_ids),
+                    organizer_ids: Ok(value.organizer_ids),
+                    participant_ids: Ok(value.participant_ids),
+                    start_time: Ok(value.start_time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSearchItem {
+            display_info: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meta_data: ::std::result::Result<
+                ::std::option::Option<super::MeetingSearchMeta>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSearchItem {
+            fn default() -> Self {
+                Self {
+                    display_info: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    meta_data: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSearchItem {
+            pub fn display_info<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_info = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_info: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn meta_data<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingSearchMeta>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meta_data = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta_data: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSearchItem> for super::MeetingSearchItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSearchItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    display_info: value.display_info?,
+                    id: value.id?,
+                    meta_data: value.meta_data?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSearchItem> for MeetingSearchItem {
+            fn from(value: super::MeetingSearchItem) -> Self {
+                Self {
+                    display_info: Ok(value.display_info),
+                    id: Ok(value.id),
+                    meta_data: Ok(value.meta_data),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSearchMeta {
+            app_link: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            avatar: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSearchMeta {
+            fn default() -> Self {
+                Self {
+                    app_link: Ok(Default::default()),
+                    avatar: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSearchMeta {
+            pub fn app_link<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.app_link = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for app_link: {e}")
+                    });
+                self
+            }
+            pub fn avatar<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.avatar = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for avatar: {e}")
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSearchMeta> for super::MeetingSearchMeta {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSearchMeta,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    app_link: value.app_link?,
+                    avatar: value.avatar?,
+                    description: value.description?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSearchMeta> for MeetingSearchMeta {
+            fn from(value: super::MeetingSearchMeta) -> Self {
+                Self {
+                    app_link: Ok(value.app_link),
+                    avatar: Ok(value.avatar),
+                    description: Ok(value.description),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSearchRequest {
+            meeting_filter: ::std::result::Result<
+                ::std::option::Option<super::MeetingSearchFilter>,
+                ::std::string::String,
+            >,
+            query: ::std::result::Result<
+                ::std::option::Option<super::MeetingSearchRequestQuery>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSearchRequest {
+            fn default() -> Self {
+                Self {
+                    meeting_filter: Ok(Default::default()),
+                    query: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSearchRequest {
+            pub fn meeting_filter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingSearchFilter>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_filter = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_filter: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn query<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingSearchRequestQuery>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.query = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for query: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSearchRequest>
+        for super::MeetingSearchRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSearchRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting_filter: value.meeting_filter?,
+                    query: value.query?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSearchRequest> for MeetingSearchRequest {
+            fn from(value: super::MeetingSearchRequest) -> Self {
+                Self {
+                    meeting_filter: Ok(value.meeting_filter),
+                    query: Ok(value.query),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSearchTimeRange {
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSearchTimeRange {
+            fn default() -> Self {
+                Self {
+                    end_time: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSearchTimeRange {
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSearchTimeRange>
+        for super::MeetingSearchTimeRange {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSearchTimeRange,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end_time: value.end_time?,
+                    start_time: value.start_time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSearchTimeRange>
+        for MeetingSearchTimeRange {
+            fn from(value: super::MeetingSearchTimeRange) -> Self {
+                Self {
+                    end_time: Ok(value.end_time),
+                    start_time: Ok(value.start_time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingSetHostData {
             host_user: ::std::result::Result<
                 ::std::option::Option<super::MeetingUser>,
@@ -5065,6 +9003,104 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingSubscriptionRequest {
+            event_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingSubscriptionEventType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    event_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSubscriptionRequest {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingSubscriptionEventType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSubscriptionRequest>
+        for super::MeetingSubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSubscriptionRequest>
+        for MeetingSubscriptionRequest {
+            fn from(value: super::MeetingSubscriptionRequest) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingUnsubscriptionRequest {
+            event_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingSubscriptionEventType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingUnsubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    event_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingUnsubscriptionRequest {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingSubscriptionEventType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingUnsubscriptionRequest>
+        for super::MeetingUnsubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingUnsubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingUnsubscriptionRequest>
+        for MeetingUnsubscriptionRequest {
+            fn from(value: super::MeetingUnsubscriptionRequest) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingUser {
             id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -5125,6 +9161,1159 @@ upwards; settings a scope does not store are absent.
                 Self {
                     id: Ok(value.id),
                     user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct Note {
+            artifacts: ::std::result::Result<
+                ::std::vec::Vec<super::NoteArtifact>,
+                ::std::string::String,
+            >,
+            create_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            creator_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            note_display_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::NoteDisplayType>,
+                ::std::string::String,
+            >,
+            note_source: ::std::result::Result<
+                ::std::option::Option<super::NoteSource>,
+                ::std::string::String,
+            >,
+            references: ::std::result::Result<
+                ::std::vec::Vec<super::NoteReference>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Note {
+            fn default() -> Self {
+                Self {
+                    artifacts: Ok(Default::default()),
+                    create_time: Ok(Default::default()),
+                    creator_id: Ok(Default::default()),
+                    note_display_type: Ok(Default::default()),
+                    note_source: Ok(Default::default()),
+                    references: Ok(Default::default()),
+                }
+            }
+        }
+        impl Note {
+            pub fn artifacts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::NoteArtifact>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.artifacts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for artifacts: {e}")
+                    });
+                self
+            }
+            pub fn create_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.create_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for create_time: {e}")
+                    });
+                self
+            }
+            pub fn creator_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.creator_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for creator_id: {e}")
+                    });
+                self
+            }
+            pub fn note_display_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::NoteDisplayType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note_display_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for note_display_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn note_source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::NoteSource>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note_source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for note_source: {e}")
+                    });
+                self
+            }
+            pub fn references<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::NoteReference>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.references = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for references: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Note> for super::Note {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Note,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    artifacts: value.artifacts?,
+                    create_time: value.create_time?,
+                    creator_id: value.creator_id?,
+                    note_display_type: value.note_display_type?,
+                    note_source: value.note_source?,
+                    references: value.references?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Note> for Note {
+            fn from(value: super::Note) -> Self {
+                Self {
+                    artifacts: Ok(value.artifacts),
+                    create_time: Ok(value.create_time),
+                    creator_id: Ok(value.creator_id),
+                    note_display_type: Ok(value.note_display_type),
+                    note_source: Ok(value.note_source),
+                    references: Ok(value.references),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteArtifact {
+            artifact_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::NoteArtifactType>,
+                ::std::string::String,
+            >,
+            create_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            doc_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteArtifact {
+            fn default() -> Self {
+                Self {
+                    artifact_type: Ok(Default::default()),
+                    create_time: Ok(Default::default()),
+                    doc_token: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteArtifact {
+            pub fn artifact_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::NoteArtifactType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.artifact_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for artifact_type: {e}")
+                    });
+                self
+            }
+            pub fn create_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.create_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for create_time: {e}")
+                    });
+                self
+            }
+            pub fn doc_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.doc_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for doc_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteArtifact> for super::NoteArtifact {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteArtifact,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    artifact_type: value.artifact_type?,
+                    create_time: value.create_time?,
+                    doc_token: value.doc_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteArtifact> for NoteArtifact {
+            fn from(value: super::NoteArtifact) -> Self {
+                Self {
+                    artifact_type: Ok(value.artifact_type),
+                    create_time: Ok(value.create_time),
+                    doc_token: Ok(value.doc_token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteGetData {
+            note: ::std::result::Result<
+                ::std::option::Option<super::Note>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteGetData {
+            fn default() -> Self {
+                Self {
+                    note: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteGetData {
+            pub fn note<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Note>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for note: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteGetData> for super::NoteGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { note: value.note? })
+            }
+        }
+        impl ::std::convert::From<super::NoteGetData> for NoteGetData {
+            fn from(value: super::NoteGetData) -> Self {
+                Self { note: Ok(value.note) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteReference {
+            doc_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reference_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::NoteReferenceType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteReference {
+            fn default() -> Self {
+                Self {
+                    doc_token: Ok(Default::default()),
+                    reference_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteReference {
+            pub fn doc_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.doc_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for doc_token: {e}")
+                    });
+                self
+            }
+            pub fn reference_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::NoteReferenceType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reference_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reference_type: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteReference> for super::NoteReference {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteReference,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    doc_token: value.doc_token?,
+                    reference_type: value.reference_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteReference> for NoteReference {
+            fn from(value: super::NoteReference) -> Self {
+                Self {
+                    doc_token: Ok(value.doc_token),
+                    reference_type: Ok(value.reference_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteSource {
+            source_entity_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            source_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteSource {
+            fn default() -> Self {
+                Self {
+                    source_entity_id: Ok(Default::default()),
+                    source_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteSource {
+            pub fn source_entity_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_entity_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for source_entity_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn source_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteSource> for super::NoteSource {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteSource,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    source_entity_id: value.source_entity_id?,
+                    source_type: value.source_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteSource> for NoteSource {
+            fn from(value: super::NoteSource) -> Self {
+                Self {
+                    source_entity_id: Ok(value.source_entity_id),
+                    source_type: Ok(value.source_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteStructuredTranscript {
+            paragraphs: ::std::result::Result<
+                ::std::vec::Vec<super::NoteTranscriptParagraph>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteStructuredTranscript {
+            fn default() -> Self {
+                Self {
+                    paragraphs: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteStructuredTranscript {
+            pub fn paragraphs<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::NoteTranscriptParagraph>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.paragraphs = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for paragraphs: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteStructuredTranscript>
+        for super::NoteStructuredTranscript {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteStructuredTranscript,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    paragraphs: value.paragraphs?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteStructuredTranscript>
+        for NoteStructuredTranscript {
+            fn from(value: super::NoteStructuredTranscript) -> Self {
+                Self {
+                    paragraphs: Ok(value.paragraphs),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteSubscriptionRequest {
+            event_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::NoteSubscriptionEventType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteSubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    event_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteSubscriptionRequest {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::NoteSubscriptionEventType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteSubscriptionRequest>
+        for super::NoteSubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteSubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteSubscriptionRequest>
+        for NoteSubscriptionRequest {
+            fn from(value: super::NoteSubscriptionRequest) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteTranscript {
+            format: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            markdown: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            plain_text: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            structured_transcript_content: ::std::result::Result<
+                ::std::option::Option<super::NoteStructuredTranscript>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteTranscript {
+            fn default() -> Self {
+                Self {
+                    format: Ok(Default::default()),
+                    markdown: Ok(Default::default()),
+                    plain_text: Ok(Default::default()),
+                    structured_transcript_content: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteTranscript {
+            pub fn format<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.format = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for format: {e}")
+                    });
+                self
+            }
+            pub fn markdown<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.markdown = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for markdown: {e}")
+                    });
+                self
+            }
+            pub fn plain_text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.plain_text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for plain_text: {e}")
+                    });
+                self
+            }
+            pub fn structured_transcript_content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::NoteStructuredTranscript>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.structured_transcript_content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for structured_transcript_content: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteTranscript> for super::NoteTranscript {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteTranscript,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    format: value.format?,
+                    markdown: value.markdown?,
+                    plain_text: value.plain_text?,
+                    structured_transcript_content: value.structured_transcript_content?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteTranscript> for NoteTranscript {
+            fn from(value: super::NoteTranscript) -> Self {
+                Self {
+                    format: Ok(value.format),
+                    markdown: Ok(value.markdown),
+                    plain_text: Ok(value.plain_text),
+                    structured_transcript_content: Ok(
+                        value.structured_transcript_content,
+                    ),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteTranscriptParagraph {
+            sentences: ::std::result::Result<
+                ::std::vec::Vec<super::NoteTranscriptSentence>,
+                ::std::string::String,
+            >,
+            speak_ms: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            speaker: ::std::result::Result<
+                ::std::option::Option<super::NoteTranscriptSpeaker>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteTranscriptParagraph {
+            fn default() -> Self {
+                Self {
+                    sentences: Ok(Default::default()),
+                    speak_ms: Ok(Default::default()),
+                    speaker: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteTranscriptParagraph {
+            pub fn sentences<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::NoteTranscriptSentence>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sentences = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sentences: {e}")
+                    });
+                self
+            }
+            pub fn speak_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speak_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speak_ms: {e}")
+                    });
+                self
+            }
+            pub fn speaker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::NoteTranscriptSpeaker>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteTranscriptParagraph>
+        for super::NoteTranscriptParagraph {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteTranscriptParagraph,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    sentences: value.sentences?,
+                    speak_ms: value.speak_ms?,
+                    speaker: value.speaker?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteTranscriptParagraph>
+        for NoteTranscriptParagraph {
+            fn from(value: super::NoteTranscriptParagraph) -> Self {
+                Self {
+                    sentences: Ok(value.sentences),
+                    speak_ms: Ok(value.speak_ms),
+                    speaker: Ok(value.speaker),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteTranscriptSentence {
+            content: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sentence_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_ms: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            stop_ms: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteTranscriptSentence {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    sentence_id: Ok(Default::default()),
+                    start_ms: Ok(Default::default()),
+                    stop_ms: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteTranscriptSentence {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn sentence_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sentence_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sentence_id: {e}")
+                    });
+                self
+            }
+            pub fn start_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_ms: {e}")
+                    });
+                self
+            }
+            pub fn stop_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.stop_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for stop_ms: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteTranscriptSentence>
+        for super::NoteTranscriptSentence {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteTranscriptSentence,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    sentence_id: value.sentence_id?,
+                    start_ms: value.start_ms?,
+                    stop_ms: value.stop_ms?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteTranscriptSentence>
+        for NoteTranscriptSentence {
+            fn from(value: super::NoteTranscriptSentence) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    sentence_id: Ok(value.sentence_id),
+                    start_ms: Ok(value.start_ms),
+                    stop_ms: Ok(value.stop_ms),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteTranscriptSpeaker {
+            extra: ::std::result::Result<
+                ::std::option::Option<super::NoteTranscriptSpeakerExtra>,
+                ::std::string::String,
+            >,
+            speaker_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            speaker_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            speaker_type: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteTranscriptSpeaker {
+            fn default() -> Self {
+                Self {
+                    extra: Ok(Default::default()),
+                    speaker_id: Ok(Default::default()),
+                    speaker_name: Ok(Default::default()),
+                    speaker_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteTranscriptSpeaker {
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::NoteTranscriptSpeakerExtra>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for extra: {e}")
+                    });
+                self
+            }
+            pub fn speaker_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker_id: {e}")
+                    });
+                self
+            }
+            pub fn speaker_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker_name: {e}")
+                    });
+                self
+            }
+            pub fn speaker_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteTranscriptSpeaker>
+        for super::NoteTranscriptSpeaker {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteTranscriptSpeaker,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    extra: value.extra?,
+                    speaker_id: value.speaker_id?,
+                    speaker_name: value.speaker_name?,
+                    speaker_type: value.speaker_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteTranscriptSpeaker>
+        for NoteTranscriptSpeaker {
+            fn from(value: super::NoteTranscriptSpeaker) -> Self {
+                Self {
+                    extra: Ok(value.extra),
+                    speaker_id: Ok(value.speaker_id),
+                    speaker_name: Ok(value.speaker_name),
+                    speaker_type: Ok(value.speaker_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteTranscriptSpeakerExtra {
+            other_device_user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            other_device_user_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteTranscriptSpeakerExtra {
+            fn default() -> Self {
+                Self {
+                    other_device_user_id: Ok(Default::default()),
+                    other_device_user_name: Ok(Default::default()),
+                    room_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteTranscriptSpeakerExtra {
+            pub fn other_device_user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.other_device_user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for other_device_user_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn other_device_user_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.other_device_user_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for other_device_user_name: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteTranscriptSpeakerExtra>
+        for super::NoteTranscriptSpeakerExtra {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteTranscriptSpeakerExtra,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    other_device_user_id: value.other_device_user_id?,
+                    other_device_user_name: value.other_device_user_name?,
+                    room_name: value.room_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteTranscriptSpeakerExtra>
+        for NoteTranscriptSpeakerExtra {
+            fn from(value: super::NoteTranscriptSpeakerExtra) -> Self {
+                Self {
+                    other_device_user_id: Ok(value.other_device_user_id),
+                    other_device_user_name: Ok(value.other_device_user_name),
+                    room_name: Ok(value.room_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteUnifiedNoteTranscriptData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            next_cursor_id: ::std::result::Result<
+                ::std::option::Option<::serde_json::Value>,
+                ::std::string::String,
+            >,
+            page_size: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            transcript: ::std::result::Result<
+                ::std::option::Option<super::NoteTranscript>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteUnifiedNoteTranscriptData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    next_cursor_id: Ok(Default::default()),
+                    page_size: Ok(Default::default()),
+                    transcript: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteUnifiedNoteTranscriptData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::serde_json::Value>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for next_cursor_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn page_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_size: {e}")
+                    });
+                self
+            }
+            pub fn transcript<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::NoteTranscript>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transcript = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for transcript: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteUnifiedNoteTranscriptData>
+        for super::NoteUnifiedNoteTranscriptData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteUnifiedNoteTranscriptData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    next_cursor_id: value.next_cursor_id?,
+                    page_size: value.page_size?,
+                    transcript: value.transcript?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteUnifiedNoteTranscriptData>
+        for NoteUnifiedNoteTranscriptData {
+            fn from(value: super::NoteUnifiedNoteTranscriptData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    next_cursor_id: Ok(value.next_cursor_id),
+                    page_size: Ok(value.page_size),
+                    transcript: Ok(value.transcript),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteUnsubscriptionRequest {
+            event_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::NoteSubscriptionEventType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteUnsubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    event_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteUnsubscriptionRequest {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::NoteSubscriptionEventType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteUnsubscriptionRequest>
+        for super::NoteUnsubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteUnsubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteUnsubscriptionRequest>
+        for NoteUnsubscriptionRequest {
+            fn from(value: super::NoteUnsubscriptionRequest) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
                 }
             }
         }
@@ -10481,6 +15670,134 @@ const _: () = {
     {}
 };
 impl Client {
+    /**List the in-meeting activity of a meeting
+
+Returns, page by page, the activity recorded in a running meeting: participants joining
+or leaving, transcript sentences, chat messages and reactions, and shared documents
+starting, ending or moving. Each entry carries the meeting's basic data and one kind of
+activity, named by `activity_event_type`.
+
+Who may read depends on the token. With a user access token the user has to be in the
+meeting (find its `meeting_id` with `bot_user_active_meeting`). With a tenant access
+token the app's bot has to be in the meeting, which it enters with `bot_join`; use the
+`meeting_id` that call returns. Shortly after a meeting ends its activity stays
+readable for a few minutes, and only if the bot was in it.
+
+Keep the last `page_token`: passing it again later returns only the activity recorded
+since.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/bots/events`
+
+Arguments:
+- `end_time`: End of the time window to read, unix time in seconds.
+- `meeting_id`: ID of the meeting (the long numeric meeting ID, not the 9-digit meeting number).
+- `page_size`: Number of entries per page.
+- `page_token`: Paging cursor. Leave it out on the first call; pass the `page_token` of the previous response to continue, also later to fetch only newer activity.
+- `start_time`: Start of the time window to read, unix time in seconds.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.bot_events()
+    .end_time(end_time)
+    .meeting_id(meeting_id)
+    .page_size(page_size)
+    .page_token(page_token)
+    .start_time(start_time)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn bot_events(&self) -> builder::BotEvents<'_> {
+        builder::BotEvents::new(self)
+    }
+    /**Let the app's bot join a meeting
+
+Puts the app's bot into a running meeting, found by its meeting number. On success the
+response carries the meeting's long `id`; keep it, because `bot_events`,
+`bot_message` and `bot_leave` take that ID and not the meeting number. The join is
+visible to everyone in the meeting. A meeting with a password needs `password`; a
+waiting room or join approval may hold the bot until the host admits it. When the bot
+answers an invitation (the `vc.bot.meeting_invited_v1` event), pass the event's
+`call_id` back unchanged so the join is linked to the invitation.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/bots/join`
+
+```text
+let response = client.bot_join()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn bot_join(&self) -> builder::BotJoin<'_> {
+        builder::BotJoin::new(self)
+    }
+    /**Let the app's bot leave a meeting
+
+Takes the app's bot out of a meeting it is in and returns the bot's user. The meeting
+itself goes on. Pass the long meeting ID that `bot_join` returned, not the 9-digit
+meeting number. The bot can join again later with `bot_join`.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/bots/leave`
+
+```text
+let response = client.bot_leave()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn bot_leave(&self) -> builder::BotLeave<'_> {
+        builder::BotLeave::new(self)
+    }
+    /**Post a chat message or a reaction in a meeting
+
+Posts a text message or a reaction emoji into the chat of a running meeting. The caller
+has to be in the meeting: the user for a user access token, the app's bot (see
+`bot_join`) for a tenant access token. `content` holds the text for `msg_type` `text`
+and the emoji key (for example `THUMBSUP`, `LOVE`, `VC_NoSound`) for `reaction`.
+
+`uuid` makes the call idempotent: repeating a call with the same `uuid` does not post
+twice. Without it the server picks one and returns it.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/bots/message`
+
+```text
+let response = client.bot_message()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn bot_message(&self) -> builder::BotMessage<'_> {
+        builder::BotMessage::new(self)
+    }
+    /**List the meetings a user is in right now
+
+Returns the meetings a user is taking part in at this moment, with meeting number, long
+meeting ID and title. Meetings that have ended or not started yet are not returned.
+
+With a user access token leave `user_id` out: the answer is about the calling user.
+With a tenant access token `user_id` is required, and only meetings the app's bot is in
+as well are returned; an empty list does not mean the user is in no meeting. Use the
+same token for the follow-up calls (`bot_events`, `bot_message`) as for this one.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/bots/user_active_meeting`
+
+Arguments:
+- `user_id`: User whose meetings are listed, of the kind chosen by `user_id_type`. Required with a tenant access token; leave it out with a user access token (the calling user is meant).
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.bot_user_active_meeting()
+    .user_id(user_id)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn bot_user_active_meeting(&self) -> builder::BotUserActiveMeeting<'_> {
+        builder::BotUserActiveMeeting::new(self)
+    }
     /**Download the file of a finished export task
 
 Streams the file an export task produced (an Excel workbook), identified by the
@@ -10675,6 +15992,70 @@ let response = client.meeting_list_by_no()
     pub fn meeting_list_by_no(&self) -> builder::MeetingListByNo<'_> {
         builder::MeetingListByNo::new(self)
     }
+    /**Search the calling user's meeting records
+
+Finds meeting records visible to the calling user by keyword and filters (organizers,
+participants, meeting rooms, a start-time window) and returns them page by page. Each
+hit carries the meeting ID, a display text in which the matched words are marked, and a
+link, an icon and a one-line description. The call changes nothing.
+
+Paging is capped: at most 150 records can be reached in total. Narrow the time window
+when the cap (code 121022) is hit.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/meetings/search`
+
+Arguments:
+- `page_size`: Number of records per page. At most 150 records can be paged through in total.
+- `page_token`: Paging cursor. Leave it out on the first call; pass the `page_token` of the previous response to get the next page.
+- `body`
+```text
+let response = client.meeting_search()
+    .page_size(page_size)
+    .page_token(page_token)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn meeting_search(&self) -> builder::MeetingSearch<'_> {
+        builder::MeetingSearch::new(self)
+    }
+    /**Subscribe the calling user to meeting events
+
+Subscribes the calling user to change events of the meetings that concern them, one
+event type per call. Afterwards the app receives that event for the user's meetings;
+so far the only type is `vc.meeting.participant_meeting_ended_v1` (a meeting the user
+took part in has ended). Undo it with `meeting_unsubscription`.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/meetings/subscription`
+
+```text
+let response = client.meeting_subscription()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn meeting_subscription(&self) -> builder::MeetingSubscription<'_> {
+        builder::MeetingSubscription::new(self)
+    }
+    /**Unsubscribe the calling user from meeting events
+
+Ends a subscription made with `meeting_subscription`: the app no longer receives the
+given event type for the calling user's meetings.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/meetings/unsubscription`
+
+```text
+let response = client.meeting_unsubscription()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn meeting_unsubscription(&self) -> builder::MeetingUnsubscription<'_> {
+        builder::MeetingUnsubscription::new(self)
+    }
     /**Invite participants into a running meeting
 
 Calls up to 10 users into a meeting that is in progress and reports, per user, whether
@@ -10856,6 +16237,100 @@ let response = client.meeting_recording_set_permission()
         &self,
     ) -> builder::MeetingRecordingSetPermission<'_> {
         builder::MeetingRecordingSetPermission::new(self)
+    }
+    /**Get a note's documents
+
+Returns one note: who created it and when, the documents generated for it (the notes
+document and the verbatim transcript, each as a doc token) and the documents it refers
+to (documents shared during the meeting). The caller only sees notes visible to the
+calling user. The documents' contents are read with the Docs APIs using the tokens.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/notes/{note_id}`
+
+Arguments:
+- `note_id`: ID of the note (a meeting's `note_id`, see meeting_get).
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.note_get()
+    .note_id(note_id)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn note_get(&self) -> builder::NoteGet<'_> {
+        builder::NoteGet::new(self)
+    }
+    /**Read the transcript of a unified note, page by page
+
+Returns one page of the verbatim transcript of a unified note (`note_display_type` 2 in
+note_get), as Markdown or plain text according to `format`, and for some notes also as
+structured paragraphs with speakers and timed sentences. Continue with `cursor_id` set
+to the previous page's `next_cursor_id` while `has_more` is true. For a normal note
+(`note_display_type` 1) read the verbatim transcript document from note_get instead;
+this operation then fails (clients report code 121002, not support).
+
+
+Sends a `GET` request to `/open-apis/vc/v1/notes/{note_id}/unified_note_transcript`
+
+Arguments:
+- `note_id`: ID of the note.
+- `cursor_id`: Paging cursor. Leave it out on the first call; afterwards pass the previous page's `next_cursor_id` unchanged.
+- `format`: Text form of the transcript to return, `markdown` or `plain_text`; the text comes back in the field of the same name of `transcript`.
+- `locale`: Language of the transcript's labels, such as `zh_cn`, `en_us` or `ja_jp`.
+- `page_size`: Size of a page (lark-cli asks for 200).
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.note_unified_note_transcript()
+    .note_id(note_id)
+    .cursor_id(cursor_id)
+    .format(format)
+    .locale(locale)
+    .page_size(page_size)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn note_unified_note_transcript(
+        &self,
+    ) -> builder::NoteUnifiedNoteTranscript<'_> {
+        builder::NoteUnifiedNoteTranscript::new(self)
+    }
+    /**Subscribe the calling user to note events
+
+Subscribes the calling user to change events of the notes that concern them, one event
+type per call. Afterwards the app receives that event for the user's notes; so far the
+only type is `vc.note.generated_v1` (a note has been generated). Undo it with
+`note_unsubscription`.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/notes/subscription`
+
+```text
+let response = client.note_subscription()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn note_subscription(&self) -> builder::NoteSubscription<'_> {
+        builder::NoteSubscription::new(self)
+    }
+    /**Unsubscribe the calling user from note events
+
+Ends a subscription made with `note_subscription`: the app no longer receives the given
+event type for the calling user's notes.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/notes/unsubscription`
+
+```text
+let response = client.note_unsubscription()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn note_unsubscription(&self) -> builder::NoteUnsubscription<'_> {
+        builder::NoteUnsubscription::new(self)
     }
     /**Get the daily meeting usage report
 
@@ -11350,6 +16825,513 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::bot_events`]
+
+[`Client::bot_events`]: super::Client::bot_events*/
+    #[derive(Debug, Clone)]
+    pub struct BotEvents<'a> {
+        client: &'a super::Client,
+        end_time: Result<Option<::std::string::String>, String>,
+        meeting_id: Result<::std::string::String, String>,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        start_time: Result<Option<::std::string::String>, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> BotEvents<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                end_time: Ok(None),
+                meeting_id: Err("meeting_id was not initialized".to_string()),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                start_time: Ok(None),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn end_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.end_time = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for end_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn start_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.start_time = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for start_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/bots/events`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::BotEventsData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                end_time,
+                meeting_id,
+                page_size,
+                page_token,
+                start_time,
+                user_id_type,
+            } = self;
+            let end_time = end_time.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/bots/events", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("end_time", &end_time))
+                .query(&progenitor_client::QueryParam::new("meeting_id", &meeting_id))
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("start_time", &start_time))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "bot_events",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::bot_join`]
+
+[`Client::bot_join`]: super::Client::bot_join*/
+    #[derive(Debug, Clone)]
+    pub struct BotJoin<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::BotJoinRequest, String>,
+    }
+    impl<'a> BotJoin<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::BotJoinRequest>,
+            <V as std::convert::TryInto<
+                types::BotJoinRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `BotJoinRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::BotJoinRequest,
+            ) -> types::builder::BotJoinRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/bots/join`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::BotJoinData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::BotJoinRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/bots/join", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "bot_join",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::bot_leave`]
+
+[`Client::bot_leave`]: super::Client::bot_leave*/
+    #[derive(Debug, Clone)]
+    pub struct BotLeave<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::BotLeaveRequest, String>,
+    }
+    impl<'a> BotLeave<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::BotLeaveRequest>,
+            <V as std::convert::TryInto<
+                types::BotLeaveRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `BotLeaveRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::BotLeaveRequest,
+            ) -> types::builder::BotLeaveRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/bots/leave`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::BotLeaveData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::BotLeaveRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/bots/leave", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "bot_leave",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::bot_message`]
+
+[`Client::bot_message`]: super::Client::bot_message*/
+    #[derive(Debug, Clone)]
+    pub struct BotMessage<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::BotMessageRequest, String>,
+    }
+    impl<'a> BotMessage<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::BotMessageRequest>,
+            <V as std::convert::TryInto<
+                types::BotMessageRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `BotMessageRequest` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::BotMessageRequest,
+            ) -> types::builder::BotMessageRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/bots/message`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::BotMessageData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::BotMessageRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/bots/message", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "bot_message",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::bot_user_active_meeting`]
+
+[`Client::bot_user_active_meeting`]: super::Client::bot_user_active_meeting*/
+    #[derive(Debug, Clone)]
+    pub struct BotUserActiveMeeting<'a> {
+        client: &'a super::Client,
+        user_id: Result<Option<::std::string::String>, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> BotUserActiveMeeting<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id: Ok(None),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for user_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/bots/user_active_meeting`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::BotUserActiveMeetingData>>,
+            Error<()>,
+        > {
+            let Self { client, user_id, user_id_type } = self;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/bots/user_active_meeting", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("user_id", &user_id))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "bot_user_active_meeting",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::export_download`]
 
 [`Client::export_download`]: super::Client::export_download*/
@@ -12203,6 +18185,306 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::meeting_search`]
+
+[`Client::meeting_search`]: super::Client::meeting_search*/
+    #[derive(Debug, Clone)]
+    pub struct MeetingSearch<'a> {
+        client: &'a super::Client,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        body: Result<types::builder::MeetingSearchRequest, String>,
+    }
+    impl<'a> MeetingSearch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                page_size: Ok(None),
+                page_token: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeetingSearchRequest>,
+            <V as std::convert::TryInto<
+                types::MeetingSearchRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MeetingSearchRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MeetingSearchRequest,
+            ) -> types::builder::MeetingSearchRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/meetings/search`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingSearchData>>,
+            Error<()>,
+        > {
+            let Self { client, page_size, page_token, body } = self;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::MeetingSearchRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/meetings/search", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meeting_search",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meeting_subscription`]
+
+[`Client::meeting_subscription`]: super::Client::meeting_subscription*/
+    #[derive(Debug, Clone)]
+    pub struct MeetingSubscription<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::MeetingSubscriptionRequest, String>,
+    }
+    impl<'a> MeetingSubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeetingSubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::MeetingSubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MeetingSubscriptionRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MeetingSubscriptionRequest,
+            ) -> types::builder::MeetingSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/meetings/subscription`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::MeetingSubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/meetings/subscription", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meeting_subscription",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meeting_unsubscription`]
+
+[`Client::meeting_unsubscription`]: super::Client::meeting_unsubscription*/
+    #[derive(Debug, Clone)]
+    pub struct MeetingUnsubscription<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::MeetingUnsubscriptionRequest, String>,
+    }
+    impl<'a> MeetingUnsubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeetingUnsubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::MeetingUnsubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MeetingUnsubscriptionRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MeetingUnsubscriptionRequest,
+            ) -> types::builder::MeetingUnsubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/meetings/unsubscription`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::MeetingUnsubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/meetings/unsubscription", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meeting_unsubscription",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::meeting_invite`]
 
 [`Client::meeting_invite`]: super::Client::meeting_invite*/
@@ -13010,6 +19292,440 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "meeting_recording_set_permission",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::note_get`]
+
+[`Client::note_get`]: super::Client::note_get*/
+    #[derive(Debug, Clone)]
+    pub struct NoteGet<'a> {
+        client: &'a super::Client,
+        note_id: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> NoteGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                note_id: Err("note_id was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn note_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.note_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for note_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/notes/{note_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::NoteGetData>>,
+            Error<()>,
+        > {
+            let Self { client, note_id, user_id_type } = self;
+            let note_id = note_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/notes/{}", client.baseurl, encode_path(& note_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "note_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::note_unified_note_transcript`]
+
+[`Client::note_unified_note_transcript`]: super::Client::note_unified_note_transcript*/
+    #[derive(Debug, Clone)]
+    pub struct NoteUnifiedNoteTranscript<'a> {
+        client: &'a super::Client,
+        note_id: Result<::std::string::String, String>,
+        cursor_id: Result<Option<::std::string::String>, String>,
+        format: Result<Option<::vc_api::types::NoteTranscriptFormat>, String>,
+        locale: Result<Option<::std::string::String>, String>,
+        page_size: Result<Option<i32>, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> NoteUnifiedNoteTranscript<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                note_id: Err("note_id was not initialized".to_string()),
+                cursor_id: Ok(None),
+                format: Ok(None),
+                locale: Ok(None),
+                page_size: Ok(None),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn note_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.note_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for note_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn cursor_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn format<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::NoteTranscriptFormat>,
+        {
+            self.format = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: NoteTranscriptFormat` for format failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn locale<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.locale = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for locale failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/notes/{note_id}/unified_note_transcript`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::NoteUnifiedNoteTranscriptData>,
+            >,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                note_id,
+                cursor_id,
+                format,
+                locale,
+                page_size,
+                user_id_type,
+            } = self;
+            let note_id = note_id.map_err(Error::InvalidRequest)?;
+            let cursor_id = cursor_id.map_err(Error::InvalidRequest)?;
+            let format = format.map_err(Error::InvalidRequest)?;
+            let locale = locale.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/notes/{}/unified_note_transcript", client.baseurl,
+                encode_path(& note_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("cursor_id", &cursor_id))
+                .query(&progenitor_client::QueryParam::new("format", &format))
+                .query(&progenitor_client::QueryParam::new("locale", &locale))
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "note_unified_note_transcript",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::note_subscription`]
+
+[`Client::note_subscription`]: super::Client::note_subscription*/
+    #[derive(Debug, Clone)]
+    pub struct NoteSubscription<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::NoteSubscriptionRequest, String>,
+    }
+    impl<'a> NoteSubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NoteSubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::NoteSubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `NoteSubscriptionRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::NoteSubscriptionRequest,
+            ) -> types::builder::NoteSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/notes/subscription`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::NoteSubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/notes/subscription", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "note_subscription",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::note_unsubscription`]
+
+[`Client::note_unsubscription`]: super::Client::note_unsubscription*/
+    #[derive(Debug, Clone)]
+    pub struct NoteUnsubscription<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::NoteUnsubscriptionRequest, String>,
+    }
+    impl<'a> NoteUnsubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NoteUnsubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::NoteUnsubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `NoteUnsubscriptionRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::NoteUnsubscriptionRequest,
+            ) -> types::builder::NoteUnsubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/notes/unsubscription`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::NoteUnsubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/notes/unsubscription", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "note_unsubscription",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -15323,6 +22039,189 @@ pub mod builder {
             }
         }
     }
+    impl BotEvents<'_> {
+        /**Sends `bot_events` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::BotEventsData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_events`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::BotEventsData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_EVENTS,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::BotEventsData {
+        type Item = types::BotEvent;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::BotEvent] {
+            &self.events
+        }
+        fn into_items(self) -> Vec<types::BotEvent> {
+            self.events
+        }
+    }
+    impl crate::pagination::PageRequest for BotEvents<'_> {
+        type Page = types::BotEventsData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::BOT_EVENTS;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotEventsData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> BotEvents<'a> {
+        ///Every page of `bot_events`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::BotEventsData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::BotEventsData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`events`) of every page of `bot_events`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::BotEvent, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::BotEvent, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
+    impl BotJoin<'_> {
+        /**Sends `bot_join` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::BotJoinData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_join`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::BotJoinData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_JOIN,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotLeave<'_> {
+        /**Sends `bot_leave` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::BotLeaveData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_leave`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::BotLeaveData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_LEAVE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotMessage<'_> {
+        /**Sends `bot_message` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::BotMessageData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_message`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::BotMessageData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_MESSAGE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotUserActiveMeeting<'_> {
+        /**Sends `bot_user_active_meeting` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::BotUserActiveMeetingData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_user_active_meeting`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::BotUserActiveMeetingData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportDownload<'_> {
         /**Sends `export_download` and returns the response's `data`.
 
@@ -15579,6 +22478,141 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             crate::pagination::items(self, options)
         }
     }
+    impl MeetingSearch<'_> {
+        /**Sends `meeting_search` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingSearchData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_search`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingSearchData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::MeetingSearchData {
+        type Item = types::MeetingSearchItem;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::MeetingSearchItem] {
+            &self.items
+        }
+        fn into_items(self) -> Vec<types::MeetingSearchItem> {
+            self.items
+        }
+    }
+    impl crate::pagination::PageRequest for MeetingSearch<'_> {
+        type Page = types::MeetingSearchData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::MEETING_SEARCH;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingSearchData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> MeetingSearch<'a> {
+        ///Every page of `meeting_search`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingSearchData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingSearchData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`items`) of every page of `meeting_search`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingSearchItem, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingSearchItem, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
+    impl MeetingSubscription<'_> {
+        /**Sends `meeting_subscription` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_subscription`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingUnsubscription<'_> {
+        /**Sends `meeting_unsubscription` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_unsubscription`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingInvite<'_> {
         /**Sends `meeting_invite` and returns the response's `data`.
 
@@ -15756,6 +22790,100 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             crate::call::execute(
                     client,
                     &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteGet<'_> {
+        /**Sends `note_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::NoteGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::NoteGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteUnifiedNoteTranscript<'_> {
+        /**Sends `note_unified_note_transcript` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::NoteUnifiedNoteTranscriptData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_unified_note_transcript`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::NoteUnifiedNoteTranscriptData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteSubscription<'_> {
+        /**Sends `note_subscription` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_subscription`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteUnsubscription<'_> {
+        /**Sends `note_unsubscription` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_unsubscription`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_UNSUBSCRIPTION,
                     options,
                     self,
                     |builder| builder.send(),

@@ -73,6 +73,213 @@ impl<'de> ::serde::Deserialize<'de> for UserIdType {
         Ok(UserIdType::from(value.as_ref()))
     }
 }
+///Kind of in-meeting activity an entry of `bot_events` carries; it names the `*_items` list that is filled.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BotActivityEventType {
+    ///`participant_joined`: Participants joined the meeting (`participant_joined_items`).
+    ParticipantJoined,
+    ///`participant_left`: Participants left the meeting (`participant_left_items`).
+    ParticipantLeft,
+    ///`transcript_received`: Sentences of the live transcript arrived (`transcript_received_items`).
+    TranscriptReceived,
+    ///`chat_received`: Chat messages or reactions were posted (`chat_received_items`).
+    ChatReceived,
+    ///`magic_share_started`: Someone started sharing a document (`magic_share_started_items`).
+    MagicShareStarted,
+    ///`magic_share_ended`: Sharing of a document ended (`magic_share_ended_items`).
+    MagicShareEnded,
+    ///`document_context_changed`: The view of the shared document changed (`document_context_changed_items`; named by node-sdk and the event page, not by this operation's page).
+    DocumentContextChanged,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl BotActivityEventType {
+    ///Every documented value of [`BotActivityEventType`], in spec order.
+    pub const ALL: &'static [BotActivityEventType] = &[
+        BotActivityEventType::ParticipantJoined,
+        BotActivityEventType::ParticipantLeft,
+        BotActivityEventType::TranscriptReceived,
+        BotActivityEventType::ChatReceived,
+        BotActivityEventType::MagicShareStarted,
+        BotActivityEventType::MagicShareEnded,
+        BotActivityEventType::DocumentContextChanged,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            BotActivityEventType::ParticipantJoined => "participant_joined",
+            BotActivityEventType::ParticipantLeft => "participant_left",
+            BotActivityEventType::TranscriptReceived => "transcript_received",
+            BotActivityEventType::ChatReceived => "chat_received",
+            BotActivityEventType::MagicShareStarted => "magic_share_started",
+            BotActivityEventType::MagicShareEnded => "magic_share_ended",
+            BotActivityEventType::DocumentContextChanged => "document_context_changed",
+            BotActivityEventType::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for BotActivityEventType {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for BotActivityEventType {
+    fn from(value: &str) -> Self {
+        match value {
+            "participant_joined" => BotActivityEventType::ParticipantJoined,
+            "participant_left" => BotActivityEventType::ParticipantLeft,
+            "transcript_received" => BotActivityEventType::TranscriptReceived,
+            "chat_received" => BotActivityEventType::ChatReceived,
+            "magic_share_started" => BotActivityEventType::MagicShareStarted,
+            "magic_share_ended" => BotActivityEventType::MagicShareEnded,
+            "document_context_changed" => BotActivityEventType::DocumentContextChanged,
+            other => BotActivityEventType::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for BotActivityEventType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for BotActivityEventType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotActivityEventType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(BotActivityEventType::from(value.as_ref()))
+    }
+}
+///How `bot_join` finds the meeting. The page allows 1 to 100 but supports only 1 so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BotJoinType {
+    ///`1`: By meeting number; `join_identify.meeting_no` is required.
+    MeetingNo,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl BotJoinType {
+    ///Every documented value of [`BotJoinType`], in spec order.
+    pub const ALL: &'static [BotJoinType] = &[BotJoinType::MeetingNo];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            BotJoinType::MeetingNo => 1i32,
+            BotJoinType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for BotJoinType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => BotJoinType::MeetingNo,
+            other => BotJoinType::Unknown(other),
+        }
+    }
+}
+impl From<BotJoinType> for i32 {
+    fn from(value: BotJoinType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for BotJoinType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for BotJoinType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotJoinType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer).map(BotJoinType::from)
+    }
+}
+///Kind of message `bot_message` posts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BotMessageType {
+    ///`text`: A text message; `content` is the text.
+    Text,
+    ///`reaction`: A reaction emoji; `content` is the emoji key.
+    Reaction,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl BotMessageType {
+    ///Every documented value of [`BotMessageType`], in spec order.
+    pub const ALL: &'static [BotMessageType] = &[
+        BotMessageType::Text,
+        BotMessageType::Reaction,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            BotMessageType::Text => "text",
+            BotMessageType::Reaction => "reaction",
+            BotMessageType::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for BotMessageType {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for BotMessageType {
+    fn from(value: &str) -> Self {
+        match value {
+            "text" => BotMessageType::Text,
+            "reaction" => BotMessageType::Reaction,
+            other => BotMessageType::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for BotMessageType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for BotMessageType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotMessageType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(BotMessageType::from(value.as_ref()))
+    }
+}
 ///Progress of an export task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExportTaskStatus {
@@ -669,6 +876,70 @@ impl<'de> ::serde::Deserialize<'de> for MeetingKickoutResult {
             .map(MeetingKickoutResult::from)
     }
 }
+///Meeting event type a user can be subscribed to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingSubscriptionEventType {
+    ///`vc.meeting.participant_meeting_ended_v1`: A meeting the user took part in has ended.
+    ParticipantMeetingEndedV1,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl MeetingSubscriptionEventType {
+    ///Every documented value of [`MeetingSubscriptionEventType`], in spec order.
+    pub const ALL: &'static [MeetingSubscriptionEventType] = &[
+        MeetingSubscriptionEventType::ParticipantMeetingEndedV1,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MeetingSubscriptionEventType::ParticipantMeetingEndedV1 => {
+                "vc.meeting.participant_meeting_ended_v1"
+            }
+            MeetingSubscriptionEventType::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for MeetingSubscriptionEventType {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for MeetingSubscriptionEventType {
+    fn from(value: &str) -> Self {
+        match value {
+            "vc.meeting.participant_meeting_ended_v1" => {
+                MeetingSubscriptionEventType::ParticipantMeetingEndedV1
+            }
+            other => MeetingSubscriptionEventType::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for MeetingSubscriptionEventType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for MeetingSubscriptionEventType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingSubscriptionEventType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(MeetingSubscriptionEventType::from(value.as_ref()))
+    }
+}
 ///Kind of grantee a recording is shared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordingPermissionObjectType {
@@ -850,6 +1121,316 @@ impl<'de> ::serde::Deserialize<'de> for RecordingActionType {
     ) -> Result<Self, D::Error> {
         <i32 as ::serde::Deserialize>::deserialize(deserializer)
             .map(RecordingActionType::from)
+    }
+}
+///Kind of document generated for a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoteArtifactType {
+    ///`0`: Reserved; not returned in normal operation.
+    Reserved,
+    ///`1`: The notes document.
+    NoteDoc,
+    ///`2`: The verbatim transcript document.
+    VerbatimDoc,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl NoteArtifactType {
+    ///Every documented value of [`NoteArtifactType`], in spec order.
+    pub const ALL: &'static [NoteArtifactType] = &[
+        NoteArtifactType::Reserved,
+        NoteArtifactType::NoteDoc,
+        NoteArtifactType::VerbatimDoc,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            NoteArtifactType::Reserved => 0i32,
+            NoteArtifactType::NoteDoc => 1i32,
+            NoteArtifactType::VerbatimDoc => 2i32,
+            NoteArtifactType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for NoteArtifactType {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => NoteArtifactType::Reserved,
+            1i32 => NoteArtifactType::NoteDoc,
+            2i32 => NoteArtifactType::VerbatimDoc,
+            other => NoteArtifactType::Unknown(other),
+        }
+    }
+}
+impl From<NoteArtifactType> for i32 {
+    fn from(value: NoteArtifactType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for NoteArtifactType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for NoteArtifactType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NoteArtifactType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(NoteArtifactType::from)
+    }
+}
+///Kind of document a note refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoteReferenceType {
+    ///`0`: Reserved; not returned in normal operation.
+    Reserved,
+    ///`1`: A document shared during the meeting.
+    SharedDoc,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl NoteReferenceType {
+    ///Every documented value of [`NoteReferenceType`], in spec order.
+    pub const ALL: &'static [NoteReferenceType] = &[
+        NoteReferenceType::Reserved,
+        NoteReferenceType::SharedDoc,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            NoteReferenceType::Reserved => 0i32,
+            NoteReferenceType::SharedDoc => 1i32,
+            NoteReferenceType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for NoteReferenceType {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => NoteReferenceType::Reserved,
+            1i32 => NoteReferenceType::SharedDoc,
+            other => NoteReferenceType::Unknown(other),
+        }
+    }
+}
+impl From<NoteReferenceType> for i32 {
+    fn from(value: NoteReferenceType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for NoteReferenceType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for NoteReferenceType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NoteReferenceType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(NoteReferenceType::from)
+    }
+}
+///How a note is presented. Values as used by the official lark-cli.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoteDisplayType {
+    ///`1`: A normal note; its transcript is the verbatim document in `artifacts`.
+    Normal,
+    ///`2`: A unified note; its transcript is read with note_unified_note_transcript.
+    Unified,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl NoteDisplayType {
+    ///Every documented value of [`NoteDisplayType`], in spec order.
+    pub const ALL: &'static [NoteDisplayType] = &[
+        NoteDisplayType::Normal,
+        NoteDisplayType::Unified,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            NoteDisplayType::Normal => 1i32,
+            NoteDisplayType::Unified => 2i32,
+            NoteDisplayType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for NoteDisplayType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => NoteDisplayType::Normal,
+            2i32 => NoteDisplayType::Unified,
+            other => NoteDisplayType::Unknown(other),
+        }
+    }
+}
+impl From<NoteDisplayType> for i32 {
+    fn from(value: NoteDisplayType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for NoteDisplayType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for NoteDisplayType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NoteDisplayType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(NoteDisplayType::from)
+    }
+}
+///Text form of a unified note transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoteTranscriptFormat {
+    ///`markdown`: Markdown text, returned in `transcript.markdown`.
+    Markdown,
+    ///`plain_text`: Plain text, returned in `transcript.plain_text`.
+    PlainText,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl NoteTranscriptFormat {
+    ///Every documented value of [`NoteTranscriptFormat`], in spec order.
+    pub const ALL: &'static [NoteTranscriptFormat] = &[
+        NoteTranscriptFormat::Markdown,
+        NoteTranscriptFormat::PlainText,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NoteTranscriptFormat::Markdown => "markdown",
+            NoteTranscriptFormat::PlainText => "plain_text",
+            NoteTranscriptFormat::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for NoteTranscriptFormat {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for NoteTranscriptFormat {
+    fn from(value: &str) -> Self {
+        match value {
+            "markdown" => NoteTranscriptFormat::Markdown,
+            "plain_text" => NoteTranscriptFormat::PlainText,
+            other => NoteTranscriptFormat::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for NoteTranscriptFormat {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for NoteTranscriptFormat {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NoteTranscriptFormat {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(NoteTranscriptFormat::from(value.as_ref()))
+    }
+}
+///Note event type a user can be subscribed to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NoteSubscriptionEventType {
+    ///`vc.note.generated_v1`: A note has been generated.
+    GeneratedV1,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl NoteSubscriptionEventType {
+    ///Every documented value of [`NoteSubscriptionEventType`], in spec order.
+    pub const ALL: &'static [NoteSubscriptionEventType] = &[
+        NoteSubscriptionEventType::GeneratedV1,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            NoteSubscriptionEventType::GeneratedV1 => "vc.note.generated_v1",
+            NoteSubscriptionEventType::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for NoteSubscriptionEventType {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for NoteSubscriptionEventType {
+    fn from(value: &str) -> Self {
+        match value {
+            "vc.note.generated_v1" => NoteSubscriptionEventType::GeneratedV1,
+            other => NoteSubscriptionEventType::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for NoteSubscriptionEventType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for NoteSubscriptionEventType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for NoteSubscriptionEventType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(NoteSubscriptionEventType::from(value.as_ref()))
     }
 }
 ///Data residency region of a report query.

@@ -2,6 +2,61 @@
 
 //! The operation table: facts about every operation, for the runtime.
 use crate::operation::{Operation, TokenType};
+///`GET /open-apis/vc/v1/bots/events`: List the in-meeting activity of a meeting
+pub const BOT_EVENTS: Operation = Operation {
+    id: "bot_events",
+    method: "GET",
+    path: "/open-apis/vc/v1/bots/events",
+    tag: "bot",
+    read_only: false,
+    pagination_items: Some("events"),
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`POST /open-apis/vc/v1/bots/join`: Let the app's bot join a meeting
+pub const BOT_JOIN: Operation = Operation {
+    id: "bot_join",
+    method: "POST",
+    path: "/open-apis/vc/v1/bots/join",
+    tag: "bot",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/bots/leave`: Let the app's bot leave a meeting
+pub const BOT_LEAVE: Operation = Operation {
+    id: "bot_leave",
+    method: "POST",
+    path: "/open-apis/vc/v1/bots/leave",
+    tag: "bot",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/bots/message`: Post a chat message or a reaction in a meeting
+pub const BOT_MESSAGE: Operation = Operation {
+    id: "bot_message",
+    method: "POST",
+    path: "/open-apis/vc/v1/bots/message",
+    tag: "bot",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/bots/user_active_meeting`: List the meetings a user is in right now
+pub const BOT_USER_ACTIVE_MEETING: Operation = Operation {
+    id: "bot_user_active_meeting",
+    method: "GET",
+    path: "/open-apis/vc/v1/bots/user_active_meeting",
+    tag: "bot",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
 ///`GET /open-apis/vc/v1/exports/download`: Download the file of a finished export task
 pub const EXPORT_DOWNLOAD: Operation = Operation {
     id: "export_download",
@@ -90,6 +145,39 @@ pub const MEETING_LIST_BY_NO: Operation = Operation {
     rate_limit: Some((100u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
 };
+///`POST /open-apis/vc/v1/meetings/search`: Search the calling user's meeting records
+pub const MEETING_SEARCH: Operation = Operation {
+    id: "meeting_search",
+    method: "POST",
+    path: "/open-apis/vc/v1/meetings/search",
+    tag: "meeting",
+    read_only: true,
+    pagination_items: Some("items"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::User],
+};
+///`POST /open-apis/vc/v1/meetings/subscription`: Subscribe the calling user to meeting events
+pub const MEETING_SUBSCRIPTION: Operation = Operation {
+    id: "meeting_subscription",
+    method: "POST",
+    path: "/open-apis/vc/v1/meetings/subscription",
+    tag: "meeting",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::User],
+};
+///`POST /open-apis/vc/v1/meetings/unsubscription`: Unsubscribe the calling user from meeting events
+pub const MEETING_UNSUBSCRIPTION: Operation = Operation {
+    id: "meeting_unsubscription",
+    method: "POST",
+    path: "/open-apis/vc/v1/meetings/unsubscription",
+    tag: "meeting",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::User],
+};
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/invite`: Invite participants into a running meeting
 pub const MEETING_INVITE: Operation = Operation {
     id: "meeting_invite",
@@ -176,6 +264,50 @@ pub const MEETING_RECORDING_SET_PERMISSION: Operation = Operation {
     read_only: false,
     pagination_items: None,
     rate_limit: Some((1000u32, 60u32)),
+    token_types: &[TokenType::User],
+};
+///`GET /open-apis/vc/v1/notes/{note_id}`: Get a note's documents
+pub const NOTE_GET: Operation = Operation {
+    id: "note_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/notes/{note_id}",
+    tag: "note",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((1000u32, 60u32)),
+    token_types: &[TokenType::User],
+};
+///`GET /open-apis/vc/v1/notes/{note_id}/unified_note_transcript`: Read the transcript of a unified note, page by page
+pub const NOTE_UNIFIED_NOTE_TRANSCRIPT: Operation = Operation {
+    id: "note_unified_note_transcript",
+    method: "GET",
+    path: "/open-apis/vc/v1/notes/{note_id}/unified_note_transcript",
+    tag: "note",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::User],
+};
+///`POST /open-apis/vc/v1/notes/subscription`: Subscribe the calling user to note events
+pub const NOTE_SUBSCRIPTION: Operation = Operation {
+    id: "note_subscription",
+    method: "POST",
+    path: "/open-apis/vc/v1/notes/subscription",
+    tag: "note",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::User],
+};
+///`POST /open-apis/vc/v1/notes/unsubscription`: Unsubscribe the calling user from note events
+pub const NOTE_UNSUBSCRIPTION: Operation = Operation {
+    id: "note_unsubscription",
+    method: "POST",
+    path: "/open-apis/vc/v1/notes/unsubscription",
+    tag: "note",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reports/get_daily`: Get the daily meeting usage report
@@ -433,6 +565,11 @@ pub const SCOPE_CONFIG_CREATE: Operation = Operation {
 };
 /// Every operation of the spec, in spec order.
 pub const ALL: &[&Operation] = &[
+    &BOT_EVENTS,
+    &BOT_JOIN,
+    &BOT_LEAVE,
+    &BOT_MESSAGE,
+    &BOT_USER_ACTIVE_MEETING,
     &EXPORT_DOWNLOAD,
     &EXPORT_GET,
     &EXPORT_MEETING_LIST,
@@ -441,6 +578,9 @@ pub const ALL: &[&Operation] = &[
     &EXPORT_RESOURCE_RESERVATION_LIST,
     &MEETING_GET,
     &MEETING_LIST_BY_NO,
+    &MEETING_SEARCH,
+    &MEETING_SUBSCRIPTION,
+    &MEETING_UNSUBSCRIPTION,
     &MEETING_INVITE,
     &MEETING_KICKOUT,
     &MEETING_SET_HOST,
@@ -449,6 +589,10 @@ pub const ALL: &[&Operation] = &[
     &MEETING_RECORDING_STOP,
     &MEETING_RECORDING_GET,
     &MEETING_RECORDING_SET_PERMISSION,
+    &NOTE_GET,
+    &NOTE_UNIFIED_NOTE_TRANSCRIPT,
+    &NOTE_SUBSCRIPTION,
+    &NOTE_UNSUBSCRIPTION,
     &REPORT_GET_DAILY,
     &REPORT_GET_TOP_USER,
     &RESERVE_APPLY,
