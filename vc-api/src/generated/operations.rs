@@ -2,6 +2,17 @@
 
 //! The operation table: facts about every operation, for the runtime.
 use crate::operation::{Operation, TokenType};
+///`GET /open-apis/vc/v1/alerts`: List device alerts
+pub const ALERT_LIST: Operation = Operation {
+    id: "alert_list",
+    method: "GET",
+    path: "/open-apis/vc/v1/alerts",
+    tag: "alert",
+    read_only: false,
+    pagination_items: Some("items"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
 ///`GET /open-apis/vc/v1/exports/{task_id}`: Get the result of an export task
 pub const EXPORT_GET: Operation = Operation {
     id: "export_get",
@@ -123,6 +134,17 @@ pub const MEETING_END: Operation = Operation {
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::User],
 };
+///`GET /open-apis/vc/v1/meeting_list`: List meeting details
+pub const MEETING_LIST_GET: Operation = Operation {
+    id: "meeting_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/meeting_list",
+    tag: "meeting_list",
+    read_only: false,
+    pagination_items: Some("meeting_list"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/recording/start`: Start recording a meeting
 pub const MEETING_RECORDING_START: Operation = Operation {
     id: "meeting_recording_start",
@@ -166,6 +188,28 @@ pub const MEETING_RECORDING_SET_PERMISSION: Operation = Operation {
     pagination_items: None,
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::User],
+};
+///`GET /open-apis/vc/v1/participant_list`: List the participants of a meeting
+pub const PARTICIPANT_LIST_GET: Operation = Operation {
+    id: "participant_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/participant_list",
+    tag: "participant_list",
+    read_only: false,
+    pagination_items: Some("participants"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/participant_quality_list`: List the call quality of a participant
+pub const PARTICIPANT_QUALITY_LIST_GET: Operation = Operation {
+    id: "participant_quality_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/participant_quality_list",
+    tag: "participant_quality_list",
+    read_only: false,
+    pagination_items: Some("participant_quality_list"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reports/get_daily`: Get the daily meeting usage report
 pub const REPORT_GET_DAILY: Operation = Operation {
@@ -242,6 +286,17 @@ pub const RESERVE_GET_ACTIVE_MEETING: Operation = Operation {
     read_only: false,
     pagination_items: None,
     rate_limit: Some((1000u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/resource_reservation_list`: List meeting room reservations
+pub const RESOURCE_RESERVATION_LIST_GET: Operation = Operation {
+    id: "resource_reservation_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/resource_reservation_list",
+    tag: "resource_reservation_list",
+    read_only: false,
+    pagination_items: Some("room_reservation_list"),
+    rate_limit: Some((100u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/rooms`: List rooms under a room level
@@ -422,6 +477,7 @@ pub const SCOPE_CONFIG_CREATE: Operation = Operation {
 };
 /// Every operation of the spec, in spec order.
 pub const ALL: &[&Operation] = &[
+    &ALERT_LIST,
     &EXPORT_GET,
     &EXPORT_MEETING_LIST,
     &EXPORT_PARTICIPANT_LIST,
@@ -433,10 +489,13 @@ pub const ALL: &[&Operation] = &[
     &MEETING_KICKOUT,
     &MEETING_SET_HOST,
     &MEETING_END,
+    &MEETING_LIST_GET,
     &MEETING_RECORDING_START,
     &MEETING_RECORDING_STOP,
     &MEETING_RECORDING_GET,
     &MEETING_RECORDING_SET_PERMISSION,
+    &PARTICIPANT_LIST_GET,
+    &PARTICIPANT_QUALITY_LIST_GET,
     &REPORT_GET_DAILY,
     &REPORT_GET_TOP_USER,
     &RESERVE_APPLY,
@@ -444,6 +503,7 @@ pub const ALL: &[&Operation] = &[
     &RESERVE_UPDATE,
     &RESERVE_DELETE,
     &RESERVE_GET_ACTIVE_MEETING,
+    &RESOURCE_RESERVATION_LIST_GET,
     &ROOM_LIST,
     &ROOM_CREATE,
     &ROOM_GET,
