@@ -5,7 +5,6 @@
 //! only when the typed request serializes to what the spec documents and the spec's response
 //! example decodes into typed data without losing a field.
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
@@ -99,6 +98,21 @@ impl SpecOperation {
         }
     }
 
+    /// The example of list parameter `name`, one string per element (a query list is sent as
+    /// the parameter repeated once per element).
+    pub fn param_strs(&self, name: &str) -> Vec<String> {
+        match self.param(name) {
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .collect(),
+            _ => vec![self.param_str(name)],
+        }
+    }
+
     /// The example of integer parameter `name`.
     pub fn param_int(&self, name: &str) -> i64 {
         let value = self.param(name);
@@ -143,12 +157,14 @@ impl SpecOperation {
     }
 }
 
-/// A query string matcher that requires exactly these parameters, no more, no fewer.
-struct ExactQuery(BTreeMap<String, String>);
+/// A query string matcher that requires exactly these parameters, no more, no fewer (a
+/// repeated parameter counts once per occurrence; order does not matter).
+struct ExactQuery(Vec<(String, String)>);
 
 impl Match for ExactQuery {
     fn matches(&self, request: &Request) -> bool {
-        let actual: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let mut actual: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+        actual.sort();
         actual == self.0
     }
 }
@@ -194,11 +210,15 @@ impl MockApi {
     }
 
     /// Expects exactly one request of `op` as its examples describe it: method, path with
-    /// example path parameters, exactly the given query parameters, the body example (if the
-    /// operation has a body) and the bearer token. Answers with the response example.
+    /// example path parameters, exactly the given query parameters (a list example once per
+    /// element), the body example (if the operation has a body) and the bearer token. Answers
+    /// with the response example.
     pub async fn expect(&self, op: &SpecOperation, query: &[&str]) {
-        let expected_query =
-            query.iter().map(|name| ((*name).to_owned(), op.param_str(name))).collect::<BTreeMap<_, _>>();
+        let mut expected_query = query
+            .iter()
+            .flat_map(|name| op.param_strs(name).into_iter().map(move |value| ((*name).to_owned(), value)))
+            .collect::<Vec<_>>();
+        expected_query.sort();
         let mut mock = Mock::given(method(op.method.as_str()))
             .and(path(op.example_path()))
             .and(ExactQuery(expected_query))

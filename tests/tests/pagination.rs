@@ -144,6 +144,71 @@ async fn meeting_search_paginates() {
     walks_three_pages(&api, &op, request).await;
 }
 
+#[tokio::test]
+async fn alert_list_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("alert_list"));
+    let client = api.client();
+    let request = client
+        .alert_list()
+        .start_time(op.param_str("start_time"))
+        .end_time(op.param_str("end_time"))
+        .page_size(op.param_int("page_size") as i32);
+    walks_three_pages(&api, &op, request).await;
+}
+
+#[tokio::test]
+async fn meeting_list_get_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("meeting_list_get"));
+    let client = api.client();
+    let request = client
+        .meeting_list_get()
+        .start_time(op.param_str("start_time"))
+        .end_time(op.param_str("end_time"))
+        .page_size(op.param_int("page_size") as i32);
+    walks_three_pages(&api, &op, request).await;
+}
+
+#[tokio::test]
+async fn participant_list_get_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("participant_list_get"));
+    let client = api.client();
+    let request = client
+        .participant_list_get()
+        .meeting_start_time(op.param_str("meeting_start_time"))
+        .meeting_end_time(op.param_str("meeting_end_time"))
+        .meeting_no(op.param_str("meeting_no"))
+        .page_size(op.param_int("page_size") as i32);
+    walks_three_pages(&api, &op, request).await;
+}
+
+#[tokio::test]
+async fn participant_quality_list_get_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("participant_quality_list_get"));
+    let client = api.client();
+    let request = client
+        .participant_quality_list_get()
+        .meeting_start_time(op.param_str("meeting_start_time"))
+        .meeting_end_time(op.param_str("meeting_end_time"))
+        .meeting_no(op.param_str("meeting_no"))
+        .join_time(op.param_str("join_time"))
+        .page_size(op.param_int("page_size") as i32);
+    walks_three_pages(&api, &op, request).await;
+}
+
+#[tokio::test]
+async fn resource_reservation_list_get_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("resource_reservation_list_get"));
+    let client = api.client();
+    let request = client
+        .resource_reservation_list_get()
+        .room_level_id(op.param_str("room_level_id"))
+        .room_ids(op.param_strs("room_ids"))
+        .start_time(op.param_str("start_time"))
+        .end_time(op.param_str("end_time"))
+        .page_size(op.param_int("page_size") as i32);
+    walks_three_pages(&api, &op, request).await;
+}
+
 #[test]
 fn every_paginated_operation_is_walked_here() {
     let source = include_str!("pagination.rs");

@@ -7,6 +7,96 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    ///One alert raised by an alert rule.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct Alert {
+        ///ID of the alert.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_level: ::std::option::Option<::vc_api::types::AlertLevel>,
+        ///Name of the alert rule.
+        #[serde(
+            rename = "alertRule",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub alert_rule: ::std::option::Option<::std::string::String>,
+        ///ID of the alert rule.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_rule_id: ::std::option::Option<::std::string::String>,
+        ///The rule's condition, as a sentence.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_strategy: ::std::option::Option<::std::string::String>,
+        ///When the alert was sent, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub alert_time: ::std::option::Option<::std::string::String>,
+        ///Contacts the alert is sent to.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub contacts: ::std::vec::Vec<AlertContact>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub monitor_target: ::std::option::Option<::vc_api::types::AlertMonitorTarget>,
+        ///ID of the room that triggered the rule, when the object is a room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub monitor_target_room_id: ::std::option::Option<::std::string::String>,
+        ///MAC address of the room's host device; present when `monitor_target` is 1.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub monitor_target_room_mac: ::std::option::Option<::std::string::String>,
+        ///Channels the alert is sent through.
+        #[serde(
+            rename = "notifyMethods",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub notify_methods: ::std::vec::Vec<::vc_api::types::AlertNotifyMethod>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub process_status: ::std::option::Option<::vc_api::types::AlertProcessStatus>,
+        ///When the alert was handled, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub process_time: ::std::option::Option<::std::string::String>,
+        ///When the alerted object recovered, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub recover_time: ::std::option::Option<::std::string::String>,
+        ///Name of the room or server that triggered the rule.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resource_scope: ::std::option::Option<::std::string::String>,
+    }
+    impl Alert {
+        pub fn builder() -> builder::Alert {
+            Default::default()
+        }
+    }
+    ///A contact an alert is sent to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct AlertContact {
+        ///Name of the contact.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub contact_type: ::std::option::Option<::vc_api::types::AlertContactType>,
+    }
+    impl AlertContact {
+        pub fn builder() -> builder::AlertContact {
+            Default::default()
+        }
+    }
+    ///One page of alerts.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct AlertListData {
+        ///Whether more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///The alerts on this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub items: ::std::vec::Vec<Alert>,
+        ///Token of the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+    }
+    impl AlertListData {
+        pub fn builder() -> builder::AlertListData {
+            Default::default()
+        }
+    }
     ///A meeting the user is in right now.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotActiveMeeting {
@@ -1010,6 +1100,128 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
+    ///One page of meeting records.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingListGetData {
+        ///Whether more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///The meetings on this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub meeting_list: ::std::vec::Vec<MeetingListMeeting>,
+        ///Token of the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+    }
+    impl MeetingListGetData {
+        pub fn builder() -> builder::MeetingListGetData {
+            Default::default()
+        }
+    }
+    /**One meeting record. Times and durations are display texts, not unix timestamps
+(for example `2022.12.23 11:16:59 (GMT+08:00)` and `00:01:52`).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingListMeeting {
+        ///Whether AI meeting notes were used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ai_note: ::std::option::Option<bool>,
+        ///Whether audio was used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub audio: ::std::option::Option<bool>,
+        ///Department of the organiser.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department: ::std::option::Option<::std::string::String>,
+        ///Email address of the organiser.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        ///Employee number of the organiser.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_id: ::std::option::Option<::std::string::String>,
+        ///Whether documents or meeting notes are linked to the meeting.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_related_document: ::std::option::Option<bool>,
+        ///Whether the meeting belongs to another organisation (an external meeting).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_external: ::std::option::Option<bool>,
+        ///How long the meeting lasted, as hh:mm:ss.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_duration: ::std::option::Option<::std::string::String>,
+        ///When the meeting ended, as a display text with its UTC offset.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_end_time: ::std::option::Option<::std::string::String>,
+        ///The 9-digit meeting number.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_id: ::std::option::Option<::std::string::String>,
+        ///Unique ID of this meeting instance (a meeting number can be reused; this ID is not).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_instance_id: ::std::option::Option<::std::string::String>,
+        ///When the meeting started, as a display text with its UTC offset.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_start_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_subtype: ::std::option::Option<
+            ::vc_api::types::MeetingListMeetingSubtype,
+        >,
+        ///Topic of the meeting.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_topic: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_type: ::std::option::Option<::vc_api::types::ExportMeetingType>,
+        ///Phone number of the organiser.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mobile: ::std::option::Option<::std::string::String>,
+        ///Total number of devices that joined, sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub number_of_devices: ::std::option::Option<::std::string::String>,
+        ///Number of participants, sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub number_of_participants: ::std::option::Option<::std::string::String>,
+        ///Number of webinar audience members, sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub number_of_webinar_viewers: ::std::option::Option<::std::string::String>,
+        ///Name of the organiser.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub organizer: ::std::option::Option<::std::string::String>,
+        ///Whether the meeting was recorded.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub recording: ::std::option::Option<bool>,
+        ///Rooms booked for the meeting; filled only for meetings that have not started yet.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub reserved_rooms: ::std::vec::Vec<MeetingListReservedRoom>,
+        ///Whether screen sharing was used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sharing: ::std::option::Option<bool>,
+        ///Whether anyone joined by phone.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub telephone: ::std::option::Option<bool>,
+        ///User ID of the organiser, of the kind set by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Whether video was used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub video: ::std::option::Option<bool>,
+    }
+    impl MeetingListMeeting {
+        pub fn builder() -> builder::MeetingListMeeting {
+            Default::default()
+        }
+    }
+    ///A room booked for a meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingListReservedRoom {
+        ///ID of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        ///Name of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_name: ::std::option::Option<::std::string::String>,
+    }
+    impl MeetingListReservedRoom {
+        pub fn builder() -> builder::MeetingListReservedRoom {
+            Default::default()
+        }
+    }
     ///Payload of the `vc.meeting.meeting_ended_v1` event (fields to be transcribed).
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
@@ -1810,6 +2022,294 @@ so either form is accepted; keep all its digits.
             Default::default()
         }
     }
+    ///One page of participant records.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantListGetData {
+        ///Whether more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///Token of the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+        ///The participants on this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participants: ::std::vec::Vec<ParticipantListParticipant>,
+    }
+    impl ParticipantListGetData {
+        pub fn builder() -> builder::ParticipantListGetData {
+            Default::default()
+        }
+    }
+    /**One participant of a meeting. Times and durations are display texts, not unix
+timestamps (for example `2022.12.23 11:16:59 (GMT+08:00)` and `00:01:52`).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantListParticipant {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub accept_status: ::std::option::Option<
+            ::vc_api::types::ParticipantListAcceptStatus,
+        >,
+        ///Version of the client the participant used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub app_version: ::std::option::Option<::std::string::String>,
+        ///Whether the participant used audio.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub audio: ::std::option::Option<bool>,
+        ///Name of the camera the participant used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub camera: ::std::option::Option<::std::string::String>,
+        ///Department of the participant.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department: ::std::option::Option<::std::string::String>,
+        ///Kind of device the participant joined from.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device: ::std::option::Option<::std::string::String>,
+        ///Email address of the participant.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub email: ::std::option::Option<::std::string::String>,
+        ///Employee number of the participant.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub employee_id: ::std::option::Option<::std::string::String>,
+        ///Internal (LAN) IP address of the participant's device (partly masked).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub internal_ip: ::std::option::Option<::std::string::String>,
+        ///Whether the participant belongs to another organisation.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_external: ::std::option::Option<bool>,
+        ///When the participant joined, as a display text with its UTC offset.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub join_time: ::std::option::Option<::std::string::String>,
+        ///Why the participant left, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_reason: ::std::option::Option<::std::string::String>,
+        ///When the participant left, as a display text with its UTC offset.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_time: ::std::option::Option<::std::string::String>,
+        ///Where the participant was, as a place name.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub location: ::std::option::Option<::std::string::String>,
+        ///Room ID, when the participant is a room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_room_id: ::std::option::Option<::std::string::String>,
+        ///Name of the microphone the participant used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub microphone: ::std::option::Option<::std::string::String>,
+        ///Kind of network the participant used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network_type: ::std::option::Option<::std::string::String>,
+        ///Display name of the participant.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub participant_name: ::std::option::Option<::std::string::String>,
+        ///Phone number of the participant.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub phone: ::std::option::Option<::std::string::String>,
+        ///Transport protocol of the connection.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub protocol: ::std::option::Option<::std::string::String>,
+        ///Public IP address of the participant's device (partly masked).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub public_ip: ::std::option::Option<::std::string::String>,
+        ///Whether the participant shared their screen.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sharing: ::std::option::Option<bool>,
+        ///Name of the speaker the participant used.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker: ::std::option::Option<::std::string::String>,
+        ///How long the participant stayed, as hh:mm:ss.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_in_meeting: ::std::option::Option<::std::string::String>,
+        ///Whether the participant connected through a proxy service.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub use_rtc_proxy: ::std::option::Option<bool>,
+        ///User ID of the participant, of the kind set by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Whether the participant used video.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub video: ::std::option::Option<bool>,
+        ///Role in a webinar, as a string code; `"0"` is a guest, `"3"` an audience member.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webinar_user_role: ::std::option::Option<::std::string::String>,
+    }
+    impl ParticipantListParticipant {
+        pub fn builder() -> builder::ParticipantListParticipant {
+            Default::default()
+        }
+    }
+    /**One quality sample of a participant. Every value is a display text with its unit
+(`100ms`, `8kbps`, `8%`, `6dB`, `1080P`, `100fps`), and `time` is a display text too.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantQuality {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub audio: ::std::option::Option<ParticipantQualityAudio>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub cpu_usage: ::std::option::Option<ParticipantQualityCpuUsage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network: ::std::option::Option<ParticipantQualityNetwork>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub screen_sharing: ::std::option::Option<ParticipantQualityVideoSharing>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub video: ::std::option::Option<ParticipantQualityVideoSharing>,
+    }
+    impl ParticipantQuality {
+        pub fn builder() -> builder::ParticipantQuality {
+            Default::default()
+        }
+    }
+    ///Audio quality of a participant at one point in time.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantQualityAudio {
+        ///Bitrate received.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bitrate_received: ::std::option::Option<::std::string::String>,
+        ///Bitrate sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bitrate_sent: ::std::option::Option<::std::string::String>,
+        ///Jitter on the receiving side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jitter_received: ::std::option::Option<::std::string::String>,
+        ///Jitter on the sending side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jitter_sent: ::std::option::Option<::std::string::String>,
+        ///Latency on the receiving side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latency_received: ::std::option::Option<::std::string::String>,
+        ///Latency on the sending side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latency_sent: ::std::option::Option<::std::string::String>,
+        ///Volume picked up by the microphone.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mic_input_volume: ::std::option::Option<::std::string::String>,
+        ///Playback volume of the speaker.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_volume: ::std::option::Option<::std::string::String>,
+        ///When the sample was taken, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl ParticipantQualityAudio {
+        pub fn builder() -> builder::ParticipantQualityAudio {
+            Default::default()
+        }
+    }
+    ///CPU load on a participant's device at one point in time.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantQualityCpuUsage {
+        ///Average CPU usage of the client app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_avg_cpu_usage: ::std::option::Option<::std::string::String>,
+        ///Highest CPU usage of the client app.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub client_max_cpu_usage: ::std::option::Option<::std::string::String>,
+        ///Average CPU usage of the whole system.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub system_avg_cpu_usage: ::std::option::Option<::std::string::String>,
+        ///Highest CPU usage of the whole system.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub system_max_cpu_usage: ::std::option::Option<::std::string::String>,
+        ///When the sample was taken, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl ParticipantQualityCpuUsage {
+        pub fn builder() -> builder::ParticipantQualityCpuUsage {
+            Default::default()
+        }
+    }
+    ///One page of quality records.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantQualityListGetData {
+        ///Whether more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///Token of the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+        ///The quality records on this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participant_quality_list: ::std::vec::Vec<ParticipantQuality>,
+    }
+    impl ParticipantQualityListGetData {
+        pub fn builder() -> builder::ParticipantQualityListGetData {
+            Default::default()
+        }
+    }
+    ///Network quality of a participant at one point in time.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantQualityNetwork {
+        ///Bitrate received.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bitrate_received: ::std::option::Option<::std::string::String>,
+        ///Bitrate sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bitrate_sent: ::std::option::Option<::std::string::String>,
+        ///Network delay.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network_delay: ::std::option::Option<::std::string::String>,
+        ///Average packet loss on the receiving side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub packet_loss_avg_received: ::std::option::Option<::std::string::String>,
+        ///Average packet loss on the sending side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub packet_loss_avg_sent: ::std::option::Option<::std::string::String>,
+        ///Highest packet loss on the receiving side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub packet_loss_max_received: ::std::option::Option<::std::string::String>,
+        ///Highest packet loss on the sending side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub packet_loss_max_sent: ::std::option::Option<::std::string::String>,
+        ///When the sample was taken, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl ParticipantQualityNetwork {
+        pub fn builder() -> builder::ParticipantQualityNetwork {
+            Default::default()
+        }
+    }
+    ///Video or screen-sharing quality of a participant at one point in time.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ParticipantQualityVideoSharing {
+        ///Bitrate received.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bitrate_received: ::std::option::Option<::std::string::String>,
+        ///Bitrate sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bitrate_sent: ::std::option::Option<::std::string::String>,
+        ///Frame rate received.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub framerate_received: ::std::option::Option<::std::string::String>,
+        ///Frame rate sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub framerate_sent: ::std::option::Option<::std::string::String>,
+        ///Jitter on the receiving side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jitter_received: ::std::option::Option<::std::string::String>,
+        ///Jitter on the sending side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub jitter_sent: ::std::option::Option<::std::string::String>,
+        ///Latency on the receiving side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latency_received: ::std::option::Option<::std::string::String>,
+        ///Latency on the sending side.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub latency_sent: ::std::option::Option<::std::string::String>,
+        ///Highest resolution received.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub maximum_resolution_received: ::std::option::Option<::std::string::String>,
+        ///Highest resolution sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub maximum_resolution_sent: ::std::option::Option<::std::string::String>,
+        ///When the sample was taken, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl ParticipantQualityVideoSharing {
+        pub fn builder() -> builder::ParticipantQualityVideoSharing {
+            Default::default()
+        }
+    }
     ///One grantee of access to a recording.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RecordingPermissionObject {
@@ -2357,6 +2857,90 @@ ahead. Setting it renews the reservation.
     }
     impl ReserveUpdateRequest {
         pub fn builder() -> builder::ReserveUpdateRequest {
+            Default::default()
+        }
+    }
+    ///One page of room reservations.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ResourceReservationListGetData {
+        ///Whether more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///Token of the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+        ///The reservations on this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub room_reservation_list: ::std::vec::Vec<ResourceReservationListReservation>,
+    }
+    impl ResourceReservationListGetData {
+        pub fn builder() -> builder::ResourceReservationListGetData {
+            Default::default()
+        }
+    }
+    /**One reservation of a meeting room. Every field is a display text: times carry their
+UTC offset (`2022.12.17 21:00:00 (GMT+08:00)`), counts and durations are strings, and
+the status fields are human-readable labels rather than codes.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ResourceReservationListReservation {
+        ///Number of invitees who accepted, sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub accepted_number: ::std::option::Option<::std::string::String>,
+        ///Device used to check in, as a label.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub check_in_device: ::std::option::Option<::std::string::String>,
+        ///When the room was checked in, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub check_in_time: ::std::option::Option<::std::string::String>,
+        ///Department of whoever booked the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department_of_reserver: ::std::option::Option<::std::string::String>,
+        ///Length of the event, as h:mm:ss.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_duration: ::std::option::Option<::std::string::String>,
+        ///When the event ends, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_end_time: ::std::option::Option<::std::string::String>,
+        ///When the event starts, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_start_time: ::std::option::Option<::std::string::String>,
+        ///Title of the booked event.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_title: ::std::option::Option<::std::string::String>,
+        ///Number of people invited, sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub guests_number: ::std::option::Option<::std::string::String>,
+        ///Whether, and how, the room was released early, as a label.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_release_early: ::std::option::Option<::std::string::String>,
+        ///Name of whoever released the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub releasing_person: ::std::option::Option<::std::string::String>,
+        ///When the room was released, as a display text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub releasing_time: ::std::option::Option<::std::string::String>,
+        ///State of the reservation, as a label.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reservation_status: ::std::option::Option<::std::string::String>,
+        ///Name of whoever booked the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserver: ::std::option::Option<::std::string::String>,
+        ///ID of whoever booked the room; a user ID or, for a bot, the app ID, each tagged with its kind.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserver_user_id: ::std::option::Option<::std::string::String>,
+        ///Whether the room was checked in, as a label.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_check_in_status: ::std::option::Option<::std::string::String>,
+        ///ID of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        ///Name of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_name: ::std::option::Option<::std::string::String>,
+    }
+    impl ResourceReservationListReservation {
+        pub fn builder() -> builder::ResourceReservationListReservation {
             Default::default()
         }
     }
@@ -3175,6 +3759,488 @@ upwards; settings a scope does not store are absent.
     }
     /// Types for composing complex structures.
     pub mod builder {
+        #[derive(Clone, Debug)]
+        pub struct Alert {
+            alert_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            alert_level: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::AlertLevel>,
+                ::std::string::String,
+            >,
+            alert_rule: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            alert_rule_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            alert_strategy: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            alert_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            contacts: ::std::result::Result<
+                ::std::vec::Vec<super::AlertContact>,
+                ::std::string::String,
+            >,
+            monitor_target: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::AlertMonitorTarget>,
+                ::std::string::String,
+            >,
+            monitor_target_room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            monitor_target_room_mac: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            notify_methods: ::std::result::Result<
+                ::std::vec::Vec<::vc_api::types::AlertNotifyMethod>,
+                ::std::string::String,
+            >,
+            process_status: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::AlertProcessStatus>,
+                ::std::string::String,
+            >,
+            process_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            recover_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resource_scope: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Alert {
+            fn default() -> Self {
+                Self {
+                    alert_id: Ok(Default::default()),
+                    alert_level: Ok(Default::default()),
+                    alert_rule: Ok(Default::default()),
+                    alert_rule_id: Ok(Default::default()),
+                    alert_strategy: Ok(Default::default()),
+                    alert_time: Ok(Default::default()),
+                    contacts: Ok(Default::default()),
+                    monitor_target: Ok(Default::default()),
+                    monitor_target_room_id: Ok(Default::default()),
+                    monitor_target_room_mac: Ok(Default::default()),
+                    notify_methods: Ok(Default::default()),
+                    process_status: Ok(Default::default()),
+                    process_time: Ok(Default::default()),
+                    recover_time: Ok(Default::default()),
+                    resource_scope: Ok(Default::default()),
+                }
+            }
+        }
+        impl Alert {
+            pub fn alert_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for alert_id: {e}")
+                    });
+                self
+            }
+            pub fn alert_level<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::AlertLevel>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_level = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for alert_level: {e}")
+                    });
+                self
+            }
+            pub fn alert_rule<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_rule = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for alert_rule: {e}")
+                    });
+                self
+            }
+            pub fn alert_rule_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_rule_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for alert_rule_id: {e}")
+                    });
+                self
+            }
+            pub fn alert_strategy<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_strategy = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for alert_strategy: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn alert_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.alert_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for alert_time: {e}")
+                    });
+                self
+            }
+            pub fn contacts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::AlertContact>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contacts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contacts: {e}")
+                    });
+                self
+            }
+            pub fn monitor_target<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::AlertMonitorTarget>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.monitor_target = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for monitor_target: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn monitor_target_room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.monitor_target_room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for monitor_target_room_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn monitor_target_room_mac<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.monitor_target_room_mac = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for monitor_target_room_mac: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn notify_methods<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<::vc_api::types::AlertNotifyMethod>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notify_methods = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for notify_methods: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn process_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::AlertProcessStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.process_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for process_status: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn process_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.process_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for process_time: {e}")
+                    });
+                self
+            }
+            pub fn recover_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recover_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for recover_time: {e}")
+                    });
+                self
+            }
+            pub fn resource_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resource_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for resource_scope: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Alert> for super::Alert {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Alert,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    alert_id: value.alert_id?,
+                    alert_level: value.alert_level?,
+                    alert_rule: value.alert_rule?,
+                    alert_rule_id: value.alert_rule_id?,
+                    alert_strategy: value.alert_strategy?,
+                    alert_time: value.alert_time?,
+                    contacts: value.contacts?,
+                    monitor_target: value.monitor_target?,
+                    monitor_target_room_id: value.monitor_target_room_id?,
+                    monitor_target_room_mac: value.monitor_target_room_mac?,
+                    notify_methods: value.notify_methods?,
+                    process_status: value.process_status?,
+                    process_time: value.process_time?,
+                    recover_time: value.recover_time?,
+                    resource_scope: value.resource_scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Alert> for Alert {
+            fn from(value: super::Alert) -> Self {
+                Self {
+                    alert_id: Ok(value.alert_id),
+                    alert_level: Ok(value.alert_level),
+                    alert_rule: Ok(value.alert_rule),
+                    alert_rule_id: Ok(value.alert_rule_id),
+                    alert_strategy: Ok(value.alert_strategy),
+                    alert_time: Ok(value.alert_time),
+                    contacts: Ok(value.contacts),
+                    monitor_target: Ok(value.monitor_target),
+                    monitor_target_room_id: Ok(value.monitor_target_room_id),
+                    monitor_target_room_mac: Ok(value.monitor_target_room_mac),
+                    notify_methods: Ok(value.notify_methods),
+                    process_status: Ok(value.process_status),
+                    process_time: Ok(value.process_time),
+                    recover_time: Ok(value.recover_time),
+                    resource_scope: Ok(value.resource_scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AlertContact {
+            contact_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            contact_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::AlertContactType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AlertContact {
+            fn default() -> Self {
+                Self {
+                    contact_name: Ok(Default::default()),
+                    contact_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl AlertContact {
+            pub fn contact_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contact_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contact_name: {e}")
+                    });
+                self
+            }
+            pub fn contact_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::AlertContactType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contact_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contact_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AlertContact> for super::AlertContact {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AlertContact,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    contact_name: value.contact_name?,
+                    contact_type: value.contact_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AlertContact> for AlertContact {
+            fn from(value: super::AlertContact) -> Self {
+                Self {
+                    contact_name: Ok(value.contact_name),
+                    contact_type: Ok(value.contact_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct AlertListData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            items: ::std::result::Result<
+                ::std::vec::Vec<super::Alert>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for AlertListData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    items: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                }
+            }
+        }
+        impl AlertListData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Alert>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for items: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<AlertListData> for super::AlertListData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: AlertListData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    items: value.items?,
+                    page_token: value.page_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::AlertListData> for AlertListData {
+            fn from(value: super::AlertListData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    items: Ok(value.items),
+                    page_token: Ok(value.page_token),
+                }
+            }
+        }
         #[derive(Clone, Debug)]
         pub struct BotActiveMeeting {
             meeting_id: ::std::result::Result<
@@ -7734,6 +8800,701 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingListGetData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            meeting_list: ::std::result::Result<
+                ::std::vec::Vec<super::MeetingListMeeting>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingListGetData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    meeting_list: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingListGetData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn meeting_list<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MeetingListMeeting>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_list = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_list: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingListGetData> for super::MeetingListGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingListGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    meeting_list: value.meeting_list?,
+                    page_token: value.page_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingListGetData> for MeetingListGetData {
+            fn from(value: super::MeetingListGetData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    meeting_list: Ok(value.meeting_list),
+                    page_token: Ok(value.page_token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingListMeeting {
+            ai_note: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            audio: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            department: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            employee_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            has_related_document: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            is_external: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            meeting_duration: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_instance_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_subtype: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingListMeetingSubtype>,
+                ::std::string::String,
+            >,
+            meeting_topic: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ExportMeetingType>,
+                ::std::string::String,
+            >,
+            mobile: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            number_of_devices: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            number_of_participants: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            number_of_webinar_viewers: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            organizer: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            recording: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            reserved_rooms: ::std::result::Result<
+                ::std::vec::Vec<super::MeetingListReservedRoom>,
+                ::std::string::String,
+            >,
+            sharing: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            telephone: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            video: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingListMeeting {
+            fn default() -> Self {
+                Self {
+                    ai_note: Ok(Default::default()),
+                    audio: Ok(Default::default()),
+                    department: Ok(Default::default()),
+                    email: Ok(Default::default()),
+                    employee_id: Ok(Default::default()),
+                    has_related_document: Ok(Default::default()),
+                    is_external: Ok(Default::default()),
+                    meeting_duration: Ok(Default::default()),
+                    meeting_end_time: Ok(Default::default()),
+                    meeting_id: Ok(Default::default()),
+                    meeting_instance_id: Ok(Default::default()),
+                    meeting_start_time: Ok(Default::default()),
+                    meeting_subtype: Ok(Default::default()),
+                    meeting_topic: Ok(Default::default()),
+                    meeting_type: Ok(Default::default()),
+                    mobile: Ok(Default::default()),
+                    number_of_devices: Ok(Default::default()),
+                    number_of_participants: Ok(Default::default()),
+                    number_of_webinar_viewers: Ok(Default::default()),
+                    organizer: Ok(Default::default()),
+                    recording: Ok(Default::default()),
+                    reserved_rooms: Ok(Default::default()),
+                    sharing: Ok(Default::default()),
+                    telephone: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                    video: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingListMeeting {
+            pub fn ai_note<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ai_note = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ai_note: {e}")
+                    });
+                self
+            }
+            pub fn audio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audio: {e}")
+                    });
+                self
+            }
+            pub fn department<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for department: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn employee_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.employee_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for employee_id: {e}")
+                    });
+                self
+            }
+            pub fn has_related_document<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_related_document = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for has_related_document: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn is_external<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_external = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_external: {e}")
+                    });
+                self
+            }
+            pub fn meeting_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_duration: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting_end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_end_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_id: {e}")
+                    });
+                self
+            }
+            pub fn meeting_instance_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_instance_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_instance_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting_start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_start_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting_subtype<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingListMeetingSubtype>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_subtype = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_subtype: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting_topic<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_topic = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_topic: {e}")
+                    });
+                self
+            }
+            pub fn meeting_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ExportMeetingType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_type: {e}")
+                    });
+                self
+            }
+            pub fn mobile<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mobile = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mobile: {e}")
+                    });
+                self
+            }
+            pub fn number_of_devices<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number_of_devices = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for number_of_devices: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn number_of_participants<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number_of_participants = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for number_of_participants: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn number_of_webinar_viewers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.number_of_webinar_viewers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for number_of_webinar_viewers: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn organizer<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.organizer = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for organizer: {e}")
+                    });
+                self
+            }
+            pub fn recording<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.recording = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for recording: {e}")
+                    });
+                self
+            }
+            pub fn reserved_rooms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::MeetingListReservedRoom>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserved_rooms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserved_rooms: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn sharing<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sharing = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sharing: {e}")
+                    });
+                self
+            }
+            pub fn telephone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.telephone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for telephone: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+            pub fn video<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.video = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for video: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingListMeeting> for super::MeetingListMeeting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingListMeeting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    ai_note: value.ai_note?,
+                    audio: value.audio?,
+                    department: value.department?,
+                    email: value.email?,
+                    employee_id: value.employee_id?,
+                    has_related_document: value.has_related_document?,
+                    is_external: value.is_external?,
+                    meeting_duration: value.meeting_duration?,
+                    meeting_end_time: value.meeting_end_time?,
+                    meeting_id: value.meeting_id?,
+                    meeting_instance_id: value.meeting_instance_id?,
+                    meeting_start_time: value.meeting_start_time?,
+                    meeting_subtype: value.meeting_subtype?,
+                    meeting_topic: value.meeting_topic?,
+                    meeting_type: value.meeting_type?,
+                    mobile: value.mobile?,
+                    number_of_devices: value.number_of_devices?,
+                    number_of_participants: value.number_of_participants?,
+                    number_of_webinar_viewers: value.number_of_webinar_viewers?,
+                    organizer: value.organizer?,
+                    recording: value.recording?,
+                    reserved_rooms: value.reserved_rooms?,
+                    sharing: value.sharing?,
+                    telephone: value.telephone?,
+                    user_id: value.user_id?,
+                    video: value.video?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingListMeeting> for MeetingListMeeting {
+            fn from(value: super::MeetingListMeeting) -> Self {
+                Self {
+                    ai_note: Ok(value.ai_note),
+                    audio: Ok(value.audio),
+                    department: Ok(value.department),
+                    email: Ok(value.email),
+                    employee_id: Ok(value.employee_id),
+                    has_related_document: Ok(value.has_related_document),
+                    is_external: Ok(value.is_external),
+                    meeting_duration: Ok(value.meeting_duration),
+                    meeting_end_time: Ok(value.meeting_end_time),
+                    meeting_id: Ok(value.meeting_id),
+                    meeting_instance_id: Ok(value.meeting_instance_id),
+                    meeting_start_time: Ok(value.meeting_start_time),
+                    meeting_subtype: Ok(value.meeting_subtype),
+                    meeting_topic: Ok(value.meeting_topic),
+                    meeting_type: Ok(value.meeting_type),
+                    mobile: Ok(value.mobile),
+                    number_of_devices: Ok(value.number_of_devices),
+                    number_of_participants: Ok(value.number_of_participants),
+                    number_of_webinar_viewers: Ok(value.number_of_webinar_viewers),
+                    organizer: Ok(value.organizer),
+                    recording: Ok(value.recording),
+                    reserved_rooms: Ok(value.reserved_rooms),
+                    sharing: Ok(value.sharing),
+                    telephone: Ok(value.telephone),
+                    user_id: Ok(value.user_id),
+                    video: Ok(value.video),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingListReservedRoom {
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingListReservedRoom {
+            fn default() -> Self {
+                Self {
+                    room_id: Ok(Default::default()),
+                    room_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingListReservedRoom {
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn room_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingListReservedRoom>
+        for super::MeetingListReservedRoom {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingListReservedRoom,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    room_id: value.room_id?,
+                    room_name: value.room_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingListReservedRoom>
+        for MeetingListReservedRoom {
+            fn from(value: super::MeetingListReservedRoom) -> Self {
+                Self {
+                    room_id: Ok(value.room_id),
+                    room_name: Ok(value.room_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingParticipant {
             final_leave_time: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -10318,6 +12079,1664 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ParticipantListGetData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participants: ::std::result::Result<
+                ::std::vec::Vec<super::ParticipantListParticipant>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantListGetData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                    participants: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantListGetData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+            pub fn participants<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ParticipantListParticipant>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participants = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for participants: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantListGetData>
+        for super::ParticipantListGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantListGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    page_token: value.page_token?,
+                    participants: value.participants?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantListGetData>
+        for ParticipantListGetData {
+            fn from(value: super::ParticipantListGetData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    page_token: Ok(value.page_token),
+                    participants: Ok(value.participants),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantListParticipant {
+            accept_status: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ParticipantListAcceptStatus>,
+                ::std::string::String,
+            >,
+            app_version: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            audio: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            camera: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            department: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            device: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            email: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            employee_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            internal_ip: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            is_external: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            join_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            leave_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            leave_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            location: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            microphone: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            network_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            phone: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            protocol: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            public_ip: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sharing: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            speaker: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time_in_meeting: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            use_rtc_proxy: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            video: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            webinar_user_role: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantListParticipant {
+            fn default() -> Self {
+                Self {
+                    accept_status: Ok(Default::default()),
+                    app_version: Ok(Default::default()),
+                    audio: Ok(Default::default()),
+                    camera: Ok(Default::default()),
+                    department: Ok(Default::default()),
+                    device: Ok(Default::default()),
+                    email: Ok(Default::default()),
+                    employee_id: Ok(Default::default()),
+                    internal_ip: Ok(Default::default()),
+                    is_external: Ok(Default::default()),
+                    join_time: Ok(Default::default()),
+                    leave_reason: Ok(Default::default()),
+                    leave_time: Ok(Default::default()),
+                    location: Ok(Default::default()),
+                    meeting_room_id: Ok(Default::default()),
+                    microphone: Ok(Default::default()),
+                    network_type: Ok(Default::default()),
+                    participant_name: Ok(Default::default()),
+                    phone: Ok(Default::default()),
+                    protocol: Ok(Default::default()),
+                    public_ip: Ok(Default::default()),
+                    sharing: Ok(Default::default()),
+                    speaker: Ok(Default::default()),
+                    time_in_meeting: Ok(Default::default()),
+                    use_rtc_proxy: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                    video: Ok(Default::default()),
+                    webinar_user_role: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantListParticipant {
+            pub fn accept_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ParticipantListAcceptStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.accept_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for accept_status: {e}")
+                    });
+                self
+            }
+            pub fn app_version<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.app_version = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for app_version: {e}")
+                    });
+                self
+            }
+            pub fn audio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audio: {e}")
+                    });
+                self
+            }
+            pub fn camera<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.camera = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for camera: {e}")
+                    });
+                self
+            }
+            pub fn department<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for department: {e}")
+                    });
+                self
+            }
+            pub fn device<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device: {e}")
+                    });
+                self
+            }
+            pub fn email<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.email = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for email: {e}")
+                    });
+                self
+            }
+            pub fn employee_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.employee_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for employee_id: {e}")
+                    });
+                self
+            }
+            pub fn internal_ip<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.internal_ip = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for internal_ip: {e}")
+                    });
+                self
+            }
+            pub fn is_external<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_external = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_external: {e}")
+                    });
+                self
+            }
+            pub fn join_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.join_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for join_time: {e}")
+                    });
+                self
+            }
+            pub fn leave_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_reason: {e}")
+                    });
+                self
+            }
+            pub fn leave_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_time: {e}")
+                    });
+                self
+            }
+            pub fn location<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.location = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for location: {e}")
+                    });
+                self
+            }
+            pub fn meeting_room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_room_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn microphone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.microphone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for microphone: {e}")
+                    });
+                self
+            }
+            pub fn network_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.network_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for network_type: {e}")
+                    });
+                self
+            }
+            pub fn participant_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_name: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn phone<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.phone = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for phone: {e}")
+                    });
+                self
+            }
+            pub fn protocol<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.protocol = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for protocol: {e}")
+                    });
+                self
+            }
+            pub fn public_ip<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.public_ip = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for public_ip: {e}")
+                    });
+                self
+            }
+            pub fn sharing<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sharing = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sharing: {e}")
+                    });
+                self
+            }
+            pub fn speaker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker: {e}")
+                    });
+                self
+            }
+            pub fn time_in_meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_in_meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for time_in_meeting: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn use_rtc_proxy<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.use_rtc_proxy = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for use_rtc_proxy: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+            pub fn video<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.video = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for video: {e}")
+                    });
+                self
+            }
+            pub fn webinar_user_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webinar_user_role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for webinar_user_role: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantListParticipant>
+        for super::ParticipantListParticipant {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantListParticipant,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    accept_status: value.accept_status?,
+                    app_version: value.app_version?,
+                    audio: value.audio?,
+                    camera: value.camera?,
+                    department: value.department?,
+                    device: value.device?,
+                    email: value.email?,
+                    employee_id: value.employee_id?,
+                    internal_ip: value.internal_ip?,
+                    is_external: value.is_external?,
+                    join_time: value.join_time?,
+                    leave_reason: value.leave_reason?,
+                    leave_time: value.leave_time?,
+                    location: value.location?,
+                    meeting_room_id: value.meeting_room_id?,
+                    microphone: value.microphone?,
+                    network_type: value.network_type?,
+                    participant_name: value.participant_name?,
+                    phone: value.phone?,
+                    protocol: value.protocol?,
+                    public_ip: value.public_ip?,
+                    sharing: value.sharing?,
+                    speaker: value.speaker?,
+                    time_in_meeting: value.time_in_meeting?,
+                    use_rtc_proxy: value.use_rtc_proxy?,
+                    user_id: value.user_id?,
+                    video: value.video?,
+                    webinar_user_role: value.webinar_user_role?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantListParticipant>
+        for ParticipantListParticipant {
+            fn from(value: super::ParticipantListParticipant) -> Self {
+                Self {
+                    accept_status: Ok(value.accept_status),
+                    app_version: Ok(value.app_version),
+                    audio: Ok(value.audio),
+                    camera: Ok(value.camera),
+                    department: Ok(value.department),
+                    device: Ok(value.device),
+                    email: Ok(value.email),
+                    employee_id: Ok(value.employee_id),
+                    internal_ip: Ok(value.internal_ip),
+                    is_external: Ok(value.is_external),
+                    join_time: Ok(value.join_time),
+                    leave_reason: Ok(value.leave_reason),
+                    leave_time: Ok(value.leave_time),
+                    location: Ok(value.location),
+                    meeting_room_id: Ok(value.meeting_room_id),
+                    microphone: Ok(value.microphone),
+                    network_type: Ok(value.network_type),
+                    participant_name: Ok(value.participant_name),
+                    phone: Ok(value.phone),
+                    protocol: Ok(value.protocol),
+                    public_ip: Ok(value.public_ip),
+                    sharing: Ok(value.sharing),
+                    speaker: Ok(value.speaker),
+                    time_in_meeting: Ok(value.time_in_meeting),
+                    use_rtc_proxy: Ok(value.use_rtc_proxy),
+                    user_id: Ok(value.user_id),
+                    video: Ok(value.video),
+                    webinar_user_role: Ok(value.webinar_user_role),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantQuality {
+            audio: ::std::result::Result<
+                ::std::option::Option<super::ParticipantQualityAudio>,
+                ::std::string::String,
+            >,
+            cpu_usage: ::std::result::Result<
+                ::std::option::Option<super::ParticipantQualityCpuUsage>,
+                ::std::string::String,
+            >,
+            network: ::std::result::Result<
+                ::std::option::Option<super::ParticipantQualityNetwork>,
+                ::std::string::String,
+            >,
+            screen_sharing: ::std::result::Result<
+                ::std::option::Option<super::ParticipantQualityVideoSharing>,
+                ::std::string::String,
+            >,
+            video: ::std::result::Result<
+                ::std::option::Option<super::ParticipantQualityVideoSharing>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantQuality {
+            fn default() -> Self {
+                Self {
+                    audio: Ok(Default::default()),
+                    cpu_usage: Ok(Default::default()),
+                    network: Ok(Default::default()),
+                    screen_sharing: Ok(Default::default()),
+                    video: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantQuality {
+            pub fn audio<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ParticipantQualityAudio>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.audio = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for audio: {e}")
+                    });
+                self
+            }
+            pub fn cpu_usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ParticipantQualityCpuUsage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.cpu_usage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for cpu_usage: {e}")
+                    });
+                self
+            }
+            pub fn network<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ParticipantQualityNetwork>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.network = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for network: {e}")
+                    });
+                self
+            }
+            pub fn screen_sharing<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ParticipantQualityVideoSharing>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.screen_sharing = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for screen_sharing: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn video<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ParticipantQualityVideoSharing>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.video = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for video: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantQuality> for super::ParticipantQuality {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantQuality,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    audio: value.audio?,
+                    cpu_usage: value.cpu_usage?,
+                    network: value.network?,
+                    screen_sharing: value.screen_sharing?,
+                    video: value.video?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantQuality> for ParticipantQuality {
+            fn from(value: super::ParticipantQuality) -> Self {
+                Self {
+                    audio: Ok(value.audio),
+                    cpu_usage: Ok(value.cpu_usage),
+                    network: Ok(value.network),
+                    screen_sharing: Ok(value.screen_sharing),
+                    video: Ok(value.video),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantQualityAudio {
+            bitrate_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            bitrate_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            jitter_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            jitter_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            latency_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            latency_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            mic_input_volume: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            speaker_volume: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantQualityAudio {
+            fn default() -> Self {
+                Self {
+                    bitrate_received: Ok(Default::default()),
+                    bitrate_sent: Ok(Default::default()),
+                    jitter_received: Ok(Default::default()),
+                    jitter_sent: Ok(Default::default()),
+                    latency_received: Ok(Default::default()),
+                    latency_sent: Ok(Default::default()),
+                    mic_input_volume: Ok(Default::default()),
+                    speaker_volume: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantQualityAudio {
+            pub fn bitrate_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bitrate_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for bitrate_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn bitrate_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bitrate_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bitrate_sent: {e}")
+                    });
+                self
+            }
+            pub fn jitter_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jitter_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for jitter_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn jitter_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jitter_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jitter_sent: {e}")
+                    });
+                self
+            }
+            pub fn latency_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.latency_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for latency_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn latency_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.latency_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for latency_sent: {e}")
+                    });
+                self
+            }
+            pub fn mic_input_volume<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mic_input_volume = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for mic_input_volume: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn speaker_volume<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_volume = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for speaker_volume: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantQualityAudio>
+        for super::ParticipantQualityAudio {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantQualityAudio,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    bitrate_received: value.bitrate_received?,
+                    bitrate_sent: value.bitrate_sent?,
+                    jitter_received: value.jitter_received?,
+                    jitter_sent: value.jitter_sent?,
+                    latency_received: value.latency_received?,
+                    latency_sent: value.latency_sent?,
+                    mic_input_volume: value.mic_input_volume?,
+                    speaker_volume: value.speaker_volume?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantQualityAudio>
+        for ParticipantQualityAudio {
+            fn from(value: super::ParticipantQualityAudio) -> Self {
+                Self {
+                    bitrate_received: Ok(value.bitrate_received),
+                    bitrate_sent: Ok(value.bitrate_sent),
+                    jitter_received: Ok(value.jitter_received),
+                    jitter_sent: Ok(value.jitter_sent),
+                    latency_received: Ok(value.latency_received),
+                    latency_sent: Ok(value.latency_sent),
+                    mic_input_volume: Ok(value.mic_input_volume),
+                    speaker_volume: Ok(value.speaker_volume),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantQualityCpuUsage {
+            client_avg_cpu_usage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            client_max_cpu_usage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            system_avg_cpu_usage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            system_max_cpu_usage: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantQualityCpuUsage {
+            fn default() -> Self {
+                Self {
+                    client_avg_cpu_usage: Ok(Default::default()),
+                    client_max_cpu_usage: Ok(Default::default()),
+                    system_avg_cpu_usage: Ok(Default::default()),
+                    system_max_cpu_usage: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantQualityCpuUsage {
+            pub fn client_avg_cpu_usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_avg_cpu_usage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_avg_cpu_usage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn client_max_cpu_usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.client_max_cpu_usage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for client_max_cpu_usage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn system_avg_cpu_usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.system_avg_cpu_usage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for system_avg_cpu_usage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn system_max_cpu_usage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.system_max_cpu_usage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for system_max_cpu_usage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantQualityCpuUsage>
+        for super::ParticipantQualityCpuUsage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantQualityCpuUsage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    client_avg_cpu_usage: value.client_avg_cpu_usage?,
+                    client_max_cpu_usage: value.client_max_cpu_usage?,
+                    system_avg_cpu_usage: value.system_avg_cpu_usage?,
+                    system_max_cpu_usage: value.system_max_cpu_usage?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantQualityCpuUsage>
+        for ParticipantQualityCpuUsage {
+            fn from(value: super::ParticipantQualityCpuUsage) -> Self {
+                Self {
+                    client_avg_cpu_usage: Ok(value.client_avg_cpu_usage),
+                    client_max_cpu_usage: Ok(value.client_max_cpu_usage),
+                    system_avg_cpu_usage: Ok(value.system_avg_cpu_usage),
+                    system_max_cpu_usage: Ok(value.system_max_cpu_usage),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantQualityListGetData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant_quality_list: ::std::result::Result<
+                ::std::vec::Vec<super::ParticipantQuality>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantQualityListGetData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                    participant_quality_list: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantQualityListGetData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+            pub fn participant_quality_list<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ParticipantQuality>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_quality_list = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_quality_list: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantQualityListGetData>
+        for super::ParticipantQualityListGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantQualityListGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    page_token: value.page_token?,
+                    participant_quality_list: value.participant_quality_list?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantQualityListGetData>
+        for ParticipantQualityListGetData {
+            fn from(value: super::ParticipantQualityListGetData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    page_token: Ok(value.page_token),
+                    participant_quality_list: Ok(value.participant_quality_list),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantQualityNetwork {
+            bitrate_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            bitrate_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            network_delay: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            packet_loss_avg_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            packet_loss_avg_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            packet_loss_max_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            packet_loss_max_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantQualityNetwork {
+            fn default() -> Self {
+                Self {
+                    bitrate_received: Ok(Default::default()),
+                    bitrate_sent: Ok(Default::default()),
+                    network_delay: Ok(Default::default()),
+                    packet_loss_avg_received: Ok(Default::default()),
+                    packet_loss_avg_sent: Ok(Default::default()),
+                    packet_loss_max_received: Ok(Default::default()),
+                    packet_loss_max_sent: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantQualityNetwork {
+            pub fn bitrate_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bitrate_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for bitrate_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn bitrate_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bitrate_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bitrate_sent: {e}")
+                    });
+                self
+            }
+            pub fn network_delay<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.network_delay = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for network_delay: {e}")
+                    });
+                self
+            }
+            pub fn packet_loss_avg_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.packet_loss_avg_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for packet_loss_avg_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn packet_loss_avg_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.packet_loss_avg_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for packet_loss_avg_sent: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn packet_loss_max_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.packet_loss_max_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for packet_loss_max_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn packet_loss_max_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.packet_loss_max_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for packet_loss_max_sent: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantQualityNetwork>
+        for super::ParticipantQualityNetwork {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantQualityNetwork,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    bitrate_received: value.bitrate_received?,
+                    bitrate_sent: value.bitrate_sent?,
+                    network_delay: value.network_delay?,
+                    packet_loss_avg_received: value.packet_loss_avg_received?,
+                    packet_loss_avg_sent: value.packet_loss_avg_sent?,
+                    packet_loss_max_received: value.packet_loss_max_received?,
+                    packet_loss_max_sent: value.packet_loss_max_sent?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantQualityNetwork>
+        for ParticipantQualityNetwork {
+            fn from(value: super::ParticipantQualityNetwork) -> Self {
+                Self {
+                    bitrate_received: Ok(value.bitrate_received),
+                    bitrate_sent: Ok(value.bitrate_sent),
+                    network_delay: Ok(value.network_delay),
+                    packet_loss_avg_received: Ok(value.packet_loss_avg_received),
+                    packet_loss_avg_sent: Ok(value.packet_loss_avg_sent),
+                    packet_loss_max_received: Ok(value.packet_loss_max_received),
+                    packet_loss_max_sent: Ok(value.packet_loss_max_sent),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ParticipantQualityVideoSharing {
+            bitrate_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            bitrate_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            framerate_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            framerate_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            jitter_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            jitter_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            latency_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            latency_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            maximum_resolution_received: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            maximum_resolution_sent: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ParticipantQualityVideoSharing {
+            fn default() -> Self {
+                Self {
+                    bitrate_received: Ok(Default::default()),
+                    bitrate_sent: Ok(Default::default()),
+                    framerate_received: Ok(Default::default()),
+                    framerate_sent: Ok(Default::default()),
+                    jitter_received: Ok(Default::default()),
+                    jitter_sent: Ok(Default::default()),
+                    latency_received: Ok(Default::default()),
+                    latency_sent: Ok(Default::default()),
+                    maximum_resolution_received: Ok(Default::default()),
+                    maximum_resolution_sent: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl ParticipantQualityVideoSharing {
+            pub fn bitrate_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bitrate_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for bitrate_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn bitrate_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bitrate_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bitrate_sent: {e}")
+                    });
+                self
+            }
+            pub fn framerate_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.framerate_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for framerate_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn framerate_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.framerate_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for framerate_sent: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn jitter_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jitter_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for jitter_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn jitter_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.jitter_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for jitter_sent: {e}")
+                    });
+                self
+            }
+            pub fn latency_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.latency_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for latency_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn latency_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.latency_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for latency_sent: {e}")
+                    });
+                self
+            }
+            pub fn maximum_resolution_received<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.maximum_resolution_received = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for maximum_resolution_received: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn maximum_resolution_sent<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.maximum_resolution_sent = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for maximum_resolution_sent: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ParticipantQualityVideoSharing>
+        for super::ParticipantQualityVideoSharing {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ParticipantQualityVideoSharing,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    bitrate_received: value.bitrate_received?,
+                    bitrate_sent: value.bitrate_sent?,
+                    framerate_received: value.framerate_received?,
+                    framerate_sent: value.framerate_sent?,
+                    jitter_received: value.jitter_received?,
+                    jitter_sent: value.jitter_sent?,
+                    latency_received: value.latency_received?,
+                    latency_sent: value.latency_sent?,
+                    maximum_resolution_received: value.maximum_resolution_received?,
+                    maximum_resolution_sent: value.maximum_resolution_sent?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ParticipantQualityVideoSharing>
+        for ParticipantQualityVideoSharing {
+            fn from(value: super::ParticipantQualityVideoSharing) -> Self {
+                Self {
+                    bitrate_received: Ok(value.bitrate_received),
+                    bitrate_sent: Ok(value.bitrate_sent),
+                    framerate_received: Ok(value.framerate_received),
+                    framerate_sent: Ok(value.framerate_sent),
+                    jitter_received: Ok(value.jitter_received),
+                    jitter_sent: Ok(value.jitter_sent),
+                    latency_received: Ok(value.latency_received),
+                    latency_sent: Ok(value.latency_sent),
+                    maximum_resolution_received: Ok(value.maximum_resolution_received),
+                    maximum_resolution_sent: Ok(value.maximum_resolution_sent),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RecordingPermissionObject {
             id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -12686,6 +16105,489 @@ upwards; settings a scope does not store are absent.
                 Self {
                     end_time: Ok(value.end_time),
                     meeting_settings: Ok(value.meeting_settings),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ResourceReservationListGetData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_reservation_list: ::std::result::Result<
+                ::std::vec::Vec<super::ResourceReservationListReservation>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ResourceReservationListGetData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                    room_reservation_list: Ok(Default::default()),
+                }
+            }
+        }
+        impl ResourceReservationListGetData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+            pub fn room_reservation_list<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ResourceReservationListReservation>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_reservation_list = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_reservation_list: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ResourceReservationListGetData>
+        for super::ResourceReservationListGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ResourceReservationListGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    page_token: value.page_token?,
+                    room_reservation_list: value.room_reservation_list?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ResourceReservationListGetData>
+        for ResourceReservationListGetData {
+            fn from(value: super::ResourceReservationListGetData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    page_token: Ok(value.page_token),
+                    room_reservation_list: Ok(value.room_reservation_list),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ResourceReservationListReservation {
+            accepted_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            check_in_device: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            check_in_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            department_of_reserver: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_duration: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            guests_number: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            is_release_early: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            releasing_person: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            releasing_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reservation_status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reserver: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            reserver_user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_check_in_status: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ResourceReservationListReservation {
+            fn default() -> Self {
+                Self {
+                    accepted_number: Ok(Default::default()),
+                    check_in_device: Ok(Default::default()),
+                    check_in_time: Ok(Default::default()),
+                    department_of_reserver: Ok(Default::default()),
+                    event_duration: Ok(Default::default()),
+                    event_end_time: Ok(Default::default()),
+                    event_start_time: Ok(Default::default()),
+                    event_title: Ok(Default::default()),
+                    guests_number: Ok(Default::default()),
+                    is_release_early: Ok(Default::default()),
+                    releasing_person: Ok(Default::default()),
+                    releasing_time: Ok(Default::default()),
+                    reservation_status: Ok(Default::default()),
+                    reserver: Ok(Default::default()),
+                    reserver_user_id: Ok(Default::default()),
+                    room_check_in_status: Ok(Default::default()),
+                    room_id: Ok(Default::default()),
+                    room_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ResourceReservationListReservation {
+            pub fn accepted_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.accepted_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for accepted_number: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn check_in_device<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.check_in_device = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for check_in_device: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn check_in_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.check_in_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for check_in_time: {e}")
+                    });
+                self
+            }
+            pub fn department_of_reserver<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_of_reserver = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for department_of_reserver: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn event_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for event_duration: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn event_end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for event_end_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn event_start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for event_start_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn event_title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_title: {e}")
+                    });
+                self
+            }
+            pub fn guests_number<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.guests_number = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for guests_number: {e}")
+                    });
+                self
+            }
+            pub fn is_release_early<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_release_early = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for is_release_early: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn releasing_person<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.releasing_person = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for releasing_person: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn releasing_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.releasing_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for releasing_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reservation_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reservation_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reservation_status: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reserver<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserver = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reserver: {e}")
+                    });
+                self
+            }
+            pub fn reserver_user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserver_user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserver_user_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_check_in_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_check_in_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_check_in_status: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn room_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ResourceReservationListReservation>
+        for super::ResourceReservationListReservation {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ResourceReservationListReservation,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    accepted_number: value.accepted_number?,
+                    check_in_device: value.check_in_device?,
+                    check_in_time: value.check_in_time?,
+                    department_of_reserver: value.department_of_reserver?,
+                    event_duration: value.event_duration?,
+                    event_end_time: value.event_end_time?,
+                    event_start_time: value.event_start_time?,
+                    event_title: value.event_title?,
+                    guests_number: value.guests_number?,
+                    is_release_early: value.is_release_early?,
+                    releasing_person: value.releasing_person?,
+                    releasing_time: value.releasing_time?,
+                    reservation_status: value.reservation_status?,
+                    reserver: value.reserver?,
+                    reserver_user_id: value.reserver_user_id?,
+                    room_check_in_status: value.room_check_in_status?,
+                    room_id: value.room_id?,
+                    room_name: value.room_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ResourceReservationListReservation>
+        for ResourceReservationListReservation {
+            fn from(value: super::ResourceReservationListReservation) -> Self {
+                Self {
+                    accepted_number: Ok(value.accepted_number),
+                    check_in_device: Ok(value.check_in_device),
+                    check_in_time: Ok(value.check_in_time),
+                    department_of_reserver: Ok(value.department_of_reserver),
+                    event_duration: Ok(value.event_duration),
+                    event_end_time: Ok(value.event_end_time),
+                    event_start_time: Ok(value.event_start_time),
+                    event_title: Ok(value.event_title),
+                    guests_number: Ok(value.guests_number),
+                    is_release_early: Ok(value.is_release_early),
+                    releasing_person: Ok(value.releasing_person),
+                    releasing_time: Ok(value.releasing_time),
+                    reservation_status: Ok(value.reservation_status),
+                    reserver: Ok(value.reserver),
+                    reserver_user_id: Ok(value.reserver_user_id),
+                    room_check_in_status: Ok(value.room_check_in_status),
+                    room_id: Ok(value.room_id),
+                    room_name: Ok(value.room_name),
                 }
             }
         }
@@ -15670,6 +19572,36 @@ const _: () = {
     {}
 };
 impl Client {
+    /**List device alerts
+
+Returns, page by page, the alerts raised in a time range, optionally for one kind of
+monitored object and one object (a room or an enterprise room connector). Available to
+self-built (custom) apps only.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/alerts`
+
+Arguments:
+- `end_time`: End of the time range, unix time in seconds.
+- `page_size`: Number of alerts per page; fewer are returned when fewer exist.
+- `page_token`: Continuation token; omit it on the first call and pass the `page_token` of the previous page afterwards.
+- `query_type`: Only list alerts of this kind of object. When omitted, alerts of every kind are listed.
+- `query_value`: Only list alerts of this object, a room ID or an enterprise room connector ID.
+- `start_time`: Start of the time range, unix time in seconds.
+```text
+let response = client.alert_list()
+    .end_time(end_time)
+    .page_size(page_size)
+    .page_token(page_token)
+    .query_type(query_type)
+    .query_value(query_value)
+    .start_time(start_time)
+    .send()
+    .await;
+```*/
+    pub fn alert_list(&self) -> builder::AlertList<'_> {
+        builder::AlertList::new(self)
+    }
     /**List the in-meeting activity of a meeting
 
 Returns, page by page, the activity recorded in a running meeting: participants joining
@@ -16149,6 +20081,57 @@ let response = client.meeting_end()
     pub fn meeting_end(&self) -> builder::MeetingEnd<'_> {
         builder::MeetingEnd::new(self)
     }
+    /**List meeting details
+
+Returns, page by page, one record per meeting of the tenant in a time range: topic,
+organizer, times, duration, head counts and which features (audio, video, sharing,
+recording, phone) were used. Intended for meetings that are in progress or have ended.
+Besides `meeting_status`, at most one of `meeting_no`, `user_id`, `room_id` and
+`meeting_type` may be given; more than one fails with code 126008.
+
+The page lists two scopes; it marks them as legacy grants that can no longer be
+requested, and says the newer grant works with a user_access_token only.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/meeting_list`
+
+Arguments:
+- `end_time`: End of the time range, unix time in seconds. The range may span at most one year.
+- `include_external_meetings`: Whether meetings of other organisations (external meetings) are listed too. Defaults to false.
+- `include_webinar`: Whether webinars are listed too. Defaults to false.
+- `meeting_no`: Only list the meetings with this 9-digit meeting number (counts as the one allowed filter).
+- `meeting_status`: Only list meetings in this state; when omitted, only meetings that have ended are
+listed. The page marks value 3 (not started yet) as one a request cannot choose.
+
+- `meeting_type`: Only list meetings of this kind (counts as the one allowed filter). When omitted, all kinds are listed.
+- `page_size`: Number of meetings per page.
+- `page_token`: Continuation token; omit it on the first call and pass the `page_token` of the previous page afterwards.
+- `room_id`: Only list the meetings this room took part in (counts as the one allowed filter).
+- `start_time`: Start of the time range, unix time in seconds.
+- `user_id`: Only list the meetings this Lark user took part in (counts as the one allowed
+filter). Its kind is set by `user_id_type`.
+
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.meeting_list_get()
+    .end_time(end_time)
+    .include_external_meetings(include_external_meetings)
+    .include_webinar(include_webinar)
+    .meeting_no(meeting_no)
+    .meeting_status(meeting_status)
+    .meeting_type(meeting_type)
+    .page_size(page_size)
+    .page_token(page_token)
+    .room_id(room_id)
+    .start_time(start_time)
+    .user_id(user_id)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn meeting_list_get(&self) -> builder::MeetingListGet<'_> {
+        builder::MeetingListGet::new(self)
+    }
     /**Start recording a meeting
 
 Turns on cloud recording in a meeting that is currently running. When the caller acts
@@ -16332,6 +20315,97 @@ let response = client.note_unsubscription()
     pub fn note_unsubscription(&self) -> builder::NoteUnsubscription<'_> {
         builder::NoteUnsubscription::new(self)
     }
+    /**List the participants of a meeting
+
+Returns, page by page, one record per participant of a meeting, identified by its
+meeting number and its start and end time: who joined, from which device, client
+version and network, when they joined and left, and why they left. The result can be
+narrowed to one user or one room (not both).
+
+The page lists two scopes; it marks them as legacy grants that can no longer be
+requested, and says the newer grant works with a user_access_token only.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/participant_list`
+
+Arguments:
+- `meeting_end_time`: When the meeting ended, unix time in seconds. Give the exact end time; for a meeting
+that is still running, give the current time.
+
+- `meeting_no`: The 9-digit meeting number.
+- `meeting_start_time`: When the meeting started, unix time in seconds.
+- `meeting_status`: State of the meeting; when omitted, the meeting is taken to have ended.
+- `page_size`: Number of participants per page.
+- `page_token`: Continuation token; omit it on the first call and pass the `page_token` of the previous page afterwards.
+- `room_id`: Only list this room's participation (counts as the one allowed filter).
+- `user_id`: Only list this Lark user's participation (counts as the one allowed filter). Its kind
+is set by `user_id_type`.
+
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `webinar_user_role`: For a webinar, which role to list, as a string code; `"0"` lists guests, `"3"` lists audience members.
+```text
+let response = client.participant_list_get()
+    .meeting_end_time(meeting_end_time)
+    .meeting_no(meeting_no)
+    .meeting_start_time(meeting_start_time)
+    .meeting_status(meeting_status)
+    .page_size(page_size)
+    .page_token(page_token)
+    .room_id(room_id)
+    .user_id(user_id)
+    .user_id_type(user_id_type)
+    .webinar_user_role(webinar_user_role)
+    .send()
+    .await;
+```*/
+    pub fn participant_list_get(&self) -> builder::ParticipantListGet<'_> {
+        builder::ParticipantListGet::new(self)
+    }
+    /**List the call quality of a participant
+
+Returns, page by page, quality samples for one participant of one meeting that has
+ended: network delay and packet loss, audio, video and screen-sharing bitrates,
+latency, jitter, resolution and frame rate, and CPU usage. The meeting is identified by
+its meeting number and its start and end time; the participant by exactly one of
+`user_id` (a Lark user) or `room_id` (a room) together with the time it joined, which
+`participant_list_get` reports.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/participant_quality_list`
+
+Arguments:
+- `join_time`: When the participant joined the meeting, unix time in seconds. `participant_list_get`
+reports this value.
+
+- `meeting_end_time`: When the meeting ended, unix time in seconds.
+- `meeting_no`: The 9-digit meeting number.
+- `meeting_start_time`: When the meeting started, unix time in seconds; it must be right to the minute.
+- `page_size`: Number of quality records per page.
+- `page_token`: Continuation token; omit it on the first call and pass the `page_token` of the previous page afterwards.
+- `room_id`: The participant, when it is a room; give either this or `user_id`, not both.
+- `user_id`: The participant, when it is a Lark user; give either this or `room_id`, not both. Its
+kind is set by `user_id_type`.
+
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.participant_quality_list_get()
+    .join_time(join_time)
+    .meeting_end_time(meeting_end_time)
+    .meeting_no(meeting_no)
+    .meeting_start_time(meeting_start_time)
+    .page_size(page_size)
+    .page_token(page_token)
+    .room_id(room_id)
+    .user_id(user_id)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn participant_quality_list_get(
+        &self,
+    ) -> builder::ParticipantQualityListGet<'_> {
+        builder::ParticipantQualityListGet::new(self)
+    }
     /**Get the daily meeting usage report
 
 Returns, for a time range within the last 90 days, the tenant's total number of meetings,
@@ -16502,6 +20576,50 @@ let response = client.reserve_get_active_meeting()
 ```*/
     pub fn reserve_get_active_meeting(&self) -> builder::ReserveGetActiveMeeting<'_> {
         builder::ReserveGetActiveMeeting::new(self)
+    }
+    /**List meeting room reservations
+
+Returns, page by page, one record per room reservation in a time range, for rooms of
+one room level: the event, who booked it, head counts, times, check-in and release.
+`room_ids` either names the rooms to report or, with `is_exclude`, the rooms of the
+level to leave out. Pass several room IDs by repeating the parameter
+(`room_ids=a&room_ids=b`).
+
+
+Sends a `GET` request to `/open-apis/vc/v1/resource_reservation_list`
+
+Arguments:
+- `end_time`: End of the time range, unix time in seconds. The range may span at most one day.
+- `is_exclude`: When true, report the rooms of `room_level_id` outside `room_ids` instead of the rooms
+in it. Defaults to false.
+
+- `need_topic`: Whether the records include the meeting topics.
+- `page_size`: Number of reservations per page.
+- `page_token`: Continuation token; omit it on the first call and pass the `page_token` of the previous page afterwards.
+- `room_ids`: IDs of the rooms to report, or, when `is_exclude` is true, of the rooms of the level
+to leave out. Repeat the parameter for several rooms.
+
+- `room_level_id`: ID of the room level whose rooms are reported. An ID that does not start with `omb`
+falls back to the tenant (root) level.
+
+- `start_time`: Start of the time range, unix time in seconds.
+```text
+let response = client.resource_reservation_list_get()
+    .end_time(end_time)
+    .is_exclude(is_exclude)
+    .need_topic(need_topic)
+    .page_size(page_size)
+    .page_token(page_token)
+    .room_ids(room_ids)
+    .room_level_id(room_level_id)
+    .start_time(start_time)
+    .send()
+    .await;
+```*/
+    pub fn resource_reservation_list_get(
+        &self,
+    ) -> builder::ResourceReservationListGet<'_> {
+        builder::ResourceReservationListGet::new(self)
     }
     /**List rooms under a room level
 
@@ -16825,6 +20943,164 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
+    /**Builder for [`Client::alert_list`]
+
+[`Client::alert_list`]: super::Client::alert_list*/
+    #[derive(Debug, Clone)]
+    pub struct AlertList<'a> {
+        client: &'a super::Client,
+        end_time: Result<::std::string::String, String>,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        query_type: Result<Option<::vc_api::types::AlertQueryType>, String>,
+        query_value: Result<Option<::std::string::String>, String>,
+        start_time: Result<::std::string::String, String>,
+    }
+    impl<'a> AlertList<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                end_time: Err("end_time was not initialized".to_string()),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                query_type: Ok(None),
+                query_value: Ok(None),
+                start_time: Err("start_time was not initialized".to_string()),
+            }
+        }
+        pub fn end_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.end_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for end_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn query_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::AlertQueryType>,
+        {
+            self.query_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: AlertQueryType` for query_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn query_value<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.query_value = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for query_value failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn start_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.start_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for start_time failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/alerts`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::AlertListData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                end_time,
+                page_size,
+                page_token,
+                query_type,
+                query_value,
+                start_time,
+            } = self;
+            let end_time = end_time.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let query_type = query_type.map_err(Error::InvalidRequest)?;
+            let query_value = query_value.map_err(Error::InvalidRequest)?;
+            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/alerts", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("end_time", &end_time))
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("query_type", &query_type))
+                .query(&progenitor_client::QueryParam::new("query_value", &query_value))
+                .query(&progenitor_client::QueryParam::new("start_time", &start_time))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "alert_list",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::bot_events`]
 
 [`Client::bot_events`]: super::Client::bot_events*/
@@ -18928,6 +23204,291 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::meeting_list_get`]
+
+[`Client::meeting_list_get`]: super::Client::meeting_list_get*/
+    #[derive(Debug, Clone)]
+    pub struct MeetingListGet<'a> {
+        client: &'a super::Client,
+        end_time: Result<::std::string::String, String>,
+        include_external_meetings: Result<Option<bool>, String>,
+        include_webinar: Result<Option<bool>, String>,
+        meeting_no: Result<Option<::std::string::String>, String>,
+        meeting_status: Result<Option<::vc_api::types::ExportMeetingStatus>, String>,
+        meeting_type: Result<Option<::vc_api::types::ExportMeetingType>, String>,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        room_id: Result<Option<::std::string::String>, String>,
+        start_time: Result<::std::string::String, String>,
+        user_id: Result<Option<::std::string::String>, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> MeetingListGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                end_time: Err("end_time was not initialized".to_string()),
+                include_external_meetings: Ok(None),
+                include_webinar: Ok(None),
+                meeting_no: Ok(None),
+                meeting_status: Ok(None),
+                meeting_type: Ok(None),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                room_id: Ok(None),
+                start_time: Err("start_time was not initialized".to_string()),
+                user_id: Ok(None),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn end_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.end_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for end_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn include_external_meetings<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.include_external_meetings = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `bool` for include_external_meetings failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn include_webinar<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.include_webinar = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `bool` for include_webinar failed".to_string()
+                });
+            self
+        }
+        pub fn meeting_no<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_no = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_no failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ExportMeetingStatus>,
+        {
+            self.meeting_status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ExportMeetingStatus` for meeting_status failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ExportMeetingType>,
+        {
+            self.meeting_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ExportMeetingType` for meeting_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.room_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for room_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn start_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.start_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for start_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for user_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/meeting_list`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingListGetData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                end_time,
+                include_external_meetings,
+                include_webinar,
+                meeting_no,
+                meeting_status,
+                meeting_type,
+                page_size,
+                page_token,
+                room_id,
+                start_time,
+                user_id,
+                user_id_type,
+            } = self;
+            let end_time = end_time.map_err(Error::InvalidRequest)?;
+            let include_external_meetings = include_external_meetings
+                .map_err(Error::InvalidRequest)?;
+            let include_webinar = include_webinar.map_err(Error::InvalidRequest)?;
+            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
+            let meeting_status = meeting_status.map_err(Error::InvalidRequest)?;
+            let meeting_type = meeting_type.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let room_id = room_id.map_err(Error::InvalidRequest)?;
+            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/meeting_list", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("end_time", &end_time))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "include_external_meetings",
+                        &include_external_meetings,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "include_webinar",
+                        &include_webinar,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("meeting_no", &meeting_no))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "meeting_status",
+                        &meeting_status,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new("meeting_type", &meeting_type),
+                )
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("room_id", &room_id))
+                .query(&progenitor_client::QueryParam::new("start_time", &start_time))
+                .query(&progenitor_client::QueryParam::new("user_id", &user_id))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meeting_list_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::meeting_recording_start`]
 
 [`Client::meeting_recording_start`]: super::Client::meeting_recording_start*/
@@ -19737,6 +24298,491 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::participant_list_get`]
+
+[`Client::participant_list_get`]: super::Client::participant_list_get*/
+    #[derive(Debug, Clone)]
+    pub struct ParticipantListGet<'a> {
+        client: &'a super::Client,
+        meeting_end_time: Result<::std::string::String, String>,
+        meeting_no: Result<::std::string::String, String>,
+        meeting_start_time: Result<::std::string::String, String>,
+        meeting_status: Result<Option<::vc_api::types::ExportMeetingStatus>, String>,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        room_id: Result<Option<::std::string::String>, String>,
+        user_id: Result<Option<::std::string::String>, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        webinar_user_role: Result<Option<::std::string::String>, String>,
+    }
+    impl<'a> ParticipantListGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                meeting_end_time: Err(
+                    "meeting_end_time was not initialized".to_string(),
+                ),
+                meeting_no: Err("meeting_no was not initialized".to_string()),
+                meeting_start_time: Err(
+                    "meeting_start_time was not initialized".to_string(),
+                ),
+                meeting_status: Ok(None),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                room_id: Ok(None),
+                user_id: Ok(None),
+                user_id_type: Ok(None),
+                webinar_user_role: Ok(None),
+            }
+        }
+        pub fn meeting_end_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_end_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_end_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_no<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_no = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_no failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_start_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_start_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_start_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_status<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ExportMeetingStatus>,
+        {
+            self.meeting_status = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ExportMeetingStatus` for meeting_status failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.room_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for room_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for user_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn webinar_user_role<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.webinar_user_role = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for webinar_user_role failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/participant_list`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::ParticipantListGetData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                meeting_end_time,
+                meeting_no,
+                meeting_start_time,
+                meeting_status,
+                page_size,
+                page_token,
+                room_id,
+                user_id,
+                user_id_type,
+                webinar_user_role,
+            } = self;
+            let meeting_end_time = meeting_end_time.map_err(Error::InvalidRequest)?;
+            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
+            let meeting_start_time = meeting_start_time.map_err(Error::InvalidRequest)?;
+            let meeting_status = meeting_status.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let room_id = room_id.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let webinar_user_role = webinar_user_role.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/participant_list", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "meeting_end_time",
+                        &meeting_end_time,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("meeting_no", &meeting_no))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "meeting_start_time",
+                        &meeting_start_time,
+                    ),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "meeting_status",
+                        &meeting_status,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("room_id", &room_id))
+                .query(&progenitor_client::QueryParam::new("user_id", &user_id))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "webinar_user_role",
+                        &webinar_user_role,
+                    ),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "participant_list_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::participant_quality_list_get`]
+
+[`Client::participant_quality_list_get`]: super::Client::participant_quality_list_get*/
+    #[derive(Debug, Clone)]
+    pub struct ParticipantQualityListGet<'a> {
+        client: &'a super::Client,
+        join_time: Result<::std::string::String, String>,
+        meeting_end_time: Result<::std::string::String, String>,
+        meeting_no: Result<::std::string::String, String>,
+        meeting_start_time: Result<::std::string::String, String>,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        room_id: Result<Option<::std::string::String>, String>,
+        user_id: Result<Option<::std::string::String>, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> ParticipantQualityListGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                join_time: Err("join_time was not initialized".to_string()),
+                meeting_end_time: Err(
+                    "meeting_end_time was not initialized".to_string(),
+                ),
+                meeting_no: Err("meeting_no was not initialized".to_string()),
+                meeting_start_time: Err(
+                    "meeting_start_time was not initialized".to_string(),
+                ),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                room_id: Ok(None),
+                user_id: Ok(None),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn join_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.join_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for join_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_end_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_end_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_end_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_no<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_no = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_no failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn meeting_start_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_start_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_start_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.room_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for room_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.user_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for user_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/participant_quality_list`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::ParticipantQualityListGetData>,
+            >,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                join_time,
+                meeting_end_time,
+                meeting_no,
+                meeting_start_time,
+                page_size,
+                page_token,
+                room_id,
+                user_id,
+                user_id_type,
+            } = self;
+            let join_time = join_time.map_err(Error::InvalidRequest)?;
+            let meeting_end_time = meeting_end_time.map_err(Error::InvalidRequest)?;
+            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
+            let meeting_start_time = meeting_start_time.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let room_id = room_id.map_err(Error::InvalidRequest)?;
+            let user_id = user_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/participant_quality_list", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("join_time", &join_time))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "meeting_end_time",
+                        &meeting_end_time,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("meeting_no", &meeting_no))
+                .query(
+                    &progenitor_client::QueryParam::new(
+                        "meeting_start_time",
+                        &meeting_start_time,
+                    ),
+                )
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("room_id", &room_id))
+                .query(&progenitor_client::QueryParam::new("user_id", &user_id))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "participant_quality_list_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::report_get_daily`]
 
 [`Client::report_get_daily`]: super::Client::report_get_daily*/
@@ -20490,6 +25536,198 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "reserve_get_active_meeting",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::resource_reservation_list_get`]
+
+[`Client::resource_reservation_list_get`]: super::Client::resource_reservation_list_get*/
+    #[derive(Debug, Clone)]
+    pub struct ResourceReservationListGet<'a> {
+        client: &'a super::Client,
+        end_time: Result<::std::string::String, String>,
+        is_exclude: Result<Option<bool>, String>,
+        need_topic: Result<Option<bool>, String>,
+        page_size: Result<Option<i32>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        room_ids: Result<::std::vec::Vec<::std::string::String>, String>,
+        room_level_id: Result<::std::string::String, String>,
+        start_time: Result<::std::string::String, String>,
+    }
+    impl<'a> ResourceReservationListGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                end_time: Err("end_time was not initialized".to_string()),
+                is_exclude: Ok(None),
+                need_topic: Ok(None),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                room_ids: Err("room_ids was not initialized".to_string()),
+                room_level_id: Err("room_level_id was not initialized".to_string()),
+                start_time: Err("start_time was not initialized".to_string()),
+            }
+        }
+        pub fn end_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.end_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for end_time failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn is_exclude<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.is_exclude = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for is_exclude failed".to_string());
+            self
+        }
+        pub fn need_topic<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<bool>,
+        {
+            self.need_topic = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `bool` for need_topic failed".to_string());
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_ids<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+        {
+            self.room_ids = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: vec :: Vec < :: std :: string :: String >` for room_ids failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_level_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.room_level_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for room_level_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn start_time<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.start_time = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for start_time failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/resource_reservation_list`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::ResourceReservationListGetData>,
+            >,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                end_time,
+                is_exclude,
+                need_topic,
+                page_size,
+                page_token,
+                room_ids,
+                room_level_id,
+                start_time,
+            } = self;
+            let end_time = end_time.map_err(Error::InvalidRequest)?;
+            let is_exclude = is_exclude.map_err(Error::InvalidRequest)?;
+            let need_topic = need_topic.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let room_ids = room_ids.map_err(Error::InvalidRequest)?;
+            let room_level_id = room_level_id.map_err(Error::InvalidRequest)?;
+            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/resource_reservation_list", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("end_time", &end_time))
+                .query(&progenitor_client::QueryParam::new("is_exclude", &is_exclude))
+                .query(&progenitor_client::QueryParam::new("need_topic", &need_topic))
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("room_ids", &room_ids))
+                .query(
+                    &progenitor_client::QueryParam::new("room_level_id", &room_level_id),
+                )
+                .query(&progenitor_client::QueryParam::new("start_time", &start_time))
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "resource_reservation_list_get",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -22039,6 +27277,95 @@ pub mod builder {
             }
         }
     }
+    impl AlertList<'_> {
+        /**Sends `alert_list` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::AlertListData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `alert_list`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::AlertListData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ALERT_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::AlertListData {
+        type Item = types::Alert;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::Alert] {
+            &self.items
+        }
+        fn into_items(self) -> Vec<types::Alert> {
+            self.items
+        }
+    }
+    impl crate::pagination::PageRequest for AlertList<'_> {
+        type Page = types::AlertListData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::ALERT_LIST;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::AlertListData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> AlertList<'a> {
+        ///Every page of `alert_list`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::AlertListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::AlertListData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`items`) of every page of `alert_list`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Alert, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::Alert, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
     impl BotEvents<'_> {
         /**Sends `bot_events` and returns the response's `data`.
 
@@ -22705,6 +28032,95 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingListGet<'_> {
+        /**Sends `meeting_list_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingListGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_list_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingListGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::MeetingListGetData {
+        type Item = types::MeetingListMeeting;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::MeetingListMeeting] {
+            &self.meeting_list
+        }
+        fn into_items(self) -> Vec<types::MeetingListMeeting> {
+            self.meeting_list
+        }
+    }
+    impl crate::pagination::PageRequest for MeetingListGet<'_> {
+        type Page = types::MeetingListGetData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::MEETING_LIST_GET;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingListGetData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> MeetingListGet<'a> {
+        ///Every page of `meeting_list_get`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`meeting_list`) of every page of `meeting_list_get`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingListMeeting, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingListMeeting, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
     impl MeetingRecordingStart<'_> {
         /**Sends `meeting_recording_start` and returns the response's `data`.
 
@@ -22891,6 +28307,186 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ParticipantListGet<'_> {
+        /**Sends `participant_list_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::ParticipantListGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `participant_list_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ParticipantListGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::PARTICIPANT_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::ParticipantListGetData {
+        type Item = types::ParticipantListParticipant;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::ParticipantListParticipant] {
+            &self.participants
+        }
+        fn into_items(self) -> Vec<types::ParticipantListParticipant> {
+            self.participants
+        }
+    }
+    impl crate::pagination::PageRequest for ParticipantListGet<'_> {
+        type Page = types::ParticipantListGetData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::PARTICIPANT_LIST_GET;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ParticipantListGetData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> ParticipantListGet<'a> {
+        ///Every page of `participant_list_get`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`participants`) of every page of `participant_list_get`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantListParticipant, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantListParticipant, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
+    impl ParticipantQualityListGet<'_> {
+        /**Sends `participant_quality_list_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ParticipantQualityListGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `participant_quality_list_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ParticipantQualityListGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::ParticipantQualityListGetData {
+        type Item = types::ParticipantQuality;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::ParticipantQuality] {
+            &self.participant_quality_list
+        }
+        fn into_items(self) -> Vec<types::ParticipantQuality> {
+            self.participant_quality_list
+        }
+    }
+    impl crate::pagination::PageRequest for ParticipantQualityListGet<'_> {
+        type Page = types::ParticipantQualityListGetData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ParticipantQualityListGetData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> ParticipantQualityListGet<'a> {
+        ///Every page of `participant_quality_list_get`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantQualityListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantQualityListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`participant_quality_list`) of every page of `participant_quality_list_get`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantQuality, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ParticipantQuality, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
+        }
+    }
     impl ReportGetDaily<'_> {
         /**Sends `report_get_daily` and returns the response's `data`.
 
@@ -23052,6 +28648,97 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                     |builder| builder.send(),
                 )
                 .await
+        }
+    }
+    impl ResourceReservationListGet<'_> {
+        /**Sends `resource_reservation_list_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ResourceReservationListGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `resource_reservation_list_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ResourceReservationListGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::ResourceReservationListGetData {
+        type Item = types::ResourceReservationListReservation;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::ResourceReservationListReservation] {
+            &self.room_reservation_list
+        }
+        fn into_items(self) -> Vec<types::ResourceReservationListReservation> {
+            self.room_reservation_list
+        }
+    }
+    impl crate::pagination::PageRequest for ResourceReservationListGet<'_> {
+        type Page = types::ResourceReservationListGetData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ResourceReservationListGetData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> ResourceReservationListGet<'a> {
+        ///Every page of `resource_reservation_list_get`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ResourceReservationListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ResourceReservationListGetData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`room_reservation_list`) of every page of `resource_reservation_list_get`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ResourceReservationListReservation, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::ResourceReservationListReservation, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
         }
     }
     impl RoomList<'_> {

@@ -73,6 +73,420 @@ impl<'de> ::serde::Deserialize<'de> for UserIdType {
         Ok(UserIdType::from(value.as_ref()))
     }
 }
+///Kind of object whose alerts are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertQueryType {
+    ///`1`: A meeting room.
+    Room,
+    ///`2`: An enterprise room connector (ERC).
+    Erc,
+    ///`3`: A SIP room system.
+    Sip,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl AlertQueryType {
+    ///Every documented value of [`AlertQueryType`], in spec order.
+    pub const ALL: &'static [AlertQueryType] = &[
+        AlertQueryType::Room,
+        AlertQueryType::Erc,
+        AlertQueryType::Sip,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            AlertQueryType::Room => 1i32,
+            AlertQueryType::Erc => 2i32,
+            AlertQueryType::Sip => 3i32,
+            AlertQueryType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for AlertQueryType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => AlertQueryType::Room,
+            2i32 => AlertQueryType::Erc,
+            3i32 => AlertQueryType::Sip,
+            other => AlertQueryType::Unknown(other),
+        }
+    }
+}
+impl From<AlertQueryType> for i32 {
+    fn from(value: AlertQueryType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for AlertQueryType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for AlertQueryType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertQueryType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(AlertQueryType::from)
+    }
+}
+///Kind of monitored object that triggered an alert rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertMonitorTarget {
+    ///`1`: A Lark meeting room.
+    Room,
+    ///`2`: A Lark room check-in board.
+    CheckInBoard,
+    ///`3`: A Lark screen-sharing box.
+    ShareScreenBox,
+    ///`4`: Lark screen sharing.
+    ShareScreen,
+    ///`5`: A SIP room system.
+    SipRoomSystem,
+    ///`6`: An enterprise room connector (ERC) node.
+    ErcNode,
+    ///`7`: A Lark sensor.
+    Sensor,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl AlertMonitorTarget {
+    ///Every documented value of [`AlertMonitorTarget`], in spec order.
+    pub const ALL: &'static [AlertMonitorTarget] = &[
+        AlertMonitorTarget::Room,
+        AlertMonitorTarget::CheckInBoard,
+        AlertMonitorTarget::ShareScreenBox,
+        AlertMonitorTarget::ShareScreen,
+        AlertMonitorTarget::SipRoomSystem,
+        AlertMonitorTarget::ErcNode,
+        AlertMonitorTarget::Sensor,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            AlertMonitorTarget::Room => 1i32,
+            AlertMonitorTarget::CheckInBoard => 2i32,
+            AlertMonitorTarget::ShareScreenBox => 3i32,
+            AlertMonitorTarget::ShareScreen => 4i32,
+            AlertMonitorTarget::SipRoomSystem => 5i32,
+            AlertMonitorTarget::ErcNode => 6i32,
+            AlertMonitorTarget::Sensor => 7i32,
+            AlertMonitorTarget::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for AlertMonitorTarget {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => AlertMonitorTarget::Room,
+            2i32 => AlertMonitorTarget::CheckInBoard,
+            3i32 => AlertMonitorTarget::ShareScreenBox,
+            4i32 => AlertMonitorTarget::ShareScreen,
+            5i32 => AlertMonitorTarget::SipRoomSystem,
+            6i32 => AlertMonitorTarget::ErcNode,
+            7i32 => AlertMonitorTarget::Sensor,
+            other => AlertMonitorTarget::Unknown(other),
+        }
+    }
+}
+impl From<AlertMonitorTarget> for i32 {
+    fn from(value: AlertMonitorTarget) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for AlertMonitorTarget {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for AlertMonitorTarget {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertMonitorTarget {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(AlertMonitorTarget::from)
+    }
+}
+///Severity of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertLevel {
+    ///`0`: A reminder.
+    Notice,
+    ///`1`: A warning.
+    Warning,
+    ///`2`: A critical alert.
+    Critical,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl AlertLevel {
+    ///Every documented value of [`AlertLevel`], in spec order.
+    pub const ALL: &'static [AlertLevel] = &[
+        AlertLevel::Notice,
+        AlertLevel::Warning,
+        AlertLevel::Critical,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            AlertLevel::Notice => 0i32,
+            AlertLevel::Warning => 1i32,
+            AlertLevel::Critical => 2i32,
+            AlertLevel::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for AlertLevel {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => AlertLevel::Notice,
+            1i32 => AlertLevel::Warning,
+            2i32 => AlertLevel::Critical,
+            other => AlertLevel::Unknown(other),
+        }
+    }
+}
+impl From<AlertLevel> for i32 {
+    fn from(value: AlertLevel) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for AlertLevel {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for AlertLevel {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertLevel {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer).map(AlertLevel::from)
+    }
+}
+///Kind of an alert contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertContactType {
+    ///`1`: A user.
+    User,
+    ///`2`: A user group.
+    UserGroup,
+    ///`3`: A department.
+    Department,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl AlertContactType {
+    ///Every documented value of [`AlertContactType`], in spec order.
+    pub const ALL: &'static [AlertContactType] = &[
+        AlertContactType::User,
+        AlertContactType::UserGroup,
+        AlertContactType::Department,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            AlertContactType::User => 1i32,
+            AlertContactType::UserGroup => 2i32,
+            AlertContactType::Department => 3i32,
+            AlertContactType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for AlertContactType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => AlertContactType::User,
+            2i32 => AlertContactType::UserGroup,
+            3i32 => AlertContactType::Department,
+            other => AlertContactType::Unknown(other),
+        }
+    }
+}
+impl From<AlertContactType> for i32 {
+    fn from(value: AlertContactType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for AlertContactType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for AlertContactType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertContactType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(AlertContactType::from)
+    }
+}
+///Channel through which an alert is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertNotifyMethod {
+    ///`0`: A Lark bot message.
+    Bot,
+    ///`1`: An email.
+    Email,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl AlertNotifyMethod {
+    ///Every documented value of [`AlertNotifyMethod`], in spec order.
+    pub const ALL: &'static [AlertNotifyMethod] = &[
+        AlertNotifyMethod::Bot,
+        AlertNotifyMethod::Email,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            AlertNotifyMethod::Bot => 0i32,
+            AlertNotifyMethod::Email => 1i32,
+            AlertNotifyMethod::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for AlertNotifyMethod {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => AlertNotifyMethod::Bot,
+            1i32 => AlertNotifyMethod::Email,
+            other => AlertNotifyMethod::Unknown(other),
+        }
+    }
+}
+impl From<AlertNotifyMethod> for i32 {
+    fn from(value: AlertNotifyMethod) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for AlertNotifyMethod {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for AlertNotifyMethod {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertNotifyMethod {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(AlertNotifyMethod::from)
+    }
+}
+///Handling state of an alert. Values 0 and 3 are deprecated spellings of 1 and 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AlertProcessStatus {
+    ///`0`: Waiting to be handled (deprecated value; see 1).
+    PendingDeprecated,
+    ///`1`: Waiting to be handled.
+    Pending,
+    ///`2`: Being handled.
+    Processing,
+    ///`3`: Recovered (deprecated value; see 4).
+    RecoveredDeprecated,
+    ///`4`: Recovered.
+    Recovered,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl AlertProcessStatus {
+    ///Every documented value of [`AlertProcessStatus`], in spec order.
+    pub const ALL: &'static [AlertProcessStatus] = &[
+        AlertProcessStatus::PendingDeprecated,
+        AlertProcessStatus::Pending,
+        AlertProcessStatus::Processing,
+        AlertProcessStatus::RecoveredDeprecated,
+        AlertProcessStatus::Recovered,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            AlertProcessStatus::PendingDeprecated => 0i32,
+            AlertProcessStatus::Pending => 1i32,
+            AlertProcessStatus::Processing => 2i32,
+            AlertProcessStatus::RecoveredDeprecated => 3i32,
+            AlertProcessStatus::Recovered => 4i32,
+            AlertProcessStatus::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for AlertProcessStatus {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => AlertProcessStatus::PendingDeprecated,
+            1i32 => AlertProcessStatus::Pending,
+            2i32 => AlertProcessStatus::Processing,
+            3i32 => AlertProcessStatus::RecoveredDeprecated,
+            4i32 => AlertProcessStatus::Recovered,
+            other => AlertProcessStatus::Unknown(other),
+        }
+    }
+}
+impl From<AlertProcessStatus> for i32 {
+    fn from(value: AlertProcessStatus) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for AlertProcessStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for AlertProcessStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AlertProcessStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(AlertProcessStatus::from)
+    }
+}
 ///Kind of in-meeting activity an entry of `bot_events` carries; it names the `*_items` list that is filled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BotActivityEventType {
@@ -940,6 +1354,111 @@ impl<'de> ::serde::Deserialize<'de> for MeetingSubscriptionEventType {
         Ok(MeetingSubscriptionEventType::from(value.as_ref()))
     }
 }
+///Finer kind of a meeting record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingListMeetingSubtype {
+    ///`0`: Any kind (the default).
+    All,
+    ///`1`: Wireless screen casting.
+    ShareScreen,
+    ///`2`: Screen casting over a cable.
+    WiredShareScreen,
+    ///`3`: Magic Share (co-viewing a shared document).
+    MagicShare,
+    ///`4`: A chat room.
+    ChatRoom,
+    ///`5`: A reading meeting, where participants read a document together.
+    ReadingMeeting,
+    ///`6`: An enterprise phone call.
+    EnterprisePhone,
+    ///`7`: An IP phone call.
+    IpPhone,
+    ///`8`: A webinar.
+    Webinar,
+    ///`9`: An offline meeting.
+    OfflineMeeting,
+    ///`10`: A Minutes meeting (a meeting recorded into Minutes).
+    MinutesMeeting,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingListMeetingSubtype {
+    ///Every documented value of [`MeetingListMeetingSubtype`], in spec order.
+    pub const ALL: &'static [MeetingListMeetingSubtype] = &[
+        MeetingListMeetingSubtype::All,
+        MeetingListMeetingSubtype::ShareScreen,
+        MeetingListMeetingSubtype::WiredShareScreen,
+        MeetingListMeetingSubtype::MagicShare,
+        MeetingListMeetingSubtype::ChatRoom,
+        MeetingListMeetingSubtype::ReadingMeeting,
+        MeetingListMeetingSubtype::EnterprisePhone,
+        MeetingListMeetingSubtype::IpPhone,
+        MeetingListMeetingSubtype::Webinar,
+        MeetingListMeetingSubtype::OfflineMeeting,
+        MeetingListMeetingSubtype::MinutesMeeting,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingListMeetingSubtype::All => 0i32,
+            MeetingListMeetingSubtype::ShareScreen => 1i32,
+            MeetingListMeetingSubtype::WiredShareScreen => 2i32,
+            MeetingListMeetingSubtype::MagicShare => 3i32,
+            MeetingListMeetingSubtype::ChatRoom => 4i32,
+            MeetingListMeetingSubtype::ReadingMeeting => 5i32,
+            MeetingListMeetingSubtype::EnterprisePhone => 6i32,
+            MeetingListMeetingSubtype::IpPhone => 7i32,
+            MeetingListMeetingSubtype::Webinar => 8i32,
+            MeetingListMeetingSubtype::OfflineMeeting => 9i32,
+            MeetingListMeetingSubtype::MinutesMeeting => 10i32,
+            MeetingListMeetingSubtype::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingListMeetingSubtype {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => MeetingListMeetingSubtype::All,
+            1i32 => MeetingListMeetingSubtype::ShareScreen,
+            2i32 => MeetingListMeetingSubtype::WiredShareScreen,
+            3i32 => MeetingListMeetingSubtype::MagicShare,
+            4i32 => MeetingListMeetingSubtype::ChatRoom,
+            5i32 => MeetingListMeetingSubtype::ReadingMeeting,
+            6i32 => MeetingListMeetingSubtype::EnterprisePhone,
+            7i32 => MeetingListMeetingSubtype::IpPhone,
+            8i32 => MeetingListMeetingSubtype::Webinar,
+            9i32 => MeetingListMeetingSubtype::OfflineMeeting,
+            10i32 => MeetingListMeetingSubtype::MinutesMeeting,
+            other => MeetingListMeetingSubtype::Unknown(other),
+        }
+    }
+}
+impl From<MeetingListMeetingSubtype> for i32 {
+    fn from(value: MeetingListMeetingSubtype) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingListMeetingSubtype {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingListMeetingSubtype {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingListMeetingSubtype {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingListMeetingSubtype::from)
+    }
+}
 ///Kind of grantee a recording is shared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordingPermissionObjectType {
@@ -1431,6 +1950,76 @@ impl<'de> ::serde::Deserialize<'de> for NoteSubscriptionEventType {
             str,
         > as ::serde::Deserialize>::deserialize(deserializer)?;
         Ok(NoteSubscriptionEventType::from(value.as_ref()))
+    }
+}
+///How a participant answered the calendar invitation of the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ParticipantListAcceptStatus {
+    ///`1`: The participant accepted.
+    Accepted,
+    ///`2`: The participant declined.
+    Declined,
+    ///`3`: The participant has not decided yet (tentative).
+    Tentative,
+    ///`4`: The participant did not answer.
+    NoResponse,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ParticipantListAcceptStatus {
+    ///Every documented value of [`ParticipantListAcceptStatus`], in spec order.
+    pub const ALL: &'static [ParticipantListAcceptStatus] = &[
+        ParticipantListAcceptStatus::Accepted,
+        ParticipantListAcceptStatus::Declined,
+        ParticipantListAcceptStatus::Tentative,
+        ParticipantListAcceptStatus::NoResponse,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ParticipantListAcceptStatus::Accepted => 1i32,
+            ParticipantListAcceptStatus::Declined => 2i32,
+            ParticipantListAcceptStatus::Tentative => 3i32,
+            ParticipantListAcceptStatus::NoResponse => 4i32,
+            ParticipantListAcceptStatus::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ParticipantListAcceptStatus {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => ParticipantListAcceptStatus::Accepted,
+            2i32 => ParticipantListAcceptStatus::Declined,
+            3i32 => ParticipantListAcceptStatus::Tentative,
+            4i32 => ParticipantListAcceptStatus::NoResponse,
+            other => ParticipantListAcceptStatus::Unknown(other),
+        }
+    }
+}
+impl From<ParticipantListAcceptStatus> for i32 {
+    fn from(value: ParticipantListAcceptStatus) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ParticipantListAcceptStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ParticipantListAcceptStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ParticipantListAcceptStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ParticipantListAcceptStatus::from)
     }
 }
 ///Data residency region of a report query.

@@ -2,6 +2,17 @@
 
 //! The operation table: facts about every operation, for the runtime.
 use crate::operation::{Operation, TokenType};
+///`GET /open-apis/vc/v1/alerts`: List device alerts
+pub const ALERT_LIST: Operation = Operation {
+    id: "alert_list",
+    method: "GET",
+    path: "/open-apis/vc/v1/alerts",
+    tag: "alert",
+    read_only: false,
+    pagination_items: Some("items"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
 ///`GET /open-apis/vc/v1/bots/events`: List the in-meeting activity of a meeting
 pub const BOT_EVENTS: Operation = Operation {
     id: "bot_events",
@@ -222,6 +233,17 @@ pub const MEETING_END: Operation = Operation {
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::User],
 };
+///`GET /open-apis/vc/v1/meeting_list`: List meeting details
+pub const MEETING_LIST_GET: Operation = Operation {
+    id: "meeting_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/meeting_list",
+    tag: "meeting_list",
+    read_only: false,
+    pagination_items: Some("meeting_list"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/recording/start`: Start recording a meeting
 pub const MEETING_RECORDING_START: Operation = Operation {
     id: "meeting_recording_start",
@@ -310,6 +332,28 @@ pub const NOTE_UNSUBSCRIPTION: Operation = Operation {
     rate_limit: None,
     token_types: &[TokenType::User],
 };
+///`GET /open-apis/vc/v1/participant_list`: List the participants of a meeting
+pub const PARTICIPANT_LIST_GET: Operation = Operation {
+    id: "participant_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/participant_list",
+    tag: "participant_list",
+    read_only: false,
+    pagination_items: Some("participants"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/participant_quality_list`: List the call quality of a participant
+pub const PARTICIPANT_QUALITY_LIST_GET: Operation = Operation {
+    id: "participant_quality_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/participant_quality_list",
+    tag: "participant_quality_list",
+    read_only: false,
+    pagination_items: Some("participant_quality_list"),
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
 ///`GET /open-apis/vc/v1/reports/get_daily`: Get the daily meeting usage report
 pub const REPORT_GET_DAILY: Operation = Operation {
     id: "report_get_daily",
@@ -385,6 +429,17 @@ pub const RESERVE_GET_ACTIVE_MEETING: Operation = Operation {
     read_only: false,
     pagination_items: None,
     rate_limit: Some((1000u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/resource_reservation_list`: List meeting room reservations
+pub const RESOURCE_RESERVATION_LIST_GET: Operation = Operation {
+    id: "resource_reservation_list_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/resource_reservation_list",
+    tag: "resource_reservation_list",
+    read_only: false,
+    pagination_items: Some("room_reservation_list"),
+    rate_limit: Some((100u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/rooms`: List rooms under a room level
@@ -565,6 +620,7 @@ pub const SCOPE_CONFIG_CREATE: Operation = Operation {
 };
 /// Every operation of the spec, in spec order.
 pub const ALL: &[&Operation] = &[
+    &ALERT_LIST,
     &BOT_EVENTS,
     &BOT_JOIN,
     &BOT_LEAVE,
@@ -585,6 +641,7 @@ pub const ALL: &[&Operation] = &[
     &MEETING_KICKOUT,
     &MEETING_SET_HOST,
     &MEETING_END,
+    &MEETING_LIST_GET,
     &MEETING_RECORDING_START,
     &MEETING_RECORDING_STOP,
     &MEETING_RECORDING_GET,
@@ -593,6 +650,8 @@ pub const ALL: &[&Operation] = &[
     &NOTE_UNIFIED_NOTE_TRANSCRIPT,
     &NOTE_SUBSCRIPTION,
     &NOTE_UNSUBSCRIPTION,
+    &PARTICIPANT_LIST_GET,
+    &PARTICIPANT_QUALITY_LIST_GET,
     &REPORT_GET_DAILY,
     &REPORT_GET_TOP_USER,
     &RESERVE_APPLY,
@@ -600,6 +659,7 @@ pub const ALL: &[&Operation] = &[
     &RESERVE_UPDATE,
     &RESERVE_DELETE,
     &RESERVE_GET_ACTIVE_MEETING,
+    &RESOURCE_RESERVATION_LIST_GET,
     &ROOM_LIST,
     &ROOM_CREATE,
     &ROOM_GET,
