@@ -121,6 +121,7 @@ async fn meeting_end() {
 }
 
 #[tokio::test]
+<<<<<<< HEAD
 async fn meeting_search() {
     let api = MockApi::start().await;
     let op = operation("meeting_search");
@@ -140,10 +141,32 @@ async fn meeting_search() {
     assert_eq!(data.items[0].id.as_deref(), Some("6911188411932033028"));
     let meta = data.items[0].meta_data.as_ref().expect("meta_data is present");
     assert_eq!(meta.app_link.as_deref(), Some("https://applink.larkoffice.com/*"));
+=======
+async fn meeting_change_name() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_change_name");
+    api.expect(&op, &["user_id_type"]).await;
+    let body = op.body::<types::MeetingChangeNameRequest>();
+    assert_eq!(body.change_name_users[0].in_meeting_name.as_deref(), Some("Commander"));
+    let data = api
+        .client()
+        .meeting_change_name()
+        .meeting_id(op.param_str("meeting_id"))
+        .user_id_type(UserIdType::from(op.param_str("user_id_type").as_str()))
+        .body(body)
+        .data()
+        .await
+        .expect("meeting_change_name succeeds");
+    assert_eq!(data.results.len(), 1);
+    assert_eq!(data.results[0].id.as_deref(), Some("ou_3ec3f6a28a0d08c45d895276e8e5e19b"));
+    assert_eq!(data.results[0].user_type, Some(types::MeetingUserType::from(1)));
+    assert_eq!(data.results[0].result, Some(types::MeetingChangeNameResult::Succeeded));
+>>>>>>> t-newer
     assert_matches_example(&op, &data);
 }
 
 #[tokio::test]
+<<<<<<< HEAD
 async fn meeting_subscription() {
     let api = MockApi::start().await;
     let op = operation("meeting_subscription");
@@ -167,4 +190,33 @@ async fn meeting_unsubscription() {
         .await
         .expect("meeting_unsubscription succeeds");
     assert!(data.is_empty());
+=======
+async fn meeting_pull_subtitle() {
+    let api = MockApi::start().await;
+    let op = operation("meeting_pull_subtitle");
+    api.expect(&op, &["uid", "page_token", "page_size", "did", "user_id_type"]).await;
+    let data = api
+        .client()
+        .meeting_pull_subtitle()
+        .meeting_id(op.param_str("meeting_id"))
+        .uid(op.param_str("uid"))
+        .page_token(op.param_str("page_token"))
+        .page_size(op.param_str("page_size"))
+        .did(op.param_str("did"))
+        .user_id_type(UserIdType::from(op.param_str("user_id_type").as_str()))
+        .data()
+        .await
+        .expect("meeting_pull_subtitle succeeds");
+    assert_eq!(data.has_more, Some(true));
+    assert_eq!(data.page_token.as_deref(), Some("2"));
+    assert_eq!(data.meeting_subtitles.len(), 1);
+    let segment = &data.meeting_subtitles[0];
+    assert_eq!(segment.seg_id, Some(i64::MAX));
+    let subtitle = segment.subtitle.as_ref().expect("subtitle is present");
+    assert_eq!(subtitle.content.as_deref(), Some("Hello."));
+    assert_eq!(subtitle.speaker_device_id, Some(987_654_321));
+    let speaker = subtitle.ssd_speaker.as_ref().expect("ssd_speaker is present");
+    assert_eq!(speaker.speaker_id_type, Some(types::MeetingSubtitleSpeakerIdType::LarkUser));
+    assert_matches_example(&op, &data);
+>>>>>>> t-newer
 }

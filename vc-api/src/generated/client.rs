@@ -863,6 +863,135 @@ false.
             Default::default()
         }
     }
+    ///A registered meeting material and its review status.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct Material {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub device_type: ::std::option::Option<::vc_api::types::MaterialDeviceType>,
+        ///Size of the file in KB.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_size: ::std::option::Option<i32>,
+        ///Token of the material's file in Drive.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_token: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub material_type: ::std::option::Option<::vc_api::types::MaterialType>,
+        ///Display name of the material.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub review_result: ::std::option::Option<::vc_api::types::MaterialReviewStatus>,
+    }
+    impl Material {
+        pub fn builder() -> builder::Material {
+            Default::default()
+        }
+    }
+    ///One file to register as a meeting material.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MaterialInput {
+        pub device_type: ::vc_api::types::MaterialDeviceType,
+        ///Size of the file in KB.
+        pub file_size: i32,
+        ///Token of the file in Drive, as returned by the Drive upload.
+        pub file_token: ::std::string::String,
+        pub material_source: ::vc_api::types::MaterialSource,
+        pub material_type: ::vc_api::types::MaterialType,
+        ///Display name of the material.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+    }
+    impl MaterialInput {
+        pub fn builder() -> builder::MaterialInput {
+            Default::default()
+        }
+    }
+    ///The `data` object of `material_pull_meta`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialPullMetaData {
+        ///The registered materials that match the filters.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub materials: ::std::vec::Vec<Material>,
+    }
+    impl MaterialPullMetaData {
+        pub fn builder() -> builder::MaterialPullMetaData {
+            Default::default()
+        }
+    }
+    ///The `data` object of `material_remove`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialRemoveData {
+        ///One outcome per file token.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<MaterialRemoveResult>,
+    }
+    impl MaterialRemoveData {
+        pub fn builder() -> builder::MaterialRemoveData {
+            Default::default()
+        }
+    }
+    ///Body of `material_remove`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MaterialRemoveRequest {
+        ///Drive tokens of the materials to remove.
+        pub file_tokens: ::std::vec::Vec<::std::string::String>,
+    }
+    impl MaterialRemoveRequest {
+        pub fn builder() -> builder::MaterialRemoveRequest {
+            Default::default()
+        }
+    }
+    ///Outcome of removing one material.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialRemoveResult {
+        ///Drive token of the material the outcome is about.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_token: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub result: ::std::option::Option<::vc_api::types::MaterialRemoveOutcome>,
+    }
+    impl MaterialRemoveResult {
+        pub fn builder() -> builder::MaterialRemoveResult {
+            Default::default()
+        }
+    }
+    ///The `data` object of `material_upload_meta`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialUploadMetaData {
+        ///One outcome per declared file.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<MaterialUploadResult>,
+    }
+    impl MaterialUploadMetaData {
+        pub fn builder() -> builder::MaterialUploadMetaData {
+            Default::default()
+        }
+    }
+    ///Body of `material_upload_meta`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MaterialUploadMetaRequest {
+        ///The files to register.
+        pub materials: ::std::vec::Vec<MaterialInput>,
+    }
+    impl MaterialUploadMetaRequest {
+        pub fn builder() -> builder::MaterialUploadMetaRequest {
+            Default::default()
+        }
+    }
+    ///Outcome of registering one file.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialUploadResult {
+        ///Drive token of the file the outcome is about.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_token: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub result: ::std::option::Option<::vc_api::types::MaterialUploadOutcome>,
+    }
+    impl MaterialUploadResult {
+        pub fn builder() -> builder::MaterialUploadResult {
+            Default::default()
+        }
+    }
     /**A meeting that has started (as opposed to a reservation). Returned in full by meeting_get
 and reserve_get_active_meeting; meeting_list_by_no fills only the short subset (id,
 topic, url, meeting_no, password).
@@ -944,6 +1073,45 @@ topic, url, meeting_no, password).
     }
     impl MeetingAbility {
         pub fn builder() -> builder::MeetingAbility {
+            Default::default()
+        }
+    }
+    ///The `data` object of meeting_change_name.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingChangeNameData {
+        ///One outcome per participant to rename.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<MeetingChangeNameStatus>,
+    }
+    impl MeetingChangeNameData {
+        pub fn builder() -> builder::MeetingChangeNameData {
+            Default::default()
+        }
+    }
+    ///Body of meeting_change_name.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct MeetingChangeNameRequest {
+        ///The participants to rename, each with the new in-meeting name.
+        pub change_name_users: ::std::vec::Vec<MeetingNamedUser>,
+    }
+    impl MeetingChangeNameRequest {
+        pub fn builder() -> builder::MeetingChangeNameRequest {
+            Default::default()
+        }
+    }
+    ///Outcome of renaming one participant.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingChangeNameStatus {
+        ///The participant's user ID.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub result: ::std::option::Option<::vc_api::types::MeetingChangeNameResult>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_type: ::std::option::Option<::vc_api::types::MeetingUserType>,
+    }
+    impl MeetingChangeNameStatus {
+        pub fn builder() -> builder::MeetingChangeNameStatus {
             Default::default()
         }
     }
@@ -1280,6 +1448,23 @@ topic, url, meeting_no, password).
             Self(value)
         }
     }
+    ///A participant and the name to show for them in the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingNamedUser {
+        ///The participant's user ID, of the kind chosen by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///The name to show for the participant in this meeting.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub in_meeting_name: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_type: ::std::option::Option<::vc_api::types::MeetingUserType>,
+    }
+    impl MeetingNamedUser {
+        pub fn builder() -> builder::MeetingNamedUser {
+            Default::default()
+        }
+    }
     ///One participant of a meeting, with attendance times and role flags.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingParticipant {
@@ -1327,6 +1512,24 @@ topic, url, meeting_no, password).
     }
     impl MeetingParticipantResult {
         pub fn builder() -> builder::MeetingParticipantResult {
+            Default::default()
+        }
+    }
+    ///The `data` object of meeting_pull_subtitle; one page of subtitle segments.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingPullSubtitleData {
+        ///True when more pages follow.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_more: ::std::option::Option<bool>,
+        ///The subtitle segments on this page.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub meeting_subtitles: ::std::vec::Vec<MeetingSubtitleSegment>,
+        ///Cursor for the next page; present only when `has_more` is true.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub page_token: ::std::option::Option<::std::string::String>,
+    }
+    impl MeetingPullSubtitleData {
+        pub fn builder() -> builder::MeetingPullSubtitleData {
             Default::default()
         }
     }
@@ -1751,6 +1954,62 @@ match the meeting's actual host, the call fails with 121006 (compare-and-set).
     }
     impl MeetingSubscriptionRequest {
         pub fn builder() -> builder::MeetingSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///The text of one subtitle segment and its speaker.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSubtitle {
+        ///The subtitle text.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        ///Language of the text, as a language code.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub language: ::std::option::Option<::std::string::String>,
+        ///Numeric ID of the speaker's device.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_device_id: ::std::option::Option<i64>,
+        ///Numeric user ID of the speaker.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_user_id: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub ssd_speaker: ::std::option::Option<MeetingSubtitleSpeaker>,
+    }
+    impl MeetingSubtitle {
+        pub fn builder() -> builder::MeetingSubtitle {
+            Default::default()
+        }
+    }
+    ///One subtitle segment of a meeting or recording.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSubtitleSegment {
+        ///ID of the segment, a timestamp.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seg_id: ::std::option::Option<i64>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub subtitle: ::std::option::Option<MeetingSubtitle>,
+    }
+    impl MeetingSubtitleSegment {
+        pub fn builder() -> builder::MeetingSubtitleSegment {
+            Default::default()
+        }
+    }
+    ///Who spoke a subtitle segment, as resolved by speaker detection.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSubtitleSpeaker {
+        ///Number of the speaker cluster the segment was assigned to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_id: ::std::option::Option<i32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker_id_type: ::std::option::Option<
+            ::vc_api::types::MeetingSubtitleSpeakerIdType,
+        >,
+        ///The speaker's user ID, of the kind chosen by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    impl MeetingSubtitleSpeaker {
+        pub fn builder() -> builder::MeetingSubtitleSpeaker {
             Default::default()
         }
     }
@@ -2324,6 +2583,32 @@ a chat's open_chat_id for `type` 2, empty for `type` 3 and 4.
     }
     impl RecordingPermissionObject {
         pub fn builder() -> builder::RecordingPermissionObject {
+            Default::default()
+        }
+    }
+    ///Body of `recording_subscription`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RecordingSubscriptionRequest {
+        /**The event type to subscribe to: `vc.recording.recording_started_v1`,
+`vc.recording.recording_ended_v1` or `vc.recording.recording_transcript_generated_v1`.
+*/
+        pub event_type: ::std::string::String,
+    }
+    impl RecordingSubscriptionRequest {
+        pub fn builder() -> builder::RecordingSubscriptionRequest {
+            Default::default()
+        }
+    }
+    ///Body of `recording_unsubscription`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RecordingUnsubscriptionRequest {
+        /**The event type to unsubscribe from: `vc.recording.recording_started_v1`,
+`vc.recording.recording_ended_v1` or `vc.recording.recording_transcript_generated_v1`.
+*/
+        pub event_type: ::std::string::String,
+    }
+    impl RecordingUnsubscriptionRequest {
+        pub fn builder() -> builder::RecordingUnsubscriptionRequest {
             Default::default()
         }
     }
@@ -7891,6 +8176,653 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct Material {
+            device_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MaterialDeviceType>,
+                ::std::string::String,
+            >,
+            file_size: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            file_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            material_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MaterialType>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            review_result: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MaterialReviewStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for Material {
+            fn default() -> Self {
+                Self {
+                    device_type: Ok(Default::default()),
+                    file_size: Ok(Default::default()),
+                    file_token: Ok(Default::default()),
+                    material_type: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    review_result: Ok(Default::default()),
+                }
+            }
+        }
+        impl Material {
+            pub fn device_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MaterialDeviceType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device_type: {e}")
+                    });
+                self
+            }
+            pub fn file_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_size: {e}")
+                    });
+                self
+            }
+            pub fn file_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_token: {e}")
+                    });
+                self
+            }
+            pub fn material_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MaterialType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.material_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for material_type: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn review_result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MaterialReviewStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.review_result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for review_result: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<Material> for super::Material {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: Material,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    device_type: value.device_type?,
+                    file_size: value.file_size?,
+                    file_token: value.file_token?,
+                    material_type: value.material_type?,
+                    name: value.name?,
+                    review_result: value.review_result?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::Material> for Material {
+            fn from(value: super::Material) -> Self {
+                Self {
+                    device_type: Ok(value.device_type),
+                    file_size: Ok(value.file_size),
+                    file_token: Ok(value.file_token),
+                    material_type: Ok(value.material_type),
+                    name: Ok(value.name),
+                    review_result: Ok(value.review_result),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialInput {
+            device_type: ::std::result::Result<
+                ::vc_api::types::MaterialDeviceType,
+                ::std::string::String,
+            >,
+            file_size: ::std::result::Result<i32, ::std::string::String>,
+            file_token: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            material_source: ::std::result::Result<
+                ::vc_api::types::MaterialSource,
+                ::std::string::String,
+            >,
+            material_type: ::std::result::Result<
+                ::vc_api::types::MaterialType,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialInput {
+            fn default() -> Self {
+                Self {
+                    device_type: Err("no value supplied for device_type".to_string()),
+                    file_size: Err("no value supplied for file_size".to_string()),
+                    file_token: Err("no value supplied for file_token".to_string()),
+                    material_source: Err(
+                        "no value supplied for material_source".to_string(),
+                    ),
+                    material_type: Err(
+                        "no value supplied for material_type".to_string(),
+                    ),
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialInput {
+            pub fn device_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::MaterialDeviceType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device_type: {e}")
+                    });
+                self
+            }
+            pub fn file_size<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_size = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_size: {e}")
+                    });
+                self
+            }
+            pub fn file_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_token: {e}")
+                    });
+                self
+            }
+            pub fn material_source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::MaterialSource>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.material_source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for material_source: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn material_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::MaterialType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.material_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for material_type: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialInput> for super::MaterialInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    device_type: value.device_type?,
+                    file_size: value.file_size?,
+                    file_token: value.file_token?,
+                    material_source: value.material_source?,
+                    material_type: value.material_type?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialInput> for MaterialInput {
+            fn from(value: super::MaterialInput) -> Self {
+                Self {
+                    device_type: Ok(value.device_type),
+                    file_size: Ok(value.file_size),
+                    file_token: Ok(value.file_token),
+                    material_source: Ok(value.material_source),
+                    material_type: Ok(value.material_type),
+                    name: Ok(value.name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialPullMetaData {
+            materials: ::std::result::Result<
+                ::std::vec::Vec<super::Material>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialPullMetaData {
+            fn default() -> Self {
+                Self {
+                    materials: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialPullMetaData {
+            pub fn materials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::Material>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.materials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for materials: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialPullMetaData>
+        for super::MaterialPullMetaData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialPullMetaData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    materials: value.materials?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialPullMetaData> for MaterialPullMetaData {
+            fn from(value: super::MaterialPullMetaData) -> Self {
+                Self {
+                    materials: Ok(value.materials),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialRemoveData {
+            results: ::std::result::Result<
+                ::std::vec::Vec<super::MaterialRemoveResult>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialRemoveData {
+            fn default() -> Self {
+                Self {
+                    results: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialRemoveData {
+            pub fn results<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MaterialRemoveResult>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.results = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for results: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialRemoveData> for super::MaterialRemoveData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialRemoveData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { results: value.results? })
+            }
+        }
+        impl ::std::convert::From<super::MaterialRemoveData> for MaterialRemoveData {
+            fn from(value: super::MaterialRemoveData) -> Self {
+                Self { results: Ok(value.results) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialRemoveRequest {
+            file_tokens: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialRemoveRequest {
+            fn default() -> Self {
+                Self {
+                    file_tokens: Err("no value supplied for file_tokens".to_string()),
+                }
+            }
+        }
+        impl MaterialRemoveRequest {
+            pub fn file_tokens<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_tokens = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_tokens: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialRemoveRequest>
+        for super::MaterialRemoveRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialRemoveRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    file_tokens: value.file_tokens?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialRemoveRequest>
+        for MaterialRemoveRequest {
+            fn from(value: super::MaterialRemoveRequest) -> Self {
+                Self {
+                    file_tokens: Ok(value.file_tokens),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialRemoveResult {
+            file_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MaterialRemoveOutcome>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialRemoveResult {
+            fn default() -> Self {
+                Self {
+                    file_token: Ok(Default::default()),
+                    result: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialRemoveResult {
+            pub fn file_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_token: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MaterialRemoveOutcome>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialRemoveResult>
+        for super::MaterialRemoveResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialRemoveResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    file_token: value.file_token?,
+                    result: value.result?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialRemoveResult> for MaterialRemoveResult {
+            fn from(value: super::MaterialRemoveResult) -> Self {
+                Self {
+                    file_token: Ok(value.file_token),
+                    result: Ok(value.result),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialUploadMetaData {
+            results: ::std::result::Result<
+                ::std::vec::Vec<super::MaterialUploadResult>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialUploadMetaData {
+            fn default() -> Self {
+                Self {
+                    results: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialUploadMetaData {
+            pub fn results<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MaterialUploadResult>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.results = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for results: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialUploadMetaData>
+        for super::MaterialUploadMetaData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialUploadMetaData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { results: value.results? })
+            }
+        }
+        impl ::std::convert::From<super::MaterialUploadMetaData>
+        for MaterialUploadMetaData {
+            fn from(value: super::MaterialUploadMetaData) -> Self {
+                Self { results: Ok(value.results) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialUploadMetaRequest {
+            materials: ::std::result::Result<
+                ::std::vec::Vec<super::MaterialInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialUploadMetaRequest {
+            fn default() -> Self {
+                Self {
+                    materials: Err("no value supplied for materials".to_string()),
+                }
+            }
+        }
+        impl MaterialUploadMetaRequest {
+            pub fn materials<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MaterialInput>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.materials = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for materials: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialUploadMetaRequest>
+        for super::MaterialUploadMetaRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialUploadMetaRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    materials: value.materials?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialUploadMetaRequest>
+        for MaterialUploadMetaRequest {
+            fn from(value: super::MaterialUploadMetaRequest) -> Self {
+                Self {
+                    materials: Ok(value.materials),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialUploadResult {
+            file_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MaterialUploadOutcome>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialUploadResult {
+            fn default() -> Self {
+                Self {
+                    file_token: Ok(Default::default()),
+                    result: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialUploadResult {
+            pub fn file_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_token: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MaterialUploadOutcome>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialUploadResult>
+        for super::MaterialUploadResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialUploadResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    file_token: value.file_token?,
+                    result: value.result?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialUploadResult> for MaterialUploadResult {
+            fn from(value: super::MaterialUploadResult) -> Self {
+                Self {
+                    file_token: Ok(value.file_token),
+                    result: Ok(value.result),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct Meeting {
             ability: ::std::result::Result<
                 ::std::option::Option<super::MeetingAbility>,
@@ -8369,6 +9301,189 @@ upwards; settings a scope does not store are absent.
                     use_recording: Ok(value.use_recording),
                     use_share_screen: Ok(value.use_share_screen),
                     use_video: Ok(value.use_video),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingChangeNameData {
+            results: ::std::result::Result<
+                ::std::vec::Vec<super::MeetingChangeNameStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingChangeNameData {
+            fn default() -> Self {
+                Self {
+                    results: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingChangeNameData {
+            pub fn results<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::MeetingChangeNameStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.results = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for results: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingChangeNameData>
+        for super::MeetingChangeNameData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingChangeNameData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { results: value.results? })
+            }
+        }
+        impl ::std::convert::From<super::MeetingChangeNameData>
+        for MeetingChangeNameData {
+            fn from(value: super::MeetingChangeNameData) -> Self {
+                Self { results: Ok(value.results) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingChangeNameRequest {
+            change_name_users: ::std::result::Result<
+                ::std::vec::Vec<super::MeetingNamedUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingChangeNameRequest {
+            fn default() -> Self {
+                Self {
+                    change_name_users: Err(
+                        "no value supplied for change_name_users".to_string(),
+                    ),
+                }
+            }
+        }
+        impl MeetingChangeNameRequest {
+            pub fn change_name_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::MeetingNamedUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.change_name_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for change_name_users: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingChangeNameRequest>
+        for super::MeetingChangeNameRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingChangeNameRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    change_name_users: value.change_name_users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingChangeNameRequest>
+        for MeetingChangeNameRequest {
+            fn from(value: super::MeetingChangeNameRequest) -> Self {
+                Self {
+                    change_name_users: Ok(value.change_name_users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingChangeNameStatus {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingChangeNameResult>,
+                ::std::string::String,
+            >,
+            user_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingUserType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingChangeNameStatus {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    result: Ok(Default::default()),
+                    user_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingChangeNameStatus {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingChangeNameResult>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+            pub fn user_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingUserType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingChangeNameStatus>
+        for super::MeetingChangeNameStatus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingChangeNameStatus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    result: value.result?,
+                    user_type: value.user_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingChangeNameStatus>
+        for MeetingChangeNameStatus {
+            fn from(value: super::MeetingChangeNameStatus) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    result: Ok(value.result),
+                    user_type: Ok(value.user_type),
                 }
             }
         }
@@ -9495,6 +10610,91 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingNamedUser {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            in_meeting_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingUserType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingNamedUser {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    in_meeting_name: Ok(Default::default()),
+                    user_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingNamedUser {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn in_meeting_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.in_meeting_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for in_meeting_name: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn user_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingUserType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingNamedUser> for super::MeetingNamedUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingNamedUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    in_meeting_name: value.in_meeting_name?,
+                    user_type: value.user_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingNamedUser> for MeetingNamedUser {
+            fn from(value: super::MeetingNamedUser) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    in_meeting_name: Ok(value.in_meeting_name),
+                    user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingParticipant {
             final_leave_time: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -9783,6 +10983,95 @@ upwards; settings a scope does not store are absent.
                     id: Ok(value.id),
                     result: Ok(value.result),
                     user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingPullSubtitleData {
+            has_more: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            meeting_subtitles: ::std::result::Result<
+                ::std::vec::Vec<super::MeetingSubtitleSegment>,
+                ::std::string::String,
+            >,
+            page_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingPullSubtitleData {
+            fn default() -> Self {
+                Self {
+                    has_more: Ok(Default::default()),
+                    meeting_subtitles: Ok(Default::default()),
+                    page_token: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingPullSubtitleData {
+            pub fn has_more<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_more = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for has_more: {e}")
+                    });
+                self
+            }
+            pub fn meeting_subtitles<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::MeetingSubtitleSegment>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_subtitles = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_subtitles: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn page_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.page_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for page_token: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingPullSubtitleData>
+        for super::MeetingPullSubtitleData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingPullSubtitleData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    has_more: value.has_more?,
+                    meeting_subtitles: value.meeting_subtitles?,
+                    page_token: value.page_token?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingPullSubtitleData>
+        for MeetingPullSubtitleData {
+            fn from(value: super::MeetingPullSubtitleData) -> Self {
+                Self {
+                    has_more: Ok(value.has_more),
+                    meeting_subtitles: Ok(value.meeting_subtitles),
+                    page_token: Ok(value.page_token),
                 }
             }
         }
@@ -10809,6 +12098,290 @@ upwards; settings a scope does not store are absent.
             fn from(value: super::MeetingSubscriptionRequest) -> Self {
                 Self {
                     event_type: Ok(value.event_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSubtitle {
+            content: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            language: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            speaker_device_id: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            speaker_user_id: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            ssd_speaker: ::std::result::Result<
+                ::std::option::Option<super::MeetingSubtitleSpeaker>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSubtitle {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    language: Ok(Default::default()),
+                    speaker_device_id: Ok(Default::default()),
+                    speaker_user_id: Ok(Default::default()),
+                    ssd_speaker: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSubtitle {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn language<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.language = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for language: {e}")
+                    });
+                self
+            }
+            pub fn speaker_device_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_device_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for speaker_device_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn speaker_user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for speaker_user_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn ssd_speaker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingSubtitleSpeaker>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.ssd_speaker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for ssd_speaker: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSubtitle> for super::MeetingSubtitle {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSubtitle,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    language: value.language?,
+                    speaker_device_id: value.speaker_device_id?,
+                    speaker_user_id: value.speaker_user_id?,
+                    ssd_speaker: value.ssd_speaker?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSubtitle> for MeetingSubtitle {
+            fn from(value: super::MeetingSubtitle) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    language: Ok(value.language),
+                    speaker_device_id: Ok(value.speaker_device_id),
+                    speaker_user_id: Ok(value.speaker_user_id),
+                    ssd_speaker: Ok(value.ssd_speaker),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSubtitleSegment {
+            seg_id: ::std::result::Result<
+                ::std::option::Option<i64>,
+                ::std::string::String,
+            >,
+            subtitle: ::std::result::Result<
+                ::std::option::Option<super::MeetingSubtitle>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSubtitleSegment {
+            fn default() -> Self {
+                Self {
+                    seg_id: Ok(Default::default()),
+                    subtitle: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSubtitleSegment {
+            pub fn seg_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seg_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seg_id: {e}")
+                    });
+                self
+            }
+            pub fn subtitle<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingSubtitle>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subtitle = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for subtitle: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSubtitleSegment>
+        for super::MeetingSubtitleSegment {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSubtitleSegment,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    seg_id: value.seg_id?,
+                    subtitle: value.subtitle?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSubtitleSegment>
+        for MeetingSubtitleSegment {
+            fn from(value: super::MeetingSubtitleSegment) -> Self {
+                Self {
+                    seg_id: Ok(value.seg_id),
+                    subtitle: Ok(value.subtitle),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingSubtitleSpeaker {
+            speaker_id: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            speaker_id_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingSubtitleSpeakerIdType>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSubtitleSpeaker {
+            fn default() -> Self {
+                Self {
+                    speaker_id: Ok(Default::default()),
+                    speaker_id_type: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSubtitleSpeaker {
+            pub fn speaker_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker_id: {e}")
+                    });
+                self
+            }
+            pub fn speaker_id_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingSubtitleSpeakerIdType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker_id_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for speaker_id_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSubtitleSpeaker>
+        for super::MeetingSubtitleSpeaker {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSubtitleSpeaker,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    speaker_id: value.speaker_id?,
+                    speaker_id_type: value.speaker_id_type?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSubtitleSpeaker>
+        for MeetingSubtitleSpeaker {
+            fn from(value: super::MeetingSubtitleSpeaker) -> Self {
+                Self {
+                    speaker_id: Ok(value.speaker_id),
+                    speaker_id_type: Ok(value.speaker_id_type),
+                    user_id: Ok(value.user_id),
                 }
             }
         }
@@ -13818,6 +15391,100 @@ upwards; settings a scope does not store are absent.
                     id: Ok(value.id),
                     permission: Ok(value.permission),
                     type_: Ok(value.type_),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecordingSubscriptionRequest {
+            event_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecordingSubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    event_type: Err("no value supplied for event_type".to_string()),
+                }
+            }
+        }
+        impl RecordingSubscriptionRequest {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecordingSubscriptionRequest>
+        for super::RecordingSubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecordingSubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecordingSubscriptionRequest>
+        for RecordingSubscriptionRequest {
+            fn from(value: super::RecordingSubscriptionRequest) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecordingUnsubscriptionRequest {
+            event_type: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecordingUnsubscriptionRequest {
+            fn default() -> Self {
+                Self {
+                    event_type: Err("no value supplied for event_type".to_string()),
+                }
+            }
+        }
+        impl RecordingUnsubscriptionRequest {
+            pub fn event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecordingUnsubscriptionRequest>
+        for super::RecordingUnsubscriptionRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecordingUnsubscriptionRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    event_type: value.event_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecordingUnsubscriptionRequest>
+        for RecordingUnsubscriptionRequest {
+            fn from(value: super::RecordingUnsubscriptionRequest) -> Self {
+                Self {
+                    event_type: Ok(value.event_type),
                 }
             }
         }
@@ -19862,6 +21529,80 @@ let response = client.export_resource_reservation_list()
     ) -> builder::ExportResourceReservationList<'_> {
         builder::ExportResourceReservationList::new(self)
     }
+    /**Register uploaded files as meeting materials
+
+Declares files that were already uploaded to Drive (Drive's media upload offers the
+parent type `vc_virtual_background` for this) as meeting materials, with the devices
+they are meant for, their kind and where they came from. The call reports one outcome
+per file; a registered material is then reviewed, and the verdict arrives later as the
+`vc.material.review_result_v1` event or through `material_pull_meta`.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The endpoint and the body come from the official Node SDK; the Java and
+Python SDKs carry the same material and upload-result objects with their value lists.
+Accepted token types, scopes, rate limit and error codes are not published.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/materials/upload_meta`
+
+```text
+let response = client.material_upload_meta()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn material_upload_meta(&self) -> builder::MaterialUploadMeta<'_> {
+        builder::MaterialUploadMeta::new(self)
+    }
+    /**Remove meeting materials
+
+Deletes meeting materials, named by the Drive file tokens they were registered with,
+and reports one outcome per token.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The endpoint and the body come from the official Node SDK; the Java and
+Python SDKs carry the same delete-result object with its value list. Accepted token
+types, scopes, rate limit and error codes are not published.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/materials/remove`
+
+```text
+let response = client.material_remove()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn material_remove(&self) -> builder::MaterialRemove<'_> {
+        builder::MaterialRemove::new(self)
+    }
+    /**List registered meeting materials
+
+Returns the meeting materials registered with `material_upload_meta`, each with its
+Drive file token, size, target devices, kind and content review status. Both filters
+are optional.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The endpoint and its parameters come from the official Node SDK; the
+Java and Python SDKs carry the same material object with its value lists. Accepted
+token types, scopes, rate limit and error codes are not published.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/materials/pull_meta`
+
+Arguments:
+- `device_type`: Only return materials meant for this kind of device.
+- `material_type`: Only return materials of this kind.
+```text
+let response = client.material_pull_meta()
+    .device_type(device_type)
+    .material_type(material_type)
+    .send()
+    .await;
+```*/
+    pub fn material_pull_meta(&self) -> builder::MaterialPullMeta<'_> {
+        builder::MaterialPullMeta::new(self)
+    }
     /**Get a meeting's details
 
 Returns one meeting by its ID: topic, link, meeting number, password, times, host,
@@ -19895,6 +21636,70 @@ let response = client.meeting_get()
 ```*/
     pub fn meeting_get(&self) -> builder::MeetingGet<'_> {
         builder::MeetingGet::new(self)
+    }
+    /**Rename participants inside a meeting
+
+Sets the name under which the listed participants appear in a meeting, and reports one
+outcome per participant. Only the in-meeting display name changes, not the user's
+account.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The endpoint, its parameters and the body come from the official Node
+SDK; the Java and Python SDKs carry the same named-user object and its user types.
+Accepted token types, scopes, rate limit and error codes are not published.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/meetings/{meeting_id}/change_name`
+
+Arguments:
+- `meeting_id`: Meeting ID, the unique identifier a video meeting receives once it has started.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.meeting_change_name()
+    .meeting_id(meeting_id)
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn meeting_change_name(&self) -> builder::MeetingChangeName<'_> {
+        builder::MeetingChangeName::new(self)
+    }
+    /**Fetch the subtitles of a meeting or recording
+
+Returns, page by page, the subtitle segments (live captions) of a video meeting or of a
+Minutes audio recording, as seen by one subscribing user on one subscribing device.
+Each segment carries its text, language and speaker.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The endpoint and its parameters come from the official Node SDK; the
+Java and Python SDKs carry the same subtitle objects and the speaker ID types.
+Accepted token types, scopes, rate limit and error codes are not published.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/meetings/{meeting_id}/pull_subtitle`
+
+Arguments:
+- `meeting_id`: ID of the meeting (or recording) whose subtitles are fetched.
+- `did`: ID of the subscribing device whose subtitles are fetched.
+- `page_size`: Number of subtitle segments per page, sent as a decimal string.
+- `page_token`: Paging cursor. Leave it out on the first call; pass the `page_token` of the previous response to get the next page.
+- `uid`: ID of the subscribing user whose subtitles are fetched.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.meeting_pull_subtitle()
+    .meeting_id(meeting_id)
+    .did(did)
+    .page_size(page_size)
+    .page_token(page_token)
+    .uid(uid)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn meeting_pull_subtitle(&self) -> builder::MeetingPullSubtitle<'_> {
+        builder::MeetingPullSubtitle::new(self)
     }
     /**List the meetings held under a meeting number
 
@@ -20405,6 +22210,54 @@ let response = client.participant_quality_list_get()
         &self,
     ) -> builder::ParticipantQualityListGet<'_> {
         builder::ParticipantQualityListGet::new(self)
+    }
+    /**Subscribe to a recording event type
+
+Registers the calling user for one `vc.recording.*` event type, so that the app starts
+receiving that event for the user's recordings. The subscription is per event type, not
+per recording; `recording_unsubscription` undoes it. Known event types:
+`vc.recording.recording_started_v1`, `vc.recording.recording_ended_v1` and
+`vc.recording.recording_transcript_generated_v1`.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The shape comes from the official Node SDK and the official Lark CLI,
+which calls it with a user access token and the scope `vc:recording:read`; the rate
+limit and the error codes are not published.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/recordings/subscription`
+
+```text
+let response = client.recording_subscription()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn recording_subscription(&self) -> builder::RecordingSubscription<'_> {
+        builder::RecordingSubscription::new(self)
+    }
+    /**Unsubscribe from a recording event type
+
+Removes the calling user's subscription to one `vc.recording.*` event type, made earlier
+with `recording_subscription`; the app stops receiving that event for the user's
+recordings.
+
+No public doc page exists for this operation (it is absent from the Feishu API catalog
+as of 2026-08). The shape comes from the official Node SDK and the official Lark CLI,
+which calls it with a user access token and the scope `vc:recording:read`; the rate
+limit and the error codes are not published.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/recordings/unsubscription`
+
+```text
+let response = client.recording_unsubscription()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn recording_unsubscription(&self) -> builder::RecordingUnsubscription<'_> {
+        builder::RecordingUnsubscription::new(self)
     }
     /**Get the daily meeting usage report
 
@@ -22165,6 +24018,273 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::material_upload_meta`]
+
+[`Client::material_upload_meta`]: super::Client::material_upload_meta*/
+    #[derive(Debug, Clone)]
+    pub struct MaterialUploadMeta<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::MaterialUploadMetaRequest, String>,
+    }
+    impl<'a> MaterialUploadMeta<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MaterialUploadMetaRequest>,
+            <V as std::convert::TryInto<
+                types::MaterialUploadMetaRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MaterialUploadMetaRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MaterialUploadMetaRequest,
+            ) -> types::builder::MaterialUploadMetaRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/materials/upload_meta`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MaterialUploadMetaData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::MaterialUploadMetaRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/materials/upload_meta", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "material_upload_meta",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::material_remove`]
+
+[`Client::material_remove`]: super::Client::material_remove*/
+    #[derive(Debug, Clone)]
+    pub struct MaterialRemove<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::MaterialRemoveRequest, String>,
+    }
+    impl<'a> MaterialRemove<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MaterialRemoveRequest>,
+            <V as std::convert::TryInto<
+                types::MaterialRemoveRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MaterialRemoveRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MaterialRemoveRequest,
+            ) -> types::builder::MaterialRemoveRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/materials/remove`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MaterialRemoveData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::MaterialRemoveRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/materials/remove", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "material_remove",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::material_pull_meta`]
+
+[`Client::material_pull_meta`]: super::Client::material_pull_meta*/
+    #[derive(Debug, Clone)]
+    pub struct MaterialPullMeta<'a> {
+        client: &'a super::Client,
+        device_type: Result<Option<::vc_api::types::MaterialDeviceType>, String>,
+        material_type: Result<Option<::vc_api::types::MaterialType>, String>,
+    }
+    impl<'a> MaterialPullMeta<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                device_type: Ok(None),
+                material_type: Ok(None),
+            }
+        }
+        pub fn device_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::MaterialDeviceType>,
+        {
+            self.device_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: MaterialDeviceType` for device_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn material_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::MaterialType>,
+        {
+            self.material_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: MaterialType` for material_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/materials/pull_meta`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MaterialPullMetaData>>,
+            Error<()>,
+        > {
+            let Self { client, device_type, material_type } = self;
+            let device_type = device_type.map_err(Error::InvalidRequest)?;
+            let material_type = material_type.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/materials/pull_meta", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("device_type", &device_type))
+                .query(
+                    &progenitor_client::QueryParam::new("material_type", &material_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "material_pull_meta",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::meeting_get`]
 
 [`Client::meeting_get`]: super::Client::meeting_get*/
@@ -22311,6 +24431,295 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "meeting_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meeting_change_name`]
+
+[`Client::meeting_change_name`]: super::Client::meeting_change_name*/
+    #[derive(Debug, Clone)]
+    pub struct MeetingChangeName<'a> {
+        client: &'a super::Client,
+        meeting_id: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::MeetingChangeNameRequest, String>,
+    }
+    impl<'a> MeetingChangeName<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                meeting_id: Err("meeting_id was not initialized".to_string()),
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn meeting_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::MeetingChangeNameRequest>,
+            <V as std::convert::TryInto<
+                types::MeetingChangeNameRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `MeetingChangeNameRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::MeetingChangeNameRequest,
+            ) -> types::builder::MeetingChangeNameRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/meetings/{meeting_id}/change_name`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingChangeNameData>>,
+            Error<()>,
+        > {
+            let Self { client, meeting_id, user_id_type, body } = self;
+            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::MeetingChangeNameRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/meetings/{}/change_name", client.baseurl,
+                encode_path(& meeting_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meeting_change_name",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::meeting_pull_subtitle`]
+
+[`Client::meeting_pull_subtitle`]: super::Client::meeting_pull_subtitle*/
+    #[derive(Debug, Clone)]
+    pub struct MeetingPullSubtitle<'a> {
+        client: &'a super::Client,
+        meeting_id: Result<::std::string::String, String>,
+        did: Result<::std::string::String, String>,
+        page_size: Result<Option<::std::string::String>, String>,
+        page_token: Result<Option<::std::string::String>, String>,
+        uid: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> MeetingPullSubtitle<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                meeting_id: Err("meeting_id was not initialized".to_string()),
+                did: Err("did was not initialized".to_string()),
+                page_size: Ok(None),
+                page_token: Ok(None),
+                uid: Err("uid was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn meeting_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.meeting_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for meeting_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn did<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.did = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for did failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_size failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn page_token<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.page_token = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for page_token failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn uid<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.uid = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for uid failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/meetings/{meeting_id}/pull_subtitle`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingPullSubtitleData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                meeting_id,
+                did,
+                page_size,
+                page_token,
+                uid,
+                user_id_type,
+            } = self;
+            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let did = did.map_err(Error::InvalidRequest)?;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
+            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let uid = uid.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/meetings/{}/pull_subtitle", client.baseurl,
+                encode_path(& meeting_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("did", &did))
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
+                .query(&progenitor_client::QueryParam::new("page_token", &page_token))
+                .query(&progenitor_client::QueryParam::new("uid", &uid))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "meeting_pull_subtitle",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -24772,6 +27181,188 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "participant_quality_list_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::recording_subscription`]
+
+[`Client::recording_subscription`]: super::Client::recording_subscription*/
+    #[derive(Debug, Clone)]
+    pub struct RecordingSubscription<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RecordingSubscriptionRequest, String>,
+    }
+    impl<'a> RecordingSubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RecordingSubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::RecordingSubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RecordingSubscriptionRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RecordingSubscriptionRequest,
+            ) -> types::builder::RecordingSubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/recordings/subscription`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RecordingSubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/recordings/subscription", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "recording_subscription",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::recording_unsubscription`]
+
+[`Client::recording_unsubscription`]: super::Client::recording_unsubscription*/
+    #[derive(Debug, Clone)]
+    pub struct RecordingUnsubscription<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RecordingUnsubscriptionRequest, String>,
+    }
+    impl<'a> RecordingUnsubscription<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RecordingUnsubscriptionRequest>,
+            <V as std::convert::TryInto<
+                types::RecordingUnsubscriptionRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RecordingUnsubscriptionRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RecordingUnsubscriptionRequest,
+            ) -> types::builder::RecordingUnsubscriptionRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/recordings/unsubscription`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RecordingUnsubscriptionRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/recordings/unsubscription", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "recording_unsubscription",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -27693,6 +30284,75 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MaterialUploadMeta<'_> {
+        /**Sends `material_upload_meta` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MaterialUploadMetaData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `material_upload_meta`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MaterialUploadMetaData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_UPLOAD_META,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MaterialRemove<'_> {
+        /**Sends `material_remove` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MaterialRemoveData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `material_remove`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MaterialRemoveData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_REMOVE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MaterialPullMeta<'_> {
+        /**Sends `material_pull_meta` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MaterialPullMetaData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `material_pull_meta`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MaterialPullMetaData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_PULL_META,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingGet<'_> {
         /**Sends `meeting_get` and returns the response's `data`.
 
@@ -27714,6 +30374,118 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                     |builder| builder.send(),
                 )
                 .await
+        }
+    }
+    impl MeetingChangeName<'_> {
+        /**Sends `meeting_change_name` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingChangeNameData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_change_name`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingChangeNameData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_CHANGE_NAME,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingPullSubtitle<'_> {
+        /**Sends `meeting_pull_subtitle` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::MeetingPullSubtitleData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_pull_subtitle`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::MeetingPullSubtitleData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_PULL_SUBTITLE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl crate::pagination::Page for types::MeetingPullSubtitleData {
+        type Item = types::MeetingSubtitleSegment;
+        fn has_more(&self) -> bool {
+            self.has_more.unwrap_or(false)
+        }
+        fn next_page_token(&self) -> Option<&str> {
+            self.page_token.as_deref()
+        }
+        fn items(&self) -> &[types::MeetingSubtitleSegment] {
+            &self.meeting_subtitles
+        }
+        fn into_items(self) -> Vec<types::MeetingSubtitleSegment> {
+            self.meeting_subtitles
+        }
+    }
+    impl crate::pagination::PageRequest for MeetingPullSubtitle<'_> {
+        type Page = types::MeetingPullSubtitleData;
+        const OPERATION: &'static crate::Operation = &crate::generated::operations::MEETING_PULL_SUBTITLE;
+        fn with_page_token(self, token: String) -> Self {
+            self.page_token(token)
+        }
+        fn fetch(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingPullSubtitleData, crate::Error>,
+        > + Send {
+            self.data_with(options)
+        }
+    }
+    impl<'a> MeetingPullSubtitle<'a> {
+        ///Every page of `meeting_pull_subtitle`, starting at this request's `page_token` (the first page if none), one request per page as the stream is polled. Stops after the page with `has_more` false; ends with [`crate::Error::Pagination`] if the server repeats a `page_token`.
+        pub fn pages(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingPullSubtitleData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, crate::CallOptions::default())
+        }
+        /// Like [`pages`](Self::pages), with per-call options applied to every page.
+        pub fn pages_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingPullSubtitleData, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::pages(self, options)
+        }
+        ///Every item (`meeting_subtitles`) of every page of `meeting_pull_subtitle`, holding one page in memory at a time. See [`pages`](Self::pages) for how pagination ends.
+        pub fn stream(
+            self,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingSubtitleSegment, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, crate::CallOptions::default())
+        }
+        /// Like [`stream`](Self::stream), with per-call options applied to every page.
+        pub fn stream_with(
+            self,
+            options: crate::CallOptions,
+        ) -> impl ::futures_core::Stream<
+            Item = Result<types::MeetingSubtitleSegment, crate::Error>,
+        > + Send + 'a {
+            crate::pagination::items(self, options)
         }
     }
     impl MeetingListByNo<'_> {
@@ -28485,6 +31257,52 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             Item = Result<types::ParticipantQuality, crate::Error>,
         > + Send + 'a {
             crate::pagination::items(self, options)
+        }
+    }
+    impl RecordingSubscription<'_> {
+        /**Sends `recording_subscription` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `recording_subscription`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RECORDING_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RecordingUnsubscription<'_> {
+        /**Sends `recording_unsubscription` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `recording_unsubscription`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
         }
     }
     impl ReportGetDaily<'_> {

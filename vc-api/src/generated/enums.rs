@@ -891,6 +891,388 @@ impl<'de> ::serde::Deserialize<'de> for ExportMeetingType {
             .map(ExportMeetingType::from)
     }
 }
+///The devices a material is meant for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MaterialDeviceType {
+    ///`1`: Every kind of device.
+    All,
+    ///`2`: Desktop clients.
+    Pc,
+    ///`3`: Mobile clients, tablets included.
+    Mobile,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MaterialDeviceType {
+    ///Every documented value of [`MaterialDeviceType`], in spec order.
+    pub const ALL: &'static [MaterialDeviceType] = &[
+        MaterialDeviceType::All,
+        MaterialDeviceType::Pc,
+        MaterialDeviceType::Mobile,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MaterialDeviceType::All => 1i32,
+            MaterialDeviceType::Pc => 2i32,
+            MaterialDeviceType::Mobile => 3i32,
+            MaterialDeviceType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MaterialDeviceType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MaterialDeviceType::All,
+            2i32 => MaterialDeviceType::Pc,
+            3i32 => MaterialDeviceType::Mobile,
+            other => MaterialDeviceType::Unknown(other),
+        }
+    }
+}
+impl From<MaterialDeviceType> for i32 {
+    fn from(value: MaterialDeviceType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MaterialDeviceType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MaterialDeviceType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MaterialDeviceType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MaterialDeviceType::from)
+    }
+}
+///Kind of meeting material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MaterialType {
+    ///`1`: A virtual background image.
+    VirtualBackground,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MaterialType {
+    ///Every documented value of [`MaterialType`], in spec order.
+    pub const ALL: &'static [MaterialType] = &[MaterialType::VirtualBackground];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MaterialType::VirtualBackground => 1i32,
+            MaterialType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MaterialType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MaterialType::VirtualBackground,
+            other => MaterialType::Unknown(other),
+        }
+    }
+}
+impl From<MaterialType> for i32 {
+    fn from(value: MaterialType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MaterialType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MaterialType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MaterialType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer).map(MaterialType::from)
+    }
+}
+///Where the file of a material came from before it was uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MaterialSource {
+    ///`1`: The user added a local file through the third-party (ISV) app.
+    Isv,
+    ///`2`: An image synced from Feishu to the ISV app, edited there and uploaded back.
+    IsvFromVc,
+    ///`3`: An image preset in the ISV app, edited there and uploaded.
+    IsvFromPreset,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MaterialSource {
+    ///Every documented value of [`MaterialSource`], in spec order.
+    pub const ALL: &'static [MaterialSource] = &[
+        MaterialSource::Isv,
+        MaterialSource::IsvFromVc,
+        MaterialSource::IsvFromPreset,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MaterialSource::Isv => 1i32,
+            MaterialSource::IsvFromVc => 2i32,
+            MaterialSource::IsvFromPreset => 3i32,
+            MaterialSource::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MaterialSource {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MaterialSource::Isv,
+            2i32 => MaterialSource::IsvFromVc,
+            3i32 => MaterialSource::IsvFromPreset,
+            other => MaterialSource::Unknown(other),
+        }
+    }
+}
+impl From<MaterialSource> for i32 {
+    fn from(value: MaterialSource) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MaterialSource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MaterialSource {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MaterialSource {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MaterialSource::from)
+    }
+}
+///Content review status of a material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MaterialReviewStatus {
+    ///`1`: The review is still running.
+    Reviewing,
+    ///`2`: The material passed the review.
+    Passed,
+    ///`3`: The material failed the review.
+    Failed,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MaterialReviewStatus {
+    ///Every documented value of [`MaterialReviewStatus`], in spec order.
+    pub const ALL: &'static [MaterialReviewStatus] = &[
+        MaterialReviewStatus::Reviewing,
+        MaterialReviewStatus::Passed,
+        MaterialReviewStatus::Failed,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MaterialReviewStatus::Reviewing => 1i32,
+            MaterialReviewStatus::Passed => 2i32,
+            MaterialReviewStatus::Failed => 3i32,
+            MaterialReviewStatus::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MaterialReviewStatus {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MaterialReviewStatus::Reviewing,
+            2i32 => MaterialReviewStatus::Passed,
+            3i32 => MaterialReviewStatus::Failed,
+            other => MaterialReviewStatus::Unknown(other),
+        }
+    }
+}
+impl From<MaterialReviewStatus> for i32 {
+    fn from(value: MaterialReviewStatus) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MaterialReviewStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MaterialReviewStatus {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MaterialReviewStatus {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MaterialReviewStatus::from)
+    }
+}
+///Outcome of registering one file as a material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MaterialUploadOutcome {
+    ///`1`: The material was registered.
+    Succeeded,
+    ///`2`: The material could not be registered.
+    Failed,
+    ///`3`: The file is larger than allowed.
+    FileSizeLimit,
+    ///`4`: The number of materials is already at its limit.
+    FileCountLimit,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MaterialUploadOutcome {
+    ///Every documented value of [`MaterialUploadOutcome`], in spec order.
+    pub const ALL: &'static [MaterialUploadOutcome] = &[
+        MaterialUploadOutcome::Succeeded,
+        MaterialUploadOutcome::Failed,
+        MaterialUploadOutcome::FileSizeLimit,
+        MaterialUploadOutcome::FileCountLimit,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MaterialUploadOutcome::Succeeded => 1i32,
+            MaterialUploadOutcome::Failed => 2i32,
+            MaterialUploadOutcome::FileSizeLimit => 3i32,
+            MaterialUploadOutcome::FileCountLimit => 4i32,
+            MaterialUploadOutcome::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MaterialUploadOutcome {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MaterialUploadOutcome::Succeeded,
+            2i32 => MaterialUploadOutcome::Failed,
+            3i32 => MaterialUploadOutcome::FileSizeLimit,
+            4i32 => MaterialUploadOutcome::FileCountLimit,
+            other => MaterialUploadOutcome::Unknown(other),
+        }
+    }
+}
+impl From<MaterialUploadOutcome> for i32 {
+    fn from(value: MaterialUploadOutcome) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MaterialUploadOutcome {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MaterialUploadOutcome {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MaterialUploadOutcome {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MaterialUploadOutcome::from)
+    }
+}
+///Outcome of removing one material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MaterialRemoveOutcome {
+    ///`1`: The material was removed.
+    Succeeded,
+    ///`2`: The material could not be removed.
+    Failed,
+    ///`3`: The caller may not remove this material.
+    NoPermission,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MaterialRemoveOutcome {
+    ///Every documented value of [`MaterialRemoveOutcome`], in spec order.
+    pub const ALL: &'static [MaterialRemoveOutcome] = &[
+        MaterialRemoveOutcome::Succeeded,
+        MaterialRemoveOutcome::Failed,
+        MaterialRemoveOutcome::NoPermission,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MaterialRemoveOutcome::Succeeded => 1i32,
+            MaterialRemoveOutcome::Failed => 2i32,
+            MaterialRemoveOutcome::NoPermission => 3i32,
+            MaterialRemoveOutcome::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MaterialRemoveOutcome {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MaterialRemoveOutcome::Succeeded,
+            2i32 => MaterialRemoveOutcome::Failed,
+            3i32 => MaterialRemoveOutcome::NoPermission,
+            other => MaterialRemoveOutcome::Unknown(other),
+        }
+    }
+}
+impl From<MaterialRemoveOutcome> for i32 {
+    fn from(value: MaterialRemoveOutcome) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MaterialRemoveOutcome {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MaterialRemoveOutcome {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MaterialRemoveOutcome {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MaterialRemoveOutcome::from)
+    }
+}
 ///Kind of account a meeting user or participant has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MeetingUserType {
@@ -1288,6 +1670,131 @@ impl<'de> ::serde::Deserialize<'de> for MeetingKickoutResult {
     ) -> Result<Self, D::Error> {
         <i32 as ::serde::Deserialize>::deserialize(deserializer)
             .map(MeetingKickoutResult::from)
+    }
+}
+///Outcome of renaming one participant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingChangeNameResult {
+    ///`1`: The participant's in-meeting name was changed.
+    Succeeded,
+    ///`2`: The participant could not be renamed.
+    Failed,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingChangeNameResult {
+    ///Every documented value of [`MeetingChangeNameResult`], in spec order.
+    pub const ALL: &'static [MeetingChangeNameResult] = &[
+        MeetingChangeNameResult::Succeeded,
+        MeetingChangeNameResult::Failed,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingChangeNameResult::Succeeded => 1i32,
+            MeetingChangeNameResult::Failed => 2i32,
+            MeetingChangeNameResult::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingChangeNameResult {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingChangeNameResult::Succeeded,
+            2i32 => MeetingChangeNameResult::Failed,
+            other => MeetingChangeNameResult::Unknown(other),
+        }
+    }
+}
+impl From<MeetingChangeNameResult> for i32 {
+    fn from(value: MeetingChangeNameResult) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingChangeNameResult {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingChangeNameResult {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingChangeNameResult {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingChangeNameResult::from)
+    }
+}
+///What kind of speaker a subtitle's speaker detection resolved to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingSubtitleSpeakerIdType {
+    ///`0`: The kind of speaker is not known.
+    Unspecified,
+    ///`1`: A Feishu / Lark user; `user_id` identifies them.
+    LarkUser,
+    ///`2`: A speaker without a known account.
+    AnonymousUser,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingSubtitleSpeakerIdType {
+    ///Every documented value of [`MeetingSubtitleSpeakerIdType`], in spec order.
+    pub const ALL: &'static [MeetingSubtitleSpeakerIdType] = &[
+        MeetingSubtitleSpeakerIdType::Unspecified,
+        MeetingSubtitleSpeakerIdType::LarkUser,
+        MeetingSubtitleSpeakerIdType::AnonymousUser,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingSubtitleSpeakerIdType::Unspecified => 0i32,
+            MeetingSubtitleSpeakerIdType::LarkUser => 1i32,
+            MeetingSubtitleSpeakerIdType::AnonymousUser => 2i32,
+            MeetingSubtitleSpeakerIdType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingSubtitleSpeakerIdType {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => MeetingSubtitleSpeakerIdType::Unspecified,
+            1i32 => MeetingSubtitleSpeakerIdType::LarkUser,
+            2i32 => MeetingSubtitleSpeakerIdType::AnonymousUser,
+            other => MeetingSubtitleSpeakerIdType::Unknown(other),
+        }
+    }
+}
+impl From<MeetingSubtitleSpeakerIdType> for i32 {
+    fn from(value: MeetingSubtitleSpeakerIdType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingSubtitleSpeakerIdType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingSubtitleSpeakerIdType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingSubtitleSpeakerIdType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingSubtitleSpeakerIdType::from)
     }
 }
 ///Meeting event type a user can be subscribed to.

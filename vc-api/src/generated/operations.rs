@@ -134,6 +134,39 @@ pub const EXPORT_RESOURCE_RESERVATION_LIST: Operation = Operation {
     rate_limit: Some((100u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
 };
+///`POST /open-apis/vc/v1/materials/upload_meta`: Register uploaded files as meeting materials
+pub const MATERIAL_UPLOAD_META: Operation = Operation {
+    id: "material_upload_meta",
+    method: "POST",
+    path: "/open-apis/vc/v1/materials/upload_meta",
+    tag: "material",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`POST /open-apis/vc/v1/materials/remove`: Remove meeting materials
+pub const MATERIAL_REMOVE: Operation = Operation {
+    id: "material_remove",
+    method: "POST",
+    path: "/open-apis/vc/v1/materials/remove",
+    tag: "material",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/materials/pull_meta`: List registered meeting materials
+pub const MATERIAL_PULL_META: Operation = Operation {
+    id: "material_pull_meta",
+    method: "GET",
+    path: "/open-apis/vc/v1/materials/pull_meta",
+    tag: "material",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
 ///`GET /open-apis/vc/v1/meetings/{meeting_id}`: Get a meeting's details
 pub const MEETING_GET: Operation = Operation {
     id: "meeting_get",
@@ -143,6 +176,28 @@ pub const MEETING_GET: Operation = Operation {
     read_only: false,
     pagination_items: None,
     rate_limit: Some((1000u32, 60u32)),
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`POST /open-apis/vc/v1/meetings/{meeting_id}/change_name`: Rename participants inside a meeting
+pub const MEETING_CHANGE_NAME: Operation = Operation {
+    id: "meeting_change_name",
+    method: "POST",
+    path: "/open-apis/vc/v1/meetings/{meeting_id}/change_name",
+    tag: "meeting",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`GET /open-apis/vc/v1/meetings/{meeting_id}/pull_subtitle`: Fetch the subtitles of a meeting or recording
+pub const MEETING_PULL_SUBTITLE: Operation = Operation {
+    id: "meeting_pull_subtitle",
+    method: "GET",
+    path: "/open-apis/vc/v1/meetings/{meeting_id}/pull_subtitle",
+    tag: "meeting",
+    read_only: false,
+    pagination_items: Some("meeting_subtitles"),
+    rate_limit: None,
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/meetings/list_by_no`: List the meetings held under a meeting number
@@ -353,6 +408,28 @@ pub const PARTICIPANT_QUALITY_LIST_GET: Operation = Operation {
     pagination_items: Some("participant_quality_list"),
     rate_limit: Some((100u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
+};
+///`POST /open-apis/vc/v1/recordings/subscription`: Subscribe to a recording event type
+pub const RECORDING_SUBSCRIPTION: Operation = Operation {
+    id: "recording_subscription",
+    method: "POST",
+    path: "/open-apis/vc/v1/recordings/subscription",
+    tag: "recording",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::User],
+};
+///`POST /open-apis/vc/v1/recordings/unsubscription`: Unsubscribe from a recording event type
+pub const RECORDING_UNSUBSCRIPTION: Operation = Operation {
+    id: "recording_unsubscription",
+    method: "POST",
+    path: "/open-apis/vc/v1/recordings/unsubscription",
+    tag: "recording",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reports/get_daily`: Get the daily meeting usage report
 pub const REPORT_GET_DAILY: Operation = Operation {
@@ -632,7 +709,12 @@ pub const ALL: &[&Operation] = &[
     &EXPORT_PARTICIPANT_LIST,
     &EXPORT_PARTICIPANT_QUALITY_LIST,
     &EXPORT_RESOURCE_RESERVATION_LIST,
+    &MATERIAL_UPLOAD_META,
+    &MATERIAL_REMOVE,
+    &MATERIAL_PULL_META,
     &MEETING_GET,
+    &MEETING_CHANGE_NAME,
+    &MEETING_PULL_SUBTITLE,
     &MEETING_LIST_BY_NO,
     &MEETING_SEARCH,
     &MEETING_SUBSCRIPTION,
@@ -652,6 +734,8 @@ pub const ALL: &[&Operation] = &[
     &NOTE_UNSUBSCRIPTION,
     &PARTICIPANT_LIST_GET,
     &PARTICIPANT_QUALITY_LIST_GET,
+    &RECORDING_SUBSCRIPTION,
+    &RECORDING_UNSUBSCRIPTION,
     &REPORT_GET_DAILY,
     &REPORT_GET_TOP_USER,
     &RESERVE_APPLY,
