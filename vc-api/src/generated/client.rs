@@ -1295,6 +1295,179 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
             Default::default()
         }
     }
+    ///The room settings that apply at the requested node.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigQueryData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        ///URL of the background image shown on the check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_background: ::std::option::Option<::std::string::String>,
+        ///URL of the background image shown on the room's display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_background: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_box_digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_status: ::std::option::Option<RoomStatus>,
+    }
+    impl RoomConfigQueryData {
+        pub fn builder() -> builder::RoomConfigQueryData {
+            Default::default()
+        }
+    }
+    ///The generated check-in board deployment code.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigSetCheckboardAccessCodeData {
+        ///The deployment access code to enter on a check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_code: ::std::option::Option<::std::string::String>,
+    }
+    impl RoomConfigSetCheckboardAccessCodeData {
+        pub fn builder() -> builder::RoomConfigSetCheckboardAccessCodeData {
+            Default::default()
+        }
+    }
+    ///Body of `room_config_set_checkboard_access_code`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSetCheckboardAccessCodeRequest {
+        ///Building ID; needed when `scope` is 4 or 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub building_id: ::std::option::Option<::std::string::String>,
+        ///Country or region ID; needed when `scope` is 2 or 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_id: ::std::option::Option<::std::string::String>,
+        ///City ID; needed when `scope` is 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district_id: ::std::option::Option<::std::string::String>,
+        ///Floor name; needed when `scope` is 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub floor_name: ::std::option::Option<::std::string::String>,
+        ///Room ID; needed when `scope` is 6.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        pub scope: ::vc_api::types::RoomConfigScope,
+        pub valid_day: ::vc_api::types::RoomConfigAccessCodeValidDay,
+    }
+    impl RoomConfigSetCheckboardAccessCodeRequest {
+        pub fn builder() -> builder::RoomConfigSetCheckboardAccessCodeRequest {
+            Default::default()
+        }
+    }
+    ///Body of `room_config_set`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSetRequest {
+        ///Building ID; needed when `scope` is 4 or 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub building_id: ::std::option::Option<::std::string::String>,
+        ///Country or region ID; needed when `scope` is 2 or 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_id: ::std::option::Option<::std::string::String>,
+        ///City ID; needed when `scope` is 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district_id: ::std::option::Option<::std::string::String>,
+        ///Floor name; needed when `scope` is 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub floor_name: ::std::option::Option<::std::string::String>,
+        pub room_config: RoomConfigSetting,
+        ///Room ID; needed when `scope` is 6.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        pub scope: ::vc_api::types::RoomConfigScope,
+    }
+    impl RoomConfigSetRequest {
+        pub fn builder() -> builder::RoomConfigSetRequest {
+            Default::default()
+        }
+    }
+    ///The generated room device deployment code.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigSetRoomAccessCodeData {
+        ///The deployment access code to enter on a meeting room device.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_code: ::std::option::Option<::std::string::String>,
+    }
+    impl RoomConfigSetRoomAccessCodeData {
+        pub fn builder() -> builder::RoomConfigSetRoomAccessCodeData {
+            Default::default()
+        }
+    }
+    ///Body of `room_config_set_room_access_code`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSetRoomAccessCodeRequest {
+        ///Building ID; needed when `scope` is 4 or 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub building_id: ::std::option::Option<::std::string::String>,
+        ///Country or region ID; needed when `scope` is 2 or 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_id: ::std::option::Option<::std::string::String>,
+        ///City ID; needed when `scope` is 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district_id: ::std::option::Option<::std::string::String>,
+        ///Floor name; needed when `scope` is 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub floor_name: ::std::option::Option<::std::string::String>,
+        ///Room ID; needed when `scope` is 6.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        pub scope: ::vc_api::types::RoomConfigScope,
+        pub valid_day: ::vc_api::types::RoomConfigAccessCodeValidDay,
+    }
+    impl RoomConfigSetRoomAccessCodeRequest {
+        pub fn builder() -> builder::RoomConfigSetRoomAccessCodeRequest {
+            Default::default()
+        }
+    }
+    ///Room settings to store at a node of the legacy location tree.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigSetting {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        ///URL of the background image shown on the check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_background: ::std::option::Option<::std::string::String>,
+        ///URL of the background image shown on the room's display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_background: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_box_digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_status: ::std::option::Option<RoomConfigSettingRoomStatus>,
+    }
+    impl RoomConfigSetting {
+        pub fn builder() -> builder::RoomConfigSetting {
+            Default::default()
+        }
+    }
+    ///Availability of the rooms at the node, as sent to `room_config_set`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSettingRoomStatus {
+        ///Contact persons; the ID kind follows the `user_id_type` query parameter.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub contact_ids: ::std::vec::Vec<::std::string::String>,
+        ///When the disabled period ends, as unix time in seconds sent as a string; `0` means disabled indefinitely.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_end_time: ::std::option::Option<::std::string::String>,
+        ///Whether users who booked a room are notified when it is disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_notice: ::std::option::Option<bool>,
+        ///Why the rooms are disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_reason: ::std::option::Option<::std::string::String>,
+        ///When the disabled period starts, as unix time in seconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_start_time: ::std::option::Option<::std::string::String>,
+        ///Whether the contact persons are notified when the rooms are enabled again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resume_notice: ::std::option::Option<bool>,
+        ///Whether the rooms are enabled.
+        pub status: bool,
+    }
+    impl RoomConfigSettingRoomStatus {
+        pub fn builder() -> builder::RoomConfigSettingRoomStatus {
+            Default::default()
+        }
+    }
     ///The `data` object of `room_create`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct RoomCreateData {
@@ -7940,6 +8113,1021 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RoomConfigQueryData {
+            digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            display_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_box_digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            room_status: ::std::result::Result<
+                ::std::option::Option<super::RoomStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigQueryData {
+            fn default() -> Self {
+                Self {
+                    digital_signage: Ok(Default::default()),
+                    display_background: Ok(Default::default()),
+                    room_background: Ok(Default::default()),
+                    room_box_digital_signage: Ok(Default::default()),
+                    room_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigQueryData {
+            pub fn digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_box_digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_box_digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_box_digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigQueryData>
+        for super::RoomConfigQueryData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigQueryData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    digital_signage: value.digital_signage?,
+                    display_background: value.display_background?,
+                    room_background: value.room_background?,
+                    room_box_digital_signage: value.room_box_digital_signage?,
+                    room_status: value.room_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigQueryData> for RoomConfigQueryData {
+            fn from(value: super::RoomConfigQueryData) -> Self {
+                Self {
+                    digital_signage: Ok(value.digital_signage),
+                    display_background: Ok(value.display_background),
+                    room_background: Ok(value.room_background),
+                    room_box_digital_signage: Ok(value.room_box_digital_signage),
+                    room_status: Ok(value.room_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetCheckboardAccessCodeData {
+            access_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetCheckboardAccessCodeData {
+            fn default() -> Self {
+                Self {
+                    access_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigSetCheckboardAccessCodeData {
+            pub fn access_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetCheckboardAccessCodeData>
+        for super::RoomConfigSetCheckboardAccessCodeData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetCheckboardAccessCodeData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_code: value.access_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetCheckboardAccessCodeData>
+        for RoomConfigSetCheckboardAccessCodeData {
+            fn from(value: super::RoomConfigSetCheckboardAccessCodeData) -> Self {
+                Self {
+                    access_code: Ok(value.access_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetCheckboardAccessCodeRequest {
+            building_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            floor_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::vc_api::types::RoomConfigScope,
+                ::std::string::String,
+            >,
+            valid_day: ::std::result::Result<
+                ::vc_api::types::RoomConfigAccessCodeValidDay,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetCheckboardAccessCodeRequest {
+            fn default() -> Self {
+                Self {
+                    building_id: Ok(Default::default()),
+                    country_id: Ok(Default::default()),
+                    district_id: Ok(Default::default()),
+                    floor_name: Ok(Default::default()),
+                    room_id: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                    valid_day: Err("no value supplied for valid_day".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSetCheckboardAccessCodeRequest {
+            pub fn building_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.building_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for building_id: {e}")
+                    });
+                self
+            }
+            pub fn country_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country_id: {e}")
+                    });
+                self
+            }
+            pub fn district_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for district_id: {e}")
+                    });
+                self
+            }
+            pub fn floor_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.floor_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for floor_name: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+            pub fn valid_day<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::vc_api::types::RoomConfigAccessCodeValidDay,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.valid_day = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for valid_day: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetCheckboardAccessCodeRequest>
+        for super::RoomConfigSetCheckboardAccessCodeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetCheckboardAccessCodeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    building_id: value.building_id?,
+                    country_id: value.country_id?,
+                    district_id: value.district_id?,
+                    floor_name: value.floor_name?,
+                    room_id: value.room_id?,
+                    scope: value.scope?,
+                    valid_day: value.valid_day?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetCheckboardAccessCodeRequest>
+        for RoomConfigSetCheckboardAccessCodeRequest {
+            fn from(value: super::RoomConfigSetCheckboardAccessCodeRequest) -> Self {
+                Self {
+                    building_id: Ok(value.building_id),
+                    country_id: Ok(value.country_id),
+                    district_id: Ok(value.district_id),
+                    floor_name: Ok(value.floor_name),
+                    room_id: Ok(value.room_id),
+                    scope: Ok(value.scope),
+                    valid_day: Ok(value.valid_day),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetRequest {
+            building_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            floor_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_config: ::std::result::Result<
+                super::RoomConfigSetting,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::vc_api::types::RoomConfigScope,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetRequest {
+            fn default() -> Self {
+                Self {
+                    building_id: Ok(Default::default()),
+                    country_id: Ok(Default::default()),
+                    district_id: Ok(Default::default()),
+                    floor_name: Ok(Default::default()),
+                    room_config: Err("no value supplied for room_config".to_string()),
+                    room_id: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSetRequest {
+            pub fn building_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.building_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for building_id: {e}")
+                    });
+                self
+            }
+            pub fn country_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country_id: {e}")
+                    });
+                self
+            }
+            pub fn district_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for district_id: {e}")
+                    });
+                self
+            }
+            pub fn floor_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.floor_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for floor_name: {e}")
+                    });
+                self
+            }
+            pub fn room_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RoomConfigSetting>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_config: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetRequest>
+        for super::RoomConfigSetRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    building_id: value.building_id?,
+                    country_id: value.country_id?,
+                    district_id: value.district_id?,
+                    floor_name: value.floor_name?,
+                    room_config: value.room_config?,
+                    room_id: value.room_id?,
+                    scope: value.scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetRequest> for RoomConfigSetRequest {
+            fn from(value: super::RoomConfigSetRequest) -> Self {
+                Self {
+                    building_id: Ok(value.building_id),
+                    country_id: Ok(value.country_id),
+                    district_id: Ok(value.district_id),
+                    floor_name: Ok(value.floor_name),
+                    room_config: Ok(value.room_config),
+                    room_id: Ok(value.room_id),
+                    scope: Ok(value.scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetRoomAccessCodeData {
+            access_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetRoomAccessCodeData {
+            fn default() -> Self {
+                Self {
+                    access_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigSetRoomAccessCodeData {
+            pub fn access_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetRoomAccessCodeData>
+        for super::RoomConfigSetRoomAccessCodeData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetRoomAccessCodeData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_code: value.access_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetRoomAccessCodeData>
+        for RoomConfigSetRoomAccessCodeData {
+            fn from(value: super::RoomConfigSetRoomAccessCodeData) -> Self {
+                Self {
+                    access_code: Ok(value.access_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetRoomAccessCodeRequest {
+            building_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            floor_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::vc_api::types::RoomConfigScope,
+                ::std::string::String,
+            >,
+            valid_day: ::std::result::Result<
+                ::vc_api::types::RoomConfigAccessCodeValidDay,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetRoomAccessCodeRequest {
+            fn default() -> Self {
+                Self {
+                    building_id: Ok(Default::default()),
+                    country_id: Ok(Default::default()),
+                    district_id: Ok(Default::default()),
+                    floor_name: Ok(Default::default()),
+                    room_id: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                    valid_day: Err("no value supplied for valid_day".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSetRoomAccessCodeRequest {
+            pub fn building_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.building_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for building_id: {e}")
+                    });
+                self
+            }
+            pub fn country_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country_id: {e}")
+                    });
+                self
+            }
+            pub fn district_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for district_id: {e}")
+                    });
+                self
+            }
+            pub fn floor_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.floor_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for floor_name: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+            pub fn valid_day<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::vc_api::types::RoomConfigAccessCodeValidDay,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.valid_day = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for valid_day: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetRoomAccessCodeRequest>
+        for super::RoomConfigSetRoomAccessCodeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetRoomAccessCodeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    building_id: value.building_id?,
+                    country_id: value.country_id?,
+                    district_id: value.district_id?,
+                    floor_name: value.floor_name?,
+                    room_id: value.room_id?,
+                    scope: value.scope?,
+                    valid_day: value.valid_day?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetRoomAccessCodeRequest>
+        for RoomConfigSetRoomAccessCodeRequest {
+            fn from(value: super::RoomConfigSetRoomAccessCodeRequest) -> Self {
+                Self {
+                    building_id: Ok(value.building_id),
+                    country_id: Ok(value.country_id),
+                    district_id: Ok(value.district_id),
+                    floor_name: Ok(value.floor_name),
+                    room_id: Ok(value.room_id),
+                    scope: Ok(value.scope),
+                    valid_day: Ok(value.valid_day),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetting {
+            digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            display_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_box_digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            room_status: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigSettingRoomStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetting {
+            fn default() -> Self {
+                Self {
+                    digital_signage: Ok(Default::default()),
+                    display_background: Ok(Default::default()),
+                    room_background: Ok(Default::default()),
+                    room_box_digital_signage: Ok(Default::default()),
+                    room_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigSetting {
+            pub fn digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_box_digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_box_digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_box_digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigSettingRoomStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetting> for super::RoomConfigSetting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    digital_signage: value.digital_signage?,
+                    display_background: value.display_background?,
+                    room_background: value.room_background?,
+                    room_box_digital_signage: value.room_box_digital_signage?,
+                    room_status: value.room_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetting> for RoomConfigSetting {
+            fn from(value: super::RoomConfigSetting) -> Self {
+                Self {
+                    digital_signage: Ok(value.digital_signage),
+                    display_background: Ok(value.display_background),
+                    room_background: Ok(value.room_background),
+                    room_box_digital_signage: Ok(value.room_box_digital_signage),
+                    room_status: Ok(value.room_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSettingRoomStatus {
+            contact_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_notice: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            disable_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resume_notice: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RoomConfigSettingRoomStatus {
+            fn default() -> Self {
+                Self {
+                    contact_ids: Ok(Default::default()),
+                    disable_end_time: Ok(Default::default()),
+                    disable_notice: Ok(Default::default()),
+                    disable_reason: Ok(Default::default()),
+                    disable_start_time: Ok(Default::default()),
+                    resume_notice: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSettingRoomStatus {
+            pub fn contact_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contact_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contact_ids: {e}")
+                    });
+                self
+            }
+            pub fn disable_end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_end_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_notice: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_reason: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_start_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn resume_notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resume_notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resume_notice: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSettingRoomStatus>
+        for super::RoomConfigSettingRoomStatus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSettingRoomStatus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    contact_ids: value.contact_ids?,
+                    disable_end_time: value.disable_end_time?,
+                    disable_notice: value.disable_notice?,
+                    disable_reason: value.disable_reason?,
+                    disable_start_time: value.disable_start_time?,
+                    resume_notice: value.resume_notice?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSettingRoomStatus>
+        for RoomConfigSettingRoomStatus {
+            fn from(value: super::RoomConfigSettingRoomStatus) -> Self {
+                Self {
+                    contact_ids: Ok(value.contact_ids),
+                    disable_end_time: Ok(value.disable_end_time),
+                    disable_notice: Ok(value.disable_notice),
+                    disable_reason: Ok(value.disable_reason),
+                    disable_start_time: Ok(value.disable_start_time),
+                    resume_notice: Ok(value.resume_notice),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RoomCreateData {
             room: ::std::result::Result<
                 ::std::option::Option<super::Room>,
@@ -10883,6 +12071,101 @@ let response = client.room_search()
 ```*/
     pub fn room_search(&self) -> builder::RoomSearch<'_> {
         builder::RoomSearch::new(self)
+    }
+    /**Get the room configuration of a location (legacy)
+
+Returns the room settings that apply at one node of the legacy location tree: background
+images, digital signage for room displays and screen-sharing boxes, and room
+availability. `scope` picks the level of the node; fill in the location fields that
+level needs (see `scope`). Superseded by `scope_config_get`.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/room_configs/query`
+
+Arguments:
+- `building_id`: Building ID; needed when `scope` is 4 or 5.
+- `country_id`: Country or region ID; needed when `scope` is 2 or 3.
+- `district_id`: City ID; needed when `scope` is 3.
+- `floor_name`: Floor name; needed when `scope` is 5.
+- `room_id`: Room ID; needed when `scope` is 6.
+- `scope`: Level of the location node whose configuration is read.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.room_config_query()
+    .building_id(building_id)
+    .country_id(country_id)
+    .district_id(district_id)
+    .floor_name(floor_name)
+    .room_id(room_id)
+    .scope(scope)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn room_config_query(&self) -> builder::RoomConfigQuery<'_> {
+        builder::RoomConfigQuery::new(self)
+    }
+    /**Set the room configuration of a location (legacy)
+
+Stores room settings at one node of the legacy location tree: background images, digital
+signage and room availability. `scope` picks the level of the node; fill in the location
+fields that level needs (see `scope`). Superseded by `scope_config_create`.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/room_configs/set`
+
+Arguments:
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.room_config_set()
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn room_config_set(&self) -> builder::RoomConfigSet<'_> {
+        builder::RoomConfigSet::new(self)
+    }
+    /**Create a deployment code for check-in boards (legacy)
+
+Generates an access code with which check-in boards are deployed at one node of the
+legacy location tree, valid for 1, 7 or 30 days. `scope` picks the level of the node;
+fill in the location fields that level needs (see `scope`).
+
+
+Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_checkboard_access_code`
+
+```text
+let response = client.room_config_set_checkboard_access_code()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn room_config_set_checkboard_access_code(
+        &self,
+    ) -> builder::RoomConfigSetCheckboardAccessCode<'_> {
+        builder::RoomConfigSetCheckboardAccessCode::new(self)
+    }
+    /**Create a deployment code for room devices (legacy)
+
+Generates an access code with which meeting room devices are deployed at one node of the
+legacy location tree, valid for 1, 7 or 30 days. `scope` picks the level of the node;
+fill in the location fields that level needs (see `scope`).
+
+
+Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_room_access_code`
+
+```text
+let response = client.room_config_set_room_access_code()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn room_config_set_room_access_code(
+        &self,
+    ) -> builder::RoomConfigSetRoomAccessCode<'_> {
+        builder::RoomConfigSetRoomAccessCode::new(self)
     }
     /**List the child levels of a room level
 
@@ -14159,6 +15442,483 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::room_config_query`]
+
+[`Client::room_config_query`]: super::Client::room_config_query*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigQuery<'a> {
+        client: &'a super::Client,
+        building_id: Result<Option<::std::string::String>, String>,
+        country_id: Result<Option<::std::string::String>, String>,
+        district_id: Result<Option<::std::string::String>, String>,
+        floor_name: Result<Option<::std::string::String>, String>,
+        room_id: Result<Option<::std::string::String>, String>,
+        scope: Result<::vc_api::types::RoomConfigScope, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> RoomConfigQuery<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                building_id: Ok(None),
+                country_id: Ok(None),
+                district_id: Ok(None),
+                floor_name: Ok(None),
+                room_id: Ok(None),
+                scope: Err("scope was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn building_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.building_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for building_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn country_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.country_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for country_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn district_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.district_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for district_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn floor_name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.floor_name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for floor_name failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.room_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for room_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn scope<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+        {
+            self.scope = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: RoomConfigScope` for scope failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/room_configs/query`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomConfigQueryData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                building_id,
+                country_id,
+                district_id,
+                floor_name,
+                room_id,
+                scope,
+                user_id_type,
+            } = self;
+            let building_id = building_id.map_err(Error::InvalidRequest)?;
+            let country_id = country_id.map_err(Error::InvalidRequest)?;
+            let district_id = district_id.map_err(Error::InvalidRequest)?;
+            let floor_name = floor_name.map_err(Error::InvalidRequest)?;
+            let room_id = room_id.map_err(Error::InvalidRequest)?;
+            let scope = scope.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/room_configs/query", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("building_id", &building_id))
+                .query(&progenitor_client::QueryParam::new("country_id", &country_id))
+                .query(&progenitor_client::QueryParam::new("district_id", &district_id))
+                .query(&progenitor_client::QueryParam::new("floor_name", &floor_name))
+                .query(&progenitor_client::QueryParam::new("room_id", &room_id))
+                .query(&progenitor_client::QueryParam::new("scope", &scope))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_query",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_set`]
+
+[`Client::room_config_set`]: super::Client::room_config_set*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigSet<'a> {
+        client: &'a super::Client,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::RoomConfigSetRequest, String>,
+    }
+    impl<'a> RoomConfigSet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoomConfigSetRequest>,
+            <V as std::convert::TryInto<
+                types::RoomConfigSetRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RoomConfigSetRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoomConfigSetRequest,
+            ) -> types::builder::RoomConfigSetRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/room_configs/set`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, user_id_type, body } = self;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::RoomConfigSetRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/room_configs/set", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_set",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_set_checkboard_access_code`]
+
+[`Client::room_config_set_checkboard_access_code`]: super::Client::room_config_set_checkboard_access_code*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigSetCheckboardAccessCode<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoomConfigSetCheckboardAccessCodeRequest, String>,
+    }
+    impl<'a> RoomConfigSetCheckboardAccessCode<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoomConfigSetCheckboardAccessCodeRequest>,
+            <V as std::convert::TryInto<
+                types::RoomConfigSetCheckboardAccessCodeRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RoomConfigSetCheckboardAccessCodeRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoomConfigSetCheckboardAccessCodeRequest,
+            ) -> types::builder::RoomConfigSetCheckboardAccessCodeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_checkboard_access_code`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<
+                    ::vc_api::types::RoomConfigSetCheckboardAccessCodeData,
+                >,
+            >,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RoomConfigSetCheckboardAccessCodeRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/room_configs/set_checkboard_access_code", client
+                .baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_set_checkboard_access_code",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_set_room_access_code`]
+
+[`Client::room_config_set_room_access_code`]: super::Client::room_config_set_room_access_code*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigSetRoomAccessCode<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoomConfigSetRoomAccessCodeRequest, String>,
+    }
+    impl<'a> RoomConfigSetRoomAccessCode<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoomConfigSetRoomAccessCodeRequest>,
+            <V as std::convert::TryInto<
+                types::RoomConfigSetRoomAccessCodeRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RoomConfigSetRoomAccessCodeRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoomConfigSetRoomAccessCodeRequest,
+            ) -> types::builder::RoomConfigSetRoomAccessCodeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_room_access_code`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::RoomConfigSetRoomAccessCodeData>,
+            >,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RoomConfigSetRoomAccessCodeRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/room_configs/set_room_access_code", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_set_room_access_code",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::room_level_list`]
 
 [`Client::room_level_list`]: super::Client::room_level_list*/
@@ -15650,6 +17410,102 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             crate::call::execute(
                     client,
                     &crate::generated::operations::ROOM_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigQuery<'_> {
+        /**Sends `room_config_query` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomConfigQueryData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_query`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomConfigQueryData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_QUERY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSet<'_> {
+        /**Sends `room_config_set` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSetCheckboardAccessCode<'_> {
+        /**Sends `room_config_set_checkboard_access_code` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set_checkboard_access_code`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSetRoomAccessCode<'_> {
+        /**Sends `room_config_set_room_access_code` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set_room_access_code`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
                     options,
                     self,
                     |builder| builder.send(),

@@ -1516,6 +1516,154 @@ impl<'de> ::serde::Deserialize<'de> for ReserveAssignHostUserType {
             .map(ReserveAssignHostUserType::from)
     }
 }
+/**Level of a node in the legacy location tree. Each level needs its location fields:
+`country_id` for 2 and 3, `district_id` for 3, `building_id` for 4 and 5, `floor_name`
+for 5, `room_id` for 6; the tenant (1) needs none.
+*/
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoomConfigScope {
+    ///`1`: The whole tenant.
+    Tenant,
+    ///`2`: A country or region.
+    CountryDistrict,
+    ///`3`: A city.
+    City,
+    ///`4`: A building.
+    Building,
+    ///`5`: A floor of a building.
+    Floor,
+    ///`6`: A single meeting room.
+    Room,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl RoomConfigScope {
+    ///Every documented value of [`RoomConfigScope`], in spec order.
+    pub const ALL: &'static [RoomConfigScope] = &[
+        RoomConfigScope::Tenant,
+        RoomConfigScope::CountryDistrict,
+        RoomConfigScope::City,
+        RoomConfigScope::Building,
+        RoomConfigScope::Floor,
+        RoomConfigScope::Room,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            RoomConfigScope::Tenant => 1i32,
+            RoomConfigScope::CountryDistrict => 2i32,
+            RoomConfigScope::City => 3i32,
+            RoomConfigScope::Building => 4i32,
+            RoomConfigScope::Floor => 5i32,
+            RoomConfigScope::Room => 6i32,
+            RoomConfigScope::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for RoomConfigScope {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => RoomConfigScope::Tenant,
+            2i32 => RoomConfigScope::CountryDistrict,
+            3i32 => RoomConfigScope::City,
+            4i32 => RoomConfigScope::Building,
+            5i32 => RoomConfigScope::Floor,
+            6i32 => RoomConfigScope::Room,
+            other => RoomConfigScope::Unknown(other),
+        }
+    }
+}
+impl From<RoomConfigScope> for i32 {
+    fn from(value: RoomConfigScope) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for RoomConfigScope {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for RoomConfigScope {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomConfigScope {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(RoomConfigScope::from)
+    }
+}
+///For how many days a deployment access code stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoomConfigAccessCodeValidDay {
+    ///`1`: One day.
+    Day,
+    ///`7`: Seven days.
+    Week,
+    ///`30`: Thirty days.
+    Month,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl RoomConfigAccessCodeValidDay {
+    ///Every documented value of [`RoomConfigAccessCodeValidDay`], in spec order.
+    pub const ALL: &'static [RoomConfigAccessCodeValidDay] = &[
+        RoomConfigAccessCodeValidDay::Day,
+        RoomConfigAccessCodeValidDay::Week,
+        RoomConfigAccessCodeValidDay::Month,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            RoomConfigAccessCodeValidDay::Day => 1i32,
+            RoomConfigAccessCodeValidDay::Week => 7i32,
+            RoomConfigAccessCodeValidDay::Month => 30i32,
+            RoomConfigAccessCodeValidDay::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for RoomConfigAccessCodeValidDay {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => RoomConfigAccessCodeValidDay::Day,
+            7i32 => RoomConfigAccessCodeValidDay::Week,
+            30i32 => RoomConfigAccessCodeValidDay::Month,
+            other => RoomConfigAccessCodeValidDay::Unknown(other),
+        }
+    }
+}
+impl From<RoomConfigAccessCodeValidDay> for i32 {
+    fn from(value: RoomConfigAccessCodeValidDay) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for RoomConfigAccessCodeValidDay {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for RoomConfigAccessCodeValidDay {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomConfigAccessCodeValidDay {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(RoomConfigAccessCodeValidDay::from)
+    }
+}
 ///Kind of scope a room configuration belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ScopeConfigScopeType {

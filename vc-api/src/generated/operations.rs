@@ -321,6 +321,50 @@ pub const ROOM_SEARCH: Operation = Operation {
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::User],
 };
+///`GET /open-apis/vc/v1/room_configs/query`: Get the room configuration of a location (legacy)
+pub const ROOM_CONFIG_QUERY: Operation = Operation {
+    id: "room_config_query",
+    method: "GET",
+    path: "/open-apis/vc/v1/room_configs/query",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/room_configs/set`: Set the room configuration of a location (legacy)
+pub const ROOM_CONFIG_SET: Operation = Operation {
+    id: "room_config_set",
+    method: "POST",
+    path: "/open-apis/vc/v1/room_configs/set",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/room_configs/set_checkboard_access_code`: Create a deployment code for check-in boards (legacy)
+pub const ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE: Operation = Operation {
+    id: "room_config_set_checkboard_access_code",
+    method: "POST",
+    path: "/open-apis/vc/v1/room_configs/set_checkboard_access_code",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/room_configs/set_room_access_code`: Create a deployment code for room devices (legacy)
+pub const ROOM_CONFIG_SET_ROOM_ACCESS_CODE: Operation = Operation {
+    id: "room_config_set_room_access_code",
+    method: "POST",
+    path: "/open-apis/vc/v1/room_configs/set_room_access_code",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
 ///`GET /open-apis/vc/v1/room_levels`: List the child levels of a room level
 pub const ROOM_LEVEL_LIST: Operation = Operation {
     id: "room_level_list",
@@ -451,6 +495,10 @@ pub const ALL: &[&Operation] = &[
     &ROOM_PATCH,
     &ROOM_MGET,
     &ROOM_SEARCH,
+    &ROOM_CONFIG_QUERY,
+    &ROOM_CONFIG_SET,
+    &ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+    &ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
     &ROOM_LEVEL_LIST,
     &ROOM_LEVEL_CREATE,
     &ROOM_LEVEL_GET,
