@@ -244,6 +244,94 @@ pub const RESERVE_GET_ACTIVE_MEETING: Operation = Operation {
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
 };
+///`GET /open-apis/vc/v1/reserve_configs/reserve_scope`: Get the reservation limits of a room or room level
+pub const RESERVE_CONFIG_RESERVE_SCOPE: Operation = Operation {
+    id: "reserve_config_reserve_scope",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/reserve_scope",
+    tag: "reserve_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}`: Update the reservation limits of a room or room level
+pub const RESERVE_CONFIG_PATCH: Operation = Operation {
+    id: "reserve_config_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}",
+    tag: "reserve_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`: Get the reservation administrators of a room or room level
+pub const RESERVE_CONFIG_ADMIN_GET: Operation = Operation {
+    id: "reserve_config_admin_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin",
+    tag: "reserve_config_admin",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`: Update the reservation administrators of a room or room level
+pub const RESERVE_CONFIG_ADMIN_PATCH: Operation = Operation {
+    id: "reserve_config_admin_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin",
+    tag: "reserve_config_admin",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`: Get the reservation form settings of a room or room level
+pub const RESERVE_CONFIG_FORM_GET: Operation = Operation {
+    id: "reserve_config_form_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form",
+    tag: "reserve_config_form",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`: Update the reservation form settings of a room or room level
+pub const RESERVE_CONFIG_FORM_PATCH: Operation = Operation {
+    id: "reserve_config_form_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form",
+    tag: "reserve_config_form",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`: Get the disable-notification settings of a room or room level
+pub const RESERVE_CONFIG_DISABLE_INFORM_GET: Operation = Operation {
+    id: "reserve_config_disable_inform_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform",
+    tag: "reserve_config_disable_inform",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`: Update the disable-notification settings of a room or room level
+pub const RESERVE_CONFIG_DISABLE_INFORM_PATCH: Operation = Operation {
+    id: "reserve_config_disable_inform_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform",
+    tag: "reserve_config_disable_inform",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
 ///`GET /open-apis/vc/v1/rooms`: List rooms under a room level
 pub const ROOM_LIST: Operation = Operation {
     id: "room_list",
@@ -488,6 +576,14 @@ pub const ALL: &[&Operation] = &[
     &RESERVE_UPDATE,
     &RESERVE_DELETE,
     &RESERVE_GET_ACTIVE_MEETING,
+    &RESERVE_CONFIG_RESERVE_SCOPE,
+    &RESERVE_CONFIG_PATCH,
+    &RESERVE_CONFIG_ADMIN_GET,
+    &RESERVE_CONFIG_ADMIN_PATCH,
+    &RESERVE_CONFIG_FORM_GET,
+    &RESERVE_CONFIG_FORM_PATCH,
+    &RESERVE_CONFIG_DISABLE_INFORM_GET,
+    &RESERVE_CONFIG_DISABLE_INFORM_PATCH,
     &ROOM_LIST,
     &ROOM_CREATE,
     &ROOM_GET,
