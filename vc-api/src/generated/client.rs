@@ -2887,6 +2887,550 @@ ignored with a user access token.
             Default::default()
         }
     }
+    ///The users and departments that administer the bookings of a scope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigAdminConfig {
+        ///Administering departments.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub depts: ::std::vec::Vec<ReserveConfigDepartment>,
+        ///Administering users.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub users: ::std::vec::Vec<ReserveConfigUser>,
+    }
+    impl ReserveConfigAdminConfig {
+        pub fn builder() -> builder::ReserveConfigAdminConfig {
+            Default::default()
+        }
+    }
+    ///The users and departments that administer the bookings of a scope, as sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigAdminConfigInput {
+        ///Administering departments.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub depts: ::std::vec::Vec<ReserveConfigDepartmentInput>,
+        ///Administering users.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub users: ::std::vec::Vec<ReserveConfigUserInput>,
+    }
+    impl ReserveConfigAdminConfigInput {
+        pub fn builder() -> builder::ReserveConfigAdminConfigInput {
+            Default::default()
+        }
+    }
+    ///The reservation administrators of the scope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigAdminGetData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserve_admin_config: ::std::option::Option<ReserveConfigAdminConfig>,
+    }
+    impl ReserveConfigAdminGetData {
+        pub fn builder() -> builder::ReserveConfigAdminGetData {
+            Default::default()
+        }
+    }
+    ///Body of `reserve_config_admin_patch`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigAdminPatchRequest {
+        pub reserve_admin_config: ReserveConfigAdminConfigInput,
+        pub scope_type: ::vc_api::types::ScopeConfigScopeType,
+    }
+    impl ReserveConfigAdminPatchRequest {
+        pub fn builder() -> builder::ReserveConfigAdminPatchRequest {
+            Default::default()
+        }
+    }
+    ///Approval rules for bookings.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigApprovalConfig {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_condition: ::std::option::Option<
+            ::vc_api::types::ReserveConfigApprovalCondition,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_switch: ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+        ///The approvers.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub approvers: ::std::vec::Vec<ReserveConfigUser>,
+        ///Bookings longer than this many hours need approval (0.1 to 99, rounded to two decimals).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_duration: ::std::option::Option<f64>,
+    }
+    impl ReserveConfigApprovalConfig {
+        pub fn builder() -> builder::ReserveConfigApprovalConfig {
+            Default::default()
+        }
+    }
+    /**Approval rules for bookings, as sent. Leaving `approval_switch` out keeps the current
+switch but then needs `approval_condition`; switching on (1) also needs
+`approval_condition` and at least one approver; switching off (0) needs nothing else.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigApprovalConfigInput {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_condition: ::std::option::Option<
+            ::vc_api::types::ReserveConfigApprovalCondition,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_switch: ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+        ///The approvers; at least one when approval is switched on.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub approvers: ::std::vec::Vec<ReserveConfigUserInput>,
+        /**Bookings longer than this many hours need approval (0.1 to 99, rounded to two
+decimals). Needed when `approval_condition` is 1; left out with condition 0 it
+becomes 99.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_duration: ::std::option::Option<f64>,
+    }
+    impl ReserveConfigApprovalConfigInput {
+        pub fn builder() -> builder::ReserveConfigApprovalConfigInput {
+            Default::default()
+        }
+    }
+    ///A department named in a reservation setting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigDepartment {
+        ///Open department ID (`open_department_id`) of the department.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department_id: ::std::option::Option<::std::string::String>,
+        ///Name of the department.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department_name: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigDepartment {
+        pub fn builder() -> builder::ReserveConfigDepartment {
+            Default::default()
+        }
+    }
+    ///A department named in a reservation setting, as sent in a request.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigDepartmentInput {
+        ///Open department ID (`open_department_id`) of the department.
+        pub department_id: ::std::string::String,
+        ///Name of the department.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department_name: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigDepartmentInput {
+        pub fn builder() -> builder::ReserveConfigDepartmentInput {
+            Default::default()
+        }
+    }
+    ///Who is told when the rooms of a scope are disabled or enabled again.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigDisableInformConfig {
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///Whether the notifications are sent.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_inform: ::std::option::Option<bool>,
+        ///Departments whose members are notified.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub informed_depts: ::std::vec::Vec<ReserveConfigDepartment>,
+        ///Users who are notified.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub informed_users: ::std::vec::Vec<ReserveConfigUser>,
+    }
+    impl ReserveConfigDisableInformConfig {
+        pub fn builder() -> builder::ReserveConfigDisableInformConfig {
+            Default::default()
+        }
+    }
+    ///Who is told when the rooms of a scope are disabled or enabled again, as sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigDisableInformConfigInput {
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///Whether the notifications are sent.
+        pub if_inform: bool,
+        ///Departments whose members are notified.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub informed_depts: ::std::vec::Vec<ReserveConfigDepartmentInput>,
+        ///Users who are notified.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub informed_users: ::std::vec::Vec<ReserveConfigUserInput>,
+    }
+    impl ReserveConfigDisableInformConfigInput {
+        pub fn builder() -> builder::ReserveConfigDisableInformConfigInput {
+            Default::default()
+        }
+    }
+    ///The disable-notification settings of the scope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigDisableInformGetData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_inform: ::std::option::Option<ReserveConfigDisableInformConfig>,
+    }
+    impl ReserveConfigDisableInformGetData {
+        pub fn builder() -> builder::ReserveConfigDisableInformGetData {
+            Default::default()
+        }
+    }
+    ///Body of `reserve_config_disable_inform_patch`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigDisableInformPatchRequest {
+        pub disable_inform: ReserveConfigDisableInformConfigInput,
+        pub scope_type: ::vc_api::types::ScopeConfigScopeType,
+    }
+    impl ReserveConfigDisableInformPatchRequest {
+        pub fn builder() -> builder::ReserveConfigDisableInformPatchRequest {
+            Default::default()
+        }
+    }
+    ///Reservation form settings of a scope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigFormConfig {
+        ///The form's custom questions.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub custom_list: ::std::vec::Vec<ReserveConfigFormQuestion>,
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///How long before the meeting, at the latest, the notification arrives, in `time_unit`s.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notified_time: ::std::option::Option<i32>,
+        ///Users notified of the form's answers.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub notified_users: ::std::vec::Vec<ReserveConfigUser>,
+        ///Whether booking asks for the reservation form.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserve_form: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_unit: ::std::option::Option<::vc_api::types::ReserveConfigFormTimeUnit>,
+    }
+    impl ReserveConfigFormConfig {
+        pub fn builder() -> builder::ReserveConfigFormConfig {
+            Default::default()
+        }
+    }
+    ///Reservation form settings of a scope, as sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigFormConfigInput {
+        ///The form's custom questions.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub custom_list: ::std::vec::Vec<ReserveConfigFormQuestionInput>,
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///How long before the meeting, at the latest, the notification arrives, in `time_unit`s.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub notified_time: ::std::option::Option<i32>,
+        ///Users notified of the form's answers.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub notified_users: ::std::vec::Vec<ReserveConfigUserInput>,
+        ///Whether booking asks for the reservation form.
+        pub reserve_form: bool,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_unit: ::std::option::Option<::vc_api::types::ReserveConfigFormTimeUnit>,
+    }
+    impl ReserveConfigFormConfigInput {
+        pub fn builder() -> builder::ReserveConfigFormConfigInput {
+            Default::default()
+        }
+    }
+    ///The reservation form settings of the scope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigFormGetData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserve_form_config: ::std::option::Option<ReserveConfigFormConfig>,
+    }
+    impl ReserveConfigFormGetData {
+        pub fn builder() -> builder::ReserveConfigFormGetData {
+            Default::default()
+        }
+    }
+    ///Body of `reserve_config_form_patch`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigFormPatchRequest {
+        pub reserve_form_config: ReserveConfigFormConfigInput,
+        pub scope_type: ::vc_api::types::ScopeConfigScopeType,
+    }
+    impl ReserveConfigFormPatchRequest {
+        pub fn builder() -> builder::ReserveConfigFormPatchRequest {
+            Default::default()
+        }
+    }
+    ///A custom question of a reservation form.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigFormQuestion {
+        ///Conditions under which the question is shown.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub conditions: ::std::vec::Vec<ReserveConfigFormQuestionCondition>,
+        ///Kind of question (for example choice or free text); the SDKs do not list the values.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub custom_type: ::std::option::Option<i32>,
+        ///Key of the question, which display conditions of other questions refer to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key: ::std::option::Option<::std::string::String>,
+        ///Whether an answer is mandatory.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub need_fill: ::std::option::Option<bool>,
+        ///The choices of a single- or multiple-choice question.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub options: ::std::vec::Vec<ReserveConfigFormQuestionOption>,
+        ///Hint shown in the answer box of a free-text question.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub placeholder: ::std::option::Option<::std::string::String>,
+        ///Text of the question.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigFormQuestion {
+        pub fn builder() -> builder::ReserveConfigFormQuestion {
+            Default::default()
+        }
+    }
+    ///A display condition of a custom question.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigFormQuestionCondition {
+        ///Key of the question whose answer the condition looks at.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub custom_key: ::std::option::Option<::std::string::String>,
+        ///Keys of the choices that must be selected in that question.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub option_keys: ::std::vec::Vec<::std::string::String>,
+    }
+    impl ReserveConfigFormQuestionCondition {
+        pub fn builder() -> builder::ReserveConfigFormQuestionCondition {
+            Default::default()
+        }
+    }
+    ///A custom question of a reservation form, as sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigFormQuestionInput {
+        ///Conditions under which the question is shown.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub conditions: ::std::vec::Vec<ReserveConfigFormQuestionCondition>,
+        ///Kind of question (for example choice or free text); the SDKs do not list the values.
+        pub custom_type: i32,
+        ///Key of the question, which display conditions of other questions refer to.
+        pub key: ::std::string::String,
+        ///Whether an answer is mandatory.
+        pub need_fill: bool,
+        ///The choices of a single- or multiple-choice question.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub options: ::std::vec::Vec<ReserveConfigFormQuestionOptionInput>,
+        ///Hint shown in the answer box of a free-text question.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub placeholder: ::std::option::Option<::std::string::String>,
+        ///Text of the question.
+        pub title: ::std::string::String,
+    }
+    impl ReserveConfigFormQuestionInput {
+        pub fn builder() -> builder::ReserveConfigFormQuestionInput {
+            Default::default()
+        }
+    }
+    ///One choice of a custom question.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigFormQuestionOption {
+        ///Whether this is the "other" choice.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_other: ::std::option::Option<bool>,
+        ///Key of the choice, which display conditions refer to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub key: ::std::option::Option<::std::string::String>,
+        ///Text of the choice (for the "other" choice, the text that goes with it).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub text: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigFormQuestionOption {
+        pub fn builder() -> builder::ReserveConfigFormQuestionOption {
+            Default::default()
+        }
+    }
+    ///One choice of a custom question, as sent.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigFormQuestionOptionInput {
+        ///Whether this is the "other" choice.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub is_other: ::std::option::Option<bool>,
+        ///Key of the choice, which display conditions refer to.
+        pub key: ::std::string::String,
+        ///Text of the choice (for the "other" choice, the text that goes with it).
+        pub text: ::std::string::String,
+    }
+    impl ReserveConfigFormQuestionOptionInput {
+        pub fn builder() -> builder::ReserveConfigFormQuestionOptionInput {
+            Default::default()
+        }
+    }
+    ///Body of `reserve_config_patch`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigPatchRequest {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_config: ::std::option::Option<ReserveConfigApprovalConfigInput>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserve_scope_config: ::std::option::Option<
+            ReserveConfigReserveScopeConfigInput,
+        >,
+        pub scope_type: ::vc_api::types::ReserveConfigScopeType,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_config: ::std::option::Option<ReserveConfigTimeConfigInput>,
+    }
+    impl ReserveConfigPatchRequest {
+        pub fn builder() -> builder::ReserveConfigPatchRequest {
+            Default::default()
+        }
+    }
+    ///Who may book the rooms.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigReserveScopeConfig {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_all_users: ::std::option::Option<
+            ::vc_api::types::ReserveConfigAllowAllUsers,
+        >,
+        ///Departments whose members may book.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub allow_depts: ::std::vec::Vec<ReserveConfigDepartment>,
+        ///Users who may book.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub allow_users: ::std::vec::Vec<ReserveConfigUser>,
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+    }
+    impl ReserveConfigReserveScopeConfig {
+        pub fn builder() -> builder::ReserveConfigReserveScopeConfig {
+            Default::default()
+        }
+    }
+    /**Who may book the rooms, as sent. The page marks `allow_all_users` as required within
+this group; with 0, at least one user or department must be listed.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigReserveScopeConfigInput {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_all_users: ::std::option::Option<
+            ::vc_api::types::ReserveConfigAllowAllUsers,
+        >,
+        ///Departments whose members may book.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub allow_depts: ::std::vec::Vec<ReserveConfigDepartmentInput>,
+        ///Users who may book.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub allow_users: ::std::vec::Vec<ReserveConfigUserInput>,
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+    }
+    impl ReserveConfigReserveScopeConfigInput {
+        pub fn builder() -> builder::ReserveConfigReserveScopeConfigInput {
+            Default::default()
+        }
+    }
+    ///The reservation limits of the scope.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigReserveScopeData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approve_config: ::std::option::Option<ReserveConfigApprovalConfig>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserve_scope_config: ::std::option::Option<ReserveConfigReserveScopeConfig>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_config: ::std::option::Option<ReserveConfigTimeConfig>,
+    }
+    impl ReserveConfigReserveScopeData {
+        pub fn builder() -> builder::ReserveConfigReserveScopeData {
+            Default::default()
+        }
+    }
+    ///When rooms can be booked.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigTimeConfig {
+        ///How many days ahead a room can be booked at the earliest (1 to 730).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_in_advance: ::std::option::Option<i32>,
+        ///End of the daily bookable period, in seconds after midnight (0 to 86400) sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///Longest single booking, in hours (1 to 99).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_duration: ::std::option::Option<i32>,
+        ///Time of day, in seconds after midnight (0 to 86400) sent as a string, from which the newly bookable day opens for booking.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub opening_hour: ::std::option::Option<::std::string::String>,
+        ///Start of the daily bookable period, in seconds after midnight (0 to 86400) sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_switch: ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+    }
+    impl ReserveConfigTimeConfig {
+        pub fn builder() -> builder::ReserveConfigTimeConfig {
+            Default::default()
+        }
+    }
+    /**When rooms can be booked, as sent. Time-of-day values that are not a multiple of 60
+seconds are rounded to the nearest multiple; `end_time` must be at least 30 seconds
+after `start_time`.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigTimeConfigInput {
+        ///How many days ahead a room can be booked at the earliest (1 to 730); left out, it becomes 365.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_in_advance: ::std::option::Option<i32>,
+        /**End of the daily bookable period, in seconds after midnight (0 to 86400) sent as a
+string; left out, it becomes 86400, and `start_time` must then be below 86370.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        ///Whether these settings also override the levels and rooms below this scope.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///Longest single booking, in hours (1 to 99); left out, it becomes 2.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_duration: ::std::option::Option<i32>,
+        /**Time of day, in seconds after midnight (0 to 86400) sent as a string, from which the
+newly bookable day opens for booking; left out, it becomes 28800 (08:00).
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub opening_hour: ::std::option::Option<::std::string::String>,
+        /**Start of the daily bookable period, in seconds after midnight (0 to 86400) sent as a
+string; left out, it becomes 0, and `end_time` must then be at least 30.
+*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        pub time_switch: ::vc_api::types::ReserveConfigSwitch,
+    }
+    impl ReserveConfigTimeConfigInput {
+        pub fn builder() -> builder::ReserveConfigTimeConfigInput {
+            Default::default()
+        }
+    }
+    ///A user named in a reservation setting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigUser {
+        ///ID of the user; the ID kind follows the `user_id_type` query parameter.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+        ///Name of the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_name: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigUser {
+        pub fn builder() -> builder::ReserveConfigUser {
+            Default::default()
+        }
+    }
+    ///A user named in a reservation setting, as sent in a request.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct ReserveConfigUserInput {
+        ///ID of the user; the ID kind follows the `user_id_type` query parameter.
+        pub user_id: ::std::string::String,
+        ///Name of the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_name: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigUserInput {
+        pub fn builder() -> builder::ReserveConfigUserInput {
+            Default::default()
+        }
+    }
     ///Results of the checks run on the reservation's parameters.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ReserveCorrectionCheckInfo {
@@ -3351,6 +3895,179 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
     }
     impl RoomConfigDigitalSignageMaterial {
         pub fn builder() -> builder::RoomConfigDigitalSignageMaterial {
+            Default::default()
+        }
+    }
+    ///The room settings that apply at the requested node.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigQueryData {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        ///URL of the background image shown on the check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_background: ::std::option::Option<::std::string::String>,
+        ///URL of the background image shown on the room's display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_background: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_box_digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_status: ::std::option::Option<RoomStatus>,
+    }
+    impl RoomConfigQueryData {
+        pub fn builder() -> builder::RoomConfigQueryData {
+            Default::default()
+        }
+    }
+    ///The generated check-in board deployment code.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigSetCheckboardAccessCodeData {
+        ///The deployment access code to enter on a check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_code: ::std::option::Option<::std::string::String>,
+    }
+    impl RoomConfigSetCheckboardAccessCodeData {
+        pub fn builder() -> builder::RoomConfigSetCheckboardAccessCodeData {
+            Default::default()
+        }
+    }
+    ///Body of `room_config_set_checkboard_access_code`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSetCheckboardAccessCodeRequest {
+        ///Building ID; needed when `scope` is 4 or 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub building_id: ::std::option::Option<::std::string::String>,
+        ///Country or region ID; needed when `scope` is 2 or 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_id: ::std::option::Option<::std::string::String>,
+        ///City ID; needed when `scope` is 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district_id: ::std::option::Option<::std::string::String>,
+        ///Floor name; needed when `scope` is 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub floor_name: ::std::option::Option<::std::string::String>,
+        ///Room ID; needed when `scope` is 6.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        pub scope: ::vc_api::types::RoomConfigScope,
+        pub valid_day: ::vc_api::types::RoomConfigAccessCodeValidDay,
+    }
+    impl RoomConfigSetCheckboardAccessCodeRequest {
+        pub fn builder() -> builder::RoomConfigSetCheckboardAccessCodeRequest {
+            Default::default()
+        }
+    }
+    ///Body of `room_config_set`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSetRequest {
+        ///Building ID; needed when `scope` is 4 or 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub building_id: ::std::option::Option<::std::string::String>,
+        ///Country or region ID; needed when `scope` is 2 or 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_id: ::std::option::Option<::std::string::String>,
+        ///City ID; needed when `scope` is 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district_id: ::std::option::Option<::std::string::String>,
+        ///Floor name; needed when `scope` is 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub floor_name: ::std::option::Option<::std::string::String>,
+        pub room_config: RoomConfigSetting,
+        ///Room ID; needed when `scope` is 6.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        pub scope: ::vc_api::types::RoomConfigScope,
+    }
+    impl RoomConfigSetRequest {
+        pub fn builder() -> builder::RoomConfigSetRequest {
+            Default::default()
+        }
+    }
+    ///The generated room device deployment code.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigSetRoomAccessCodeData {
+        ///The deployment access code to enter on a meeting room device.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub access_code: ::std::option::Option<::std::string::String>,
+    }
+    impl RoomConfigSetRoomAccessCodeData {
+        pub fn builder() -> builder::RoomConfigSetRoomAccessCodeData {
+            Default::default()
+        }
+    }
+    ///Body of `room_config_set_room_access_code`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSetRoomAccessCodeRequest {
+        ///Building ID; needed when `scope` is 4 or 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub building_id: ::std::option::Option<::std::string::String>,
+        ///Country or region ID; needed when `scope` is 2 or 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub country_id: ::std::option::Option<::std::string::String>,
+        ///City ID; needed when `scope` is 3.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub district_id: ::std::option::Option<::std::string::String>,
+        ///Floor name; needed when `scope` is 5.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub floor_name: ::std::option::Option<::std::string::String>,
+        ///Room ID; needed when `scope` is 6.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        pub scope: ::vc_api::types::RoomConfigScope,
+        pub valid_day: ::vc_api::types::RoomConfigAccessCodeValidDay,
+    }
+    impl RoomConfigSetRoomAccessCodeRequest {
+        pub fn builder() -> builder::RoomConfigSetRoomAccessCodeRequest {
+            Default::default()
+        }
+    }
+    ///Room settings to store at a node of the legacy location tree.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigSetting {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        ///URL of the background image shown on the check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_background: ::std::option::Option<::std::string::String>,
+        ///URL of the background image shown on the room's display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_background: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_box_digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_status: ::std::option::Option<RoomConfigSettingRoomStatus>,
+    }
+    impl RoomConfigSetting {
+        pub fn builder() -> builder::RoomConfigSetting {
+            Default::default()
+        }
+    }
+    ///Availability of the rooms at the node, as sent to `room_config_set`.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct RoomConfigSettingRoomStatus {
+        ///Contact persons; the ID kind follows the `user_id_type` query parameter.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub contact_ids: ::std::vec::Vec<::std::string::String>,
+        ///When the disabled period ends, as unix time in seconds sent as a string; `0` means disabled indefinitely.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_end_time: ::std::option::Option<::std::string::String>,
+        ///Whether users who booked a room are notified when it is disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_notice: ::std::option::Option<bool>,
+        ///Why the rooms are disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_reason: ::std::option::Option<::std::string::String>,
+        ///When the disabled period starts, as unix time in seconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_start_time: ::std::option::Option<::std::string::String>,
+        ///Whether the contact persons are notified when the rooms are enabled again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resume_notice: ::std::option::Option<bool>,
+        ///Whether the rooms are enabled.
+        pub status: bool,
+    }
+    impl RoomConfigSettingRoomStatus {
+        pub fn builder() -> builder::RoomConfigSettingRoomStatus {
             Default::default()
         }
     }
@@ -16827,6 +17544,2843 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ReserveConfigAdminConfig {
+            depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigDepartment>,
+                ::std::string::String,
+            >,
+            users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigAdminConfig {
+            fn default() -> Self {
+                Self {
+                    depts: Ok(Default::default()),
+                    users: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigAdminConfig {
+            pub fn depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigDepartment>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for depts: {e}")
+                    });
+                self
+            }
+            pub fn users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ReserveConfigUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for users: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigAdminConfig>
+        for super::ReserveConfigAdminConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigAdminConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    depts: value.depts?,
+                    users: value.users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigAdminConfig>
+        for ReserveConfigAdminConfig {
+            fn from(value: super::ReserveConfigAdminConfig) -> Self {
+                Self {
+                    depts: Ok(value.depts),
+                    users: Ok(value.users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigAdminConfigInput {
+            depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigDepartmentInput>,
+                ::std::string::String,
+            >,
+            users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUserInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigAdminConfigInput {
+            fn default() -> Self {
+                Self {
+                    depts: Ok(Default::default()),
+                    users: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigAdminConfigInput {
+            pub fn depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigDepartmentInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for depts: {e}")
+                    });
+                self
+            }
+            pub fn users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigUserInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for users: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigAdminConfigInput>
+        for super::ReserveConfigAdminConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigAdminConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    depts: value.depts?,
+                    users: value.users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigAdminConfigInput>
+        for ReserveConfigAdminConfigInput {
+            fn from(value: super::ReserveConfigAdminConfigInput) -> Self {
+                Self {
+                    depts: Ok(value.depts),
+                    users: Ok(value.users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigAdminGetData {
+            reserve_admin_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigAdminConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigAdminGetData {
+            fn default() -> Self {
+                Self {
+                    reserve_admin_config: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigAdminGetData {
+            pub fn reserve_admin_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigAdminConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_admin_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_admin_config: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigAdminGetData>
+        for super::ReserveConfigAdminGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigAdminGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    reserve_admin_config: value.reserve_admin_config?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigAdminGetData>
+        for ReserveConfigAdminGetData {
+            fn from(value: super::ReserveConfigAdminGetData) -> Self {
+                Self {
+                    reserve_admin_config: Ok(value.reserve_admin_config),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigAdminPatchRequest {
+            reserve_admin_config: ::std::result::Result<
+                super::ReserveConfigAdminConfigInput,
+                ::std::string::String,
+            >,
+            scope_type: ::std::result::Result<
+                ::vc_api::types::ScopeConfigScopeType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigAdminPatchRequest {
+            fn default() -> Self {
+                Self {
+                    reserve_admin_config: Err(
+                        "no value supplied for reserve_admin_config".to_string(),
+                    ),
+                    scope_type: Err("no value supplied for scope_type".to_string()),
+                }
+            }
+        }
+        impl ReserveConfigAdminPatchRequest {
+            pub fn reserve_admin_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ReserveConfigAdminConfigInput>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_admin_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_admin_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scope_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::ScopeConfigScopeType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigAdminPatchRequest>
+        for super::ReserveConfigAdminPatchRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigAdminPatchRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    reserve_admin_config: value.reserve_admin_config?,
+                    scope_type: value.scope_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigAdminPatchRequest>
+        for ReserveConfigAdminPatchRequest {
+            fn from(value: super::ReserveConfigAdminPatchRequest) -> Self {
+                Self {
+                    reserve_admin_config: Ok(value.reserve_admin_config),
+                    scope_type: Ok(value.scope_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigApprovalConfig {
+            approval_condition: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigApprovalCondition>,
+                ::std::string::String,
+            >,
+            approval_switch: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+                ::std::string::String,
+            >,
+            approvers: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUser>,
+                ::std::string::String,
+            >,
+            meeting_duration: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigApprovalConfig {
+            fn default() -> Self {
+                Self {
+                    approval_condition: Ok(Default::default()),
+                    approval_switch: Ok(Default::default()),
+                    approvers: Ok(Default::default()),
+                    meeting_duration: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigApprovalConfig {
+            pub fn approval_condition<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::vc_api::types::ReserveConfigApprovalCondition,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_condition = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_condition: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn approval_switch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_switch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_switch: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn approvers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ReserveConfigUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approvers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for approvers: {e}")
+                    });
+                self
+            }
+            pub fn meeting_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_duration: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigApprovalConfig>
+        for super::ReserveConfigApprovalConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigApprovalConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    approval_condition: value.approval_condition?,
+                    approval_switch: value.approval_switch?,
+                    approvers: value.approvers?,
+                    meeting_duration: value.meeting_duration?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigApprovalConfig>
+        for ReserveConfigApprovalConfig {
+            fn from(value: super::ReserveConfigApprovalConfig) -> Self {
+                Self {
+                    approval_condition: Ok(value.approval_condition),
+                    approval_switch: Ok(value.approval_switch),
+                    approvers: Ok(value.approvers),
+                    meeting_duration: Ok(value.meeting_duration),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigApprovalConfigInput {
+            approval_condition: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigApprovalCondition>,
+                ::std::string::String,
+            >,
+            approval_switch: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+                ::std::string::String,
+            >,
+            approvers: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUserInput>,
+                ::std::string::String,
+            >,
+            meeting_duration: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigApprovalConfigInput {
+            fn default() -> Self {
+                Self {
+                    approval_condition: Ok(Default::default()),
+                    approval_switch: Ok(Default::default()),
+                    approvers: Ok(Default::default()),
+                    meeting_duration: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigApprovalConfigInput {
+            pub fn approval_condition<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::vc_api::types::ReserveConfigApprovalCondition,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_condition = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_condition: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn approval_switch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_switch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_switch: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn approvers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigUserInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approvers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for approvers: {e}")
+                    });
+                self
+            }
+            pub fn meeting_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_duration: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigApprovalConfigInput>
+        for super::ReserveConfigApprovalConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigApprovalConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    approval_condition: value.approval_condition?,
+                    approval_switch: value.approval_switch?,
+                    approvers: value.approvers?,
+                    meeting_duration: value.meeting_duration?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigApprovalConfigInput>
+        for ReserveConfigApprovalConfigInput {
+            fn from(value: super::ReserveConfigApprovalConfigInput) -> Self {
+                Self {
+                    approval_condition: Ok(value.approval_condition),
+                    approval_switch: Ok(value.approval_switch),
+                    approvers: Ok(value.approvers),
+                    meeting_duration: Ok(value.meeting_duration),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigDepartment {
+            department_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            department_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigDepartment {
+            fn default() -> Self {
+                Self {
+                    department_id: Ok(Default::default()),
+                    department_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigDepartment {
+            pub fn department_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for department_id: {e}")
+                    });
+                self
+            }
+            pub fn department_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for department_name: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigDepartment>
+        for super::ReserveConfigDepartment {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigDepartment,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    department_id: value.department_id?,
+                    department_name: value.department_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigDepartment>
+        for ReserveConfigDepartment {
+            fn from(value: super::ReserveConfigDepartment) -> Self {
+                Self {
+                    department_id: Ok(value.department_id),
+                    department_name: Ok(value.department_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigDepartmentInput {
+            department_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            department_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigDepartmentInput {
+            fn default() -> Self {
+                Self {
+                    department_id: Err(
+                        "no value supplied for department_id".to_string(),
+                    ),
+                    department_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigDepartmentInput {
+            pub fn department_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for department_id: {e}")
+                    });
+                self
+            }
+            pub fn department_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for department_name: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigDepartmentInput>
+        for super::ReserveConfigDepartmentInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigDepartmentInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    department_id: value.department_id?,
+                    department_name: value.department_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigDepartmentInput>
+        for ReserveConfigDepartmentInput {
+            fn from(value: super::ReserveConfigDepartmentInput) -> Self {
+                Self {
+                    department_id: Ok(value.department_id),
+                    department_name: Ok(value.department_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigDisableInformConfig {
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            if_inform: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            informed_depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigDepartment>,
+                ::std::string::String,
+            >,
+            informed_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigDisableInformConfig {
+            fn default() -> Self {
+                Self {
+                    if_cover_child_scope: Ok(Default::default()),
+                    if_inform: Ok(Default::default()),
+                    informed_depts: Ok(Default::default()),
+                    informed_users: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigDisableInformConfig {
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn if_inform<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_inform = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for if_inform: {e}")
+                    });
+                self
+            }
+            pub fn informed_depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigDepartment>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.informed_depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for informed_depts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn informed_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ReserveConfigUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.informed_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for informed_users: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigDisableInformConfig>
+        for super::ReserveConfigDisableInformConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigDisableInformConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    if_inform: value.if_inform?,
+                    informed_depts: value.informed_depts?,
+                    informed_users: value.informed_users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigDisableInformConfig>
+        for ReserveConfigDisableInformConfig {
+            fn from(value: super::ReserveConfigDisableInformConfig) -> Self {
+                Self {
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    if_inform: Ok(value.if_inform),
+                    informed_depts: Ok(value.informed_depts),
+                    informed_users: Ok(value.informed_users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigDisableInformConfigInput {
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            if_inform: ::std::result::Result<bool, ::std::string::String>,
+            informed_depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigDepartmentInput>,
+                ::std::string::String,
+            >,
+            informed_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUserInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigDisableInformConfigInput {
+            fn default() -> Self {
+                Self {
+                    if_cover_child_scope: Ok(Default::default()),
+                    if_inform: Err("no value supplied for if_inform".to_string()),
+                    informed_depts: Ok(Default::default()),
+                    informed_users: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigDisableInformConfigInput {
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn if_inform<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_inform = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for if_inform: {e}")
+                    });
+                self
+            }
+            pub fn informed_depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigDepartmentInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.informed_depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for informed_depts: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn informed_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigUserInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.informed_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for informed_users: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigDisableInformConfigInput>
+        for super::ReserveConfigDisableInformConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigDisableInformConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    if_inform: value.if_inform?,
+                    informed_depts: value.informed_depts?,
+                    informed_users: value.informed_users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigDisableInformConfigInput>
+        for ReserveConfigDisableInformConfigInput {
+            fn from(value: super::ReserveConfigDisableInformConfigInput) -> Self {
+                Self {
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    if_inform: Ok(value.if_inform),
+                    informed_depts: Ok(value.informed_depts),
+                    informed_users: Ok(value.informed_users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigDisableInformGetData {
+            disable_inform: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigDisableInformConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigDisableInformGetData {
+            fn default() -> Self {
+                Self {
+                    disable_inform: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigDisableInformGetData {
+            pub fn disable_inform<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigDisableInformConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_inform = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_inform: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigDisableInformGetData>
+        for super::ReserveConfigDisableInformGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigDisableInformGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    disable_inform: value.disable_inform?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigDisableInformGetData>
+        for ReserveConfigDisableInformGetData {
+            fn from(value: super::ReserveConfigDisableInformGetData) -> Self {
+                Self {
+                    disable_inform: Ok(value.disable_inform),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigDisableInformPatchRequest {
+            disable_inform: ::std::result::Result<
+                super::ReserveConfigDisableInformConfigInput,
+                ::std::string::String,
+            >,
+            scope_type: ::std::result::Result<
+                ::vc_api::types::ScopeConfigScopeType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigDisableInformPatchRequest {
+            fn default() -> Self {
+                Self {
+                    disable_inform: Err(
+                        "no value supplied for disable_inform".to_string(),
+                    ),
+                    scope_type: Err("no value supplied for scope_type".to_string()),
+                }
+            }
+        }
+        impl ReserveConfigDisableInformPatchRequest {
+            pub fn disable_inform<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ReserveConfigDisableInformConfigInput>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_inform = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_inform: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scope_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::ScopeConfigScopeType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigDisableInformPatchRequest>
+        for super::ReserveConfigDisableInformPatchRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigDisableInformPatchRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    disable_inform: value.disable_inform?,
+                    scope_type: value.scope_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigDisableInformPatchRequest>
+        for ReserveConfigDisableInformPatchRequest {
+            fn from(value: super::ReserveConfigDisableInformPatchRequest) -> Self {
+                Self {
+                    disable_inform: Ok(value.disable_inform),
+                    scope_type: Ok(value.scope_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormConfig {
+            custom_list: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigFormQuestion>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            notified_time: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            notified_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUser>,
+                ::std::string::String,
+            >,
+            reserve_form: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            time_unit: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigFormTimeUnit>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormConfig {
+            fn default() -> Self {
+                Self {
+                    custom_list: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                    notified_time: Ok(Default::default()),
+                    notified_users: Ok(Default::default()),
+                    reserve_form: Ok(Default::default()),
+                    time_unit: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigFormConfig {
+            pub fn custom_list<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigFormQuestion>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_list = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for custom_list: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn notified_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notified_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for notified_time: {e}")
+                    });
+                self
+            }
+            pub fn notified_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ReserveConfigUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notified_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for notified_users: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reserve_form<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_form = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reserve_form: {e}")
+                    });
+                self
+            }
+            pub fn time_unit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigFormTimeUnit>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_unit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_unit: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormConfig>
+        for super::ReserveConfigFormConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    custom_list: value.custom_list?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    notified_time: value.notified_time?,
+                    notified_users: value.notified_users?,
+                    reserve_form: value.reserve_form?,
+                    time_unit: value.time_unit?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormConfig>
+        for ReserveConfigFormConfig {
+            fn from(value: super::ReserveConfigFormConfig) -> Self {
+                Self {
+                    custom_list: Ok(value.custom_list),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    notified_time: Ok(value.notified_time),
+                    notified_users: Ok(value.notified_users),
+                    reserve_form: Ok(value.reserve_form),
+                    time_unit: Ok(value.time_unit),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormConfigInput {
+            custom_list: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigFormQuestionInput>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            notified_time: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            notified_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUserInput>,
+                ::std::string::String,
+            >,
+            reserve_form: ::std::result::Result<bool, ::std::string::String>,
+            time_unit: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigFormTimeUnit>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormConfigInput {
+            fn default() -> Self {
+                Self {
+                    custom_list: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                    notified_time: Ok(Default::default()),
+                    notified_users: Ok(Default::default()),
+                    reserve_form: Err("no value supplied for reserve_form".to_string()),
+                    time_unit: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigFormConfigInput {
+            pub fn custom_list<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigFormQuestionInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_list = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for custom_list: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn notified_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notified_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for notified_time: {e}")
+                    });
+                self
+            }
+            pub fn notified_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigUserInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.notified_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for notified_users: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reserve_form<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_form = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for reserve_form: {e}")
+                    });
+                self
+            }
+            pub fn time_unit<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigFormTimeUnit>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_unit = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_unit: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormConfigInput>
+        for super::ReserveConfigFormConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    custom_list: value.custom_list?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    notified_time: value.notified_time?,
+                    notified_users: value.notified_users?,
+                    reserve_form: value.reserve_form?,
+                    time_unit: value.time_unit?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormConfigInput>
+        for ReserveConfigFormConfigInput {
+            fn from(value: super::ReserveConfigFormConfigInput) -> Self {
+                Self {
+                    custom_list: Ok(value.custom_list),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    notified_time: Ok(value.notified_time),
+                    notified_users: Ok(value.notified_users),
+                    reserve_form: Ok(value.reserve_form),
+                    time_unit: Ok(value.time_unit),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormGetData {
+            reserve_form_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigFormConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormGetData {
+            fn default() -> Self {
+                Self {
+                    reserve_form_config: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigFormGetData {
+            pub fn reserve_form_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigFormConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_form_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_form_config: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormGetData>
+        for super::ReserveConfigFormGetData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormGetData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    reserve_form_config: value.reserve_form_config?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormGetData>
+        for ReserveConfigFormGetData {
+            fn from(value: super::ReserveConfigFormGetData) -> Self {
+                Self {
+                    reserve_form_config: Ok(value.reserve_form_config),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormPatchRequest {
+            reserve_form_config: ::std::result::Result<
+                super::ReserveConfigFormConfigInput,
+                ::std::string::String,
+            >,
+            scope_type: ::std::result::Result<
+                ::vc_api::types::ScopeConfigScopeType,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormPatchRequest {
+            fn default() -> Self {
+                Self {
+                    reserve_form_config: Err(
+                        "no value supplied for reserve_form_config".to_string(),
+                    ),
+                    scope_type: Err("no value supplied for scope_type".to_string()),
+                }
+            }
+        }
+        impl ReserveConfigFormPatchRequest {
+            pub fn reserve_form_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::ReserveConfigFormConfigInput>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_form_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_form_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scope_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::ScopeConfigScopeType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormPatchRequest>
+        for super::ReserveConfigFormPatchRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormPatchRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    reserve_form_config: value.reserve_form_config?,
+                    scope_type: value.scope_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormPatchRequest>
+        for ReserveConfigFormPatchRequest {
+            fn from(value: super::ReserveConfigFormPatchRequest) -> Self {
+                Self {
+                    reserve_form_config: Ok(value.reserve_form_config),
+                    scope_type: Ok(value.scope_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormQuestion {
+            conditions: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigFormQuestionCondition>,
+                ::std::string::String,
+            >,
+            custom_type: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            need_fill: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            options: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigFormQuestionOption>,
+                ::std::string::String,
+            >,
+            placeholder: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormQuestion {
+            fn default() -> Self {
+                Self {
+                    conditions: Ok(Default::default()),
+                    custom_type: Ok(Default::default()),
+                    key: Ok(Default::default()),
+                    need_fill: Ok(Default::default()),
+                    options: Ok(Default::default()),
+                    placeholder: Ok(Default::default()),
+                    title: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigFormQuestion {
+            pub fn conditions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigFormQuestionCondition>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.conditions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for conditions: {e}")
+                    });
+                self
+            }
+            pub fn custom_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for custom_type: {e}")
+                    });
+                self
+            }
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key: {e}")
+                    });
+                self
+            }
+            pub fn need_fill<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.need_fill = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for need_fill: {e}")
+                    });
+                self
+            }
+            pub fn options<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigFormQuestionOption>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.options = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for options: {e}")
+                    });
+                self
+            }
+            pub fn placeholder<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.placeholder = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for placeholder: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormQuestion>
+        for super::ReserveConfigFormQuestion {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormQuestion,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    conditions: value.conditions?,
+                    custom_type: value.custom_type?,
+                    key: value.key?,
+                    need_fill: value.need_fill?,
+                    options: value.options?,
+                    placeholder: value.placeholder?,
+                    title: value.title?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormQuestion>
+        for ReserveConfigFormQuestion {
+            fn from(value: super::ReserveConfigFormQuestion) -> Self {
+                Self {
+                    conditions: Ok(value.conditions),
+                    custom_type: Ok(value.custom_type),
+                    key: Ok(value.key),
+                    need_fill: Ok(value.need_fill),
+                    options: Ok(value.options),
+                    placeholder: Ok(value.placeholder),
+                    title: Ok(value.title),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormQuestionCondition {
+            custom_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            option_keys: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormQuestionCondition {
+            fn default() -> Self {
+                Self {
+                    custom_key: Ok(Default::default()),
+                    option_keys: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigFormQuestionCondition {
+            pub fn custom_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for custom_key: {e}")
+                    });
+                self
+            }
+            pub fn option_keys<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.option_keys = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for option_keys: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormQuestionCondition>
+        for super::ReserveConfigFormQuestionCondition {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormQuestionCondition,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    custom_key: value.custom_key?,
+                    option_keys: value.option_keys?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormQuestionCondition>
+        for ReserveConfigFormQuestionCondition {
+            fn from(value: super::ReserveConfigFormQuestionCondition) -> Self {
+                Self {
+                    custom_key: Ok(value.custom_key),
+                    option_keys: Ok(value.option_keys),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormQuestionInput {
+            conditions: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigFormQuestionCondition>,
+                ::std::string::String,
+            >,
+            custom_type: ::std::result::Result<i32, ::std::string::String>,
+            key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            need_fill: ::std::result::Result<bool, ::std::string::String>,
+            options: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigFormQuestionOptionInput>,
+                ::std::string::String,
+            >,
+            placeholder: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ReserveConfigFormQuestionInput {
+            fn default() -> Self {
+                Self {
+                    conditions: Ok(Default::default()),
+                    custom_type: Err("no value supplied for custom_type".to_string()),
+                    key: Err("no value supplied for key".to_string()),
+                    need_fill: Err("no value supplied for need_fill".to_string()),
+                    options: Ok(Default::default()),
+                    placeholder: Ok(Default::default()),
+                    title: Err("no value supplied for title".to_string()),
+                }
+            }
+        }
+        impl ReserveConfigFormQuestionInput {
+            pub fn conditions<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigFormQuestionCondition>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.conditions = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for conditions: {e}")
+                    });
+                self
+            }
+            pub fn custom_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for custom_type: {e}")
+                    });
+                self
+            }
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key: {e}")
+                    });
+                self
+            }
+            pub fn need_fill<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.need_fill = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for need_fill: {e}")
+                    });
+                self
+            }
+            pub fn options<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigFormQuestionOptionInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.options = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for options: {e}")
+                    });
+                self
+            }
+            pub fn placeholder<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.placeholder = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for placeholder: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormQuestionInput>
+        for super::ReserveConfigFormQuestionInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormQuestionInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    conditions: value.conditions?,
+                    custom_type: value.custom_type?,
+                    key: value.key?,
+                    need_fill: value.need_fill?,
+                    options: value.options?,
+                    placeholder: value.placeholder?,
+                    title: value.title?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormQuestionInput>
+        for ReserveConfigFormQuestionInput {
+            fn from(value: super::ReserveConfigFormQuestionInput) -> Self {
+                Self {
+                    conditions: Ok(value.conditions),
+                    custom_type: Ok(value.custom_type),
+                    key: Ok(value.key),
+                    need_fill: Ok(value.need_fill),
+                    options: Ok(value.options),
+                    placeholder: Ok(value.placeholder),
+                    title: Ok(value.title),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormQuestionOption {
+            is_other: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            text: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigFormQuestionOption {
+            fn default() -> Self {
+                Self {
+                    is_other: Ok(Default::default()),
+                    key: Ok(Default::default()),
+                    text: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigFormQuestionOption {
+            pub fn is_other<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_other = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_other: {e}")
+                    });
+                self
+            }
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key: {e}")
+                    });
+                self
+            }
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormQuestionOption>
+        for super::ReserveConfigFormQuestionOption {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormQuestionOption,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    is_other: value.is_other?,
+                    key: value.key?,
+                    text: value.text?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormQuestionOption>
+        for ReserveConfigFormQuestionOption {
+            fn from(value: super::ReserveConfigFormQuestionOption) -> Self {
+                Self {
+                    is_other: Ok(value.is_other),
+                    key: Ok(value.key),
+                    text: Ok(value.text),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigFormQuestionOptionInput {
+            is_other: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            key: ::std::result::Result<::std::string::String, ::std::string::String>,
+            text: ::std::result::Result<::std::string::String, ::std::string::String>,
+        }
+        impl ::std::default::Default for ReserveConfigFormQuestionOptionInput {
+            fn default() -> Self {
+                Self {
+                    is_other: Ok(Default::default()),
+                    key: Err("no value supplied for key".to_string()),
+                    text: Err("no value supplied for text".to_string()),
+                }
+            }
+        }
+        impl ReserveConfigFormQuestionOptionInput {
+            pub fn is_other<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.is_other = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for is_other: {e}")
+                    });
+                self
+            }
+            pub fn key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for key: {e}")
+                    });
+                self
+            }
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigFormQuestionOptionInput>
+        for super::ReserveConfigFormQuestionOptionInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigFormQuestionOptionInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    is_other: value.is_other?,
+                    key: value.key?,
+                    text: value.text?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigFormQuestionOptionInput>
+        for ReserveConfigFormQuestionOptionInput {
+            fn from(value: super::ReserveConfigFormQuestionOptionInput) -> Self {
+                Self {
+                    is_other: Ok(value.is_other),
+                    key: Ok(value.key),
+                    text: Ok(value.text),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigPatchRequest {
+            approval_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigApprovalConfigInput>,
+                ::std::string::String,
+            >,
+            reserve_scope_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigReserveScopeConfigInput>,
+                ::std::string::String,
+            >,
+            scope_type: ::std::result::Result<
+                ::vc_api::types::ReserveConfigScopeType,
+                ::std::string::String,
+            >,
+            time_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigTimeConfigInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigPatchRequest {
+            fn default() -> Self {
+                Self {
+                    approval_config: Ok(Default::default()),
+                    reserve_scope_config: Ok(Default::default()),
+                    scope_type: Err("no value supplied for scope_type".to_string()),
+                    time_config: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigPatchRequest {
+            pub fn approval_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigApprovalConfigInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reserve_scope_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigReserveScopeConfigInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_scope_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_scope_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scope_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::ReserveConfigScopeType>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_type: {e}")
+                    });
+                self
+            }
+            pub fn time_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigTimeConfigInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_config: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigPatchRequest>
+        for super::ReserveConfigPatchRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigPatchRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    approval_config: value.approval_config?,
+                    reserve_scope_config: value.reserve_scope_config?,
+                    scope_type: value.scope_type?,
+                    time_config: value.time_config?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigPatchRequest>
+        for ReserveConfigPatchRequest {
+            fn from(value: super::ReserveConfigPatchRequest) -> Self {
+                Self {
+                    approval_config: Ok(value.approval_config),
+                    reserve_scope_config: Ok(value.reserve_scope_config),
+                    scope_type: Ok(value.scope_type),
+                    time_config: Ok(value.time_config),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigReserveScopeConfig {
+            allow_all_users: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigAllowAllUsers>,
+                ::std::string::String,
+            >,
+            allow_depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigDepartment>,
+                ::std::string::String,
+            >,
+            allow_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUser>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigReserveScopeConfig {
+            fn default() -> Self {
+                Self {
+                    allow_all_users: Ok(Default::default()),
+                    allow_depts: Ok(Default::default()),
+                    allow_users: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigReserveScopeConfig {
+            pub fn allow_all_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigAllowAllUsers>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_all_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for allow_all_users: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn allow_depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigDepartment>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for allow_depts: {e}")
+                    });
+                self
+            }
+            pub fn allow_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ReserveConfigUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for allow_users: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigReserveScopeConfig>
+        for super::ReserveConfigReserveScopeConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigReserveScopeConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_all_users: value.allow_all_users?,
+                    allow_depts: value.allow_depts?,
+                    allow_users: value.allow_users?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigReserveScopeConfig>
+        for ReserveConfigReserveScopeConfig {
+            fn from(value: super::ReserveConfigReserveScopeConfig) -> Self {
+                Self {
+                    allow_all_users: Ok(value.allow_all_users),
+                    allow_depts: Ok(value.allow_depts),
+                    allow_users: Ok(value.allow_users),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigReserveScopeConfigInput {
+            allow_all_users: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigAllowAllUsers>,
+                ::std::string::String,
+            >,
+            allow_depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigDepartmentInput>,
+                ::std::string::String,
+            >,
+            allow_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigUserInput>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigReserveScopeConfigInput {
+            fn default() -> Self {
+                Self {
+                    allow_all_users: Ok(Default::default()),
+                    allow_depts: Ok(Default::default()),
+                    allow_users: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigReserveScopeConfigInput {
+            pub fn allow_all_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigAllowAllUsers>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_all_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for allow_all_users: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn allow_depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigDepartmentInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for allow_depts: {e}")
+                    });
+                self
+            }
+            pub fn allow_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigUserInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for allow_users: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigReserveScopeConfigInput>
+        for super::ReserveConfigReserveScopeConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigReserveScopeConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_all_users: value.allow_all_users?,
+                    allow_depts: value.allow_depts?,
+                    allow_users: value.allow_users?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigReserveScopeConfigInput>
+        for ReserveConfigReserveScopeConfigInput {
+            fn from(value: super::ReserveConfigReserveScopeConfigInput) -> Self {
+                Self {
+                    allow_all_users: Ok(value.allow_all_users),
+                    allow_depts: Ok(value.allow_depts),
+                    allow_users: Ok(value.allow_users),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigReserveScopeData {
+            approve_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigApprovalConfig>,
+                ::std::string::String,
+            >,
+            reserve_scope_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigReserveScopeConfig>,
+                ::std::string::String,
+            >,
+            time_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigTimeConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigReserveScopeData {
+            fn default() -> Self {
+                Self {
+                    approve_config: Ok(Default::default()),
+                    reserve_scope_config: Ok(Default::default()),
+                    time_config: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigReserveScopeData {
+            pub fn approve_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigApprovalConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approve_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approve_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reserve_scope_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigReserveScopeConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_scope_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_scope_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn time_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigTimeConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_config: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigReserveScopeData>
+        for super::ReserveConfigReserveScopeData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigReserveScopeData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    approve_config: value.approve_config?,
+                    reserve_scope_config: value.reserve_scope_config?,
+                    time_config: value.time_config?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigReserveScopeData>
+        for ReserveConfigReserveScopeData {
+            fn from(value: super::ReserveConfigReserveScopeData) -> Self {
+                Self {
+                    approve_config: Ok(value.approve_config),
+                    reserve_scope_config: Ok(value.reserve_scope_config),
+                    time_config: Ok(value.time_config),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigTimeConfig {
+            days_in_advance: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            max_duration: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            opening_hour: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time_switch: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigTimeConfig {
+            fn default() -> Self {
+                Self {
+                    days_in_advance: Ok(Default::default()),
+                    end_time: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                    max_duration: Ok(Default::default()),
+                    opening_hour: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    time_switch: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigTimeConfig {
+            pub fn days_in_advance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.days_in_advance = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for days_in_advance: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn max_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for max_duration: {e}")
+                    });
+                self
+            }
+            pub fn opening_hour<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.opening_hour = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for opening_hour: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn time_switch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigSwitch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_switch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_switch: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigTimeConfig>
+        for super::ReserveConfigTimeConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigTimeConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    days_in_advance: value.days_in_advance?,
+                    end_time: value.end_time?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    max_duration: value.max_duration?,
+                    opening_hour: value.opening_hour?,
+                    start_time: value.start_time?,
+                    time_switch: value.time_switch?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigTimeConfig>
+        for ReserveConfigTimeConfig {
+            fn from(value: super::ReserveConfigTimeConfig) -> Self {
+                Self {
+                    days_in_advance: Ok(value.days_in_advance),
+                    end_time: Ok(value.end_time),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    max_duration: Ok(value.max_duration),
+                    opening_hour: Ok(value.opening_hour),
+                    start_time: Ok(value.start_time),
+                    time_switch: Ok(value.time_switch),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigTimeConfigInput {
+            days_in_advance: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            max_duration: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            opening_hour: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time_switch: ::std::result::Result<
+                ::vc_api::types::ReserveConfigSwitch,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigTimeConfigInput {
+            fn default() -> Self {
+                Self {
+                    days_in_advance: Ok(Default::default()),
+                    end_time: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                    max_duration: Ok(Default::default()),
+                    opening_hour: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    time_switch: Err("no value supplied for time_switch".to_string()),
+                }
+            }
+        }
+        impl ReserveConfigTimeConfigInput {
+            pub fn days_in_advance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.days_in_advance = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for days_in_advance: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn max_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for max_duration: {e}")
+                    });
+                self
+            }
+            pub fn opening_hour<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.opening_hour = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for opening_hour: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn time_switch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::ReserveConfigSwitch>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_switch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_switch: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigTimeConfigInput>
+        for super::ReserveConfigTimeConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigTimeConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    days_in_advance: value.days_in_advance?,
+                    end_time: value.end_time?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    max_duration: value.max_duration?,
+                    opening_hour: value.opening_hour?,
+                    start_time: value.start_time?,
+                    time_switch: value.time_switch?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigTimeConfigInput>
+        for ReserveConfigTimeConfigInput {
+            fn from(value: super::ReserveConfigTimeConfigInput) -> Self {
+                Self {
+                    days_in_advance: Ok(value.days_in_advance),
+                    end_time: Ok(value.end_time),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    max_duration: Ok(value.max_duration),
+                    opening_hour: Ok(value.opening_hour),
+                    start_time: Ok(value.start_time),
+                    time_switch: Ok(value.time_switch),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigUser {
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigUser {
+            fn default() -> Self {
+                Self {
+                    user_id: Ok(Default::default()),
+                    user_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigUser {
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+            pub fn user_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigUser> for super::ReserveConfigUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    user_id: value.user_id?,
+                    user_name: value.user_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigUser> for ReserveConfigUser {
+            fn from(value: super::ReserveConfigUser) -> Self {
+                Self {
+                    user_id: Ok(value.user_id),
+                    user_name: Ok(value.user_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigUserInput {
+            user_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            user_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigUserInput {
+            fn default() -> Self {
+                Self {
+                    user_id: Err("no value supplied for user_id".to_string()),
+                    user_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigUserInput {
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+            pub fn user_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigUserInput>
+        for super::ReserveConfigUserInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigUserInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    user_id: value.user_id?,
+                    user_name: value.user_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigUserInput>
+        for ReserveConfigUserInput {
+            fn from(value: super::ReserveConfigUserInput) -> Self {
+                Self {
+                    user_id: Ok(value.user_id),
+                    user_name: Ok(value.user_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ReserveCorrectionCheckInfo {
             invalid_host_id_list: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
@@ -18955,6 +22509,1021 @@ upwards; settings a scope does not store are absent.
                     size: Ok(value.size),
                     url: Ok(value.url),
                     vid: Ok(value.vid),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigQueryData {
+            digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            display_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_box_digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            room_status: ::std::result::Result<
+                ::std::option::Option<super::RoomStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigQueryData {
+            fn default() -> Self {
+                Self {
+                    digital_signage: Ok(Default::default()),
+                    display_background: Ok(Default::default()),
+                    room_background: Ok(Default::default()),
+                    room_box_digital_signage: Ok(Default::default()),
+                    room_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigQueryData {
+            pub fn digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_box_digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_box_digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_box_digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomStatus>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigQueryData>
+        for super::RoomConfigQueryData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigQueryData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    digital_signage: value.digital_signage?,
+                    display_background: value.display_background?,
+                    room_background: value.room_background?,
+                    room_box_digital_signage: value.room_box_digital_signage?,
+                    room_status: value.room_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigQueryData> for RoomConfigQueryData {
+            fn from(value: super::RoomConfigQueryData) -> Self {
+                Self {
+                    digital_signage: Ok(value.digital_signage),
+                    display_background: Ok(value.display_background),
+                    room_background: Ok(value.room_background),
+                    room_box_digital_signage: Ok(value.room_box_digital_signage),
+                    room_status: Ok(value.room_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetCheckboardAccessCodeData {
+            access_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetCheckboardAccessCodeData {
+            fn default() -> Self {
+                Self {
+                    access_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigSetCheckboardAccessCodeData {
+            pub fn access_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetCheckboardAccessCodeData>
+        for super::RoomConfigSetCheckboardAccessCodeData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetCheckboardAccessCodeData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_code: value.access_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetCheckboardAccessCodeData>
+        for RoomConfigSetCheckboardAccessCodeData {
+            fn from(value: super::RoomConfigSetCheckboardAccessCodeData) -> Self {
+                Self {
+                    access_code: Ok(value.access_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetCheckboardAccessCodeRequest {
+            building_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            floor_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::vc_api::types::RoomConfigScope,
+                ::std::string::String,
+            >,
+            valid_day: ::std::result::Result<
+                ::vc_api::types::RoomConfigAccessCodeValidDay,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetCheckboardAccessCodeRequest {
+            fn default() -> Self {
+                Self {
+                    building_id: Ok(Default::default()),
+                    country_id: Ok(Default::default()),
+                    district_id: Ok(Default::default()),
+                    floor_name: Ok(Default::default()),
+                    room_id: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                    valid_day: Err("no value supplied for valid_day".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSetCheckboardAccessCodeRequest {
+            pub fn building_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.building_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for building_id: {e}")
+                    });
+                self
+            }
+            pub fn country_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country_id: {e}")
+                    });
+                self
+            }
+            pub fn district_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for district_id: {e}")
+                    });
+                self
+            }
+            pub fn floor_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.floor_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for floor_name: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+            pub fn valid_day<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::vc_api::types::RoomConfigAccessCodeValidDay,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.valid_day = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for valid_day: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetCheckboardAccessCodeRequest>
+        for super::RoomConfigSetCheckboardAccessCodeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetCheckboardAccessCodeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    building_id: value.building_id?,
+                    country_id: value.country_id?,
+                    district_id: value.district_id?,
+                    floor_name: value.floor_name?,
+                    room_id: value.room_id?,
+                    scope: value.scope?,
+                    valid_day: value.valid_day?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetCheckboardAccessCodeRequest>
+        for RoomConfigSetCheckboardAccessCodeRequest {
+            fn from(value: super::RoomConfigSetCheckboardAccessCodeRequest) -> Self {
+                Self {
+                    building_id: Ok(value.building_id),
+                    country_id: Ok(value.country_id),
+                    district_id: Ok(value.district_id),
+                    floor_name: Ok(value.floor_name),
+                    room_id: Ok(value.room_id),
+                    scope: Ok(value.scope),
+                    valid_day: Ok(value.valid_day),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetRequest {
+            building_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            floor_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_config: ::std::result::Result<
+                super::RoomConfigSetting,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::vc_api::types::RoomConfigScope,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetRequest {
+            fn default() -> Self {
+                Self {
+                    building_id: Ok(Default::default()),
+                    country_id: Ok(Default::default()),
+                    district_id: Ok(Default::default()),
+                    floor_name: Ok(Default::default()),
+                    room_config: Err("no value supplied for room_config".to_string()),
+                    room_id: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSetRequest {
+            pub fn building_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.building_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for building_id: {e}")
+                    });
+                self
+            }
+            pub fn country_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country_id: {e}")
+                    });
+                self
+            }
+            pub fn district_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for district_id: {e}")
+                    });
+                self
+            }
+            pub fn floor_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.floor_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for floor_name: {e}")
+                    });
+                self
+            }
+            pub fn room_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::RoomConfigSetting>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_config: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetRequest>
+        for super::RoomConfigSetRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    building_id: value.building_id?,
+                    country_id: value.country_id?,
+                    district_id: value.district_id?,
+                    floor_name: value.floor_name?,
+                    room_config: value.room_config?,
+                    room_id: value.room_id?,
+                    scope: value.scope?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetRequest> for RoomConfigSetRequest {
+            fn from(value: super::RoomConfigSetRequest) -> Self {
+                Self {
+                    building_id: Ok(value.building_id),
+                    country_id: Ok(value.country_id),
+                    district_id: Ok(value.district_id),
+                    floor_name: Ok(value.floor_name),
+                    room_config: Ok(value.room_config),
+                    room_id: Ok(value.room_id),
+                    scope: Ok(value.scope),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetRoomAccessCodeData {
+            access_code: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetRoomAccessCodeData {
+            fn default() -> Self {
+                Self {
+                    access_code: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigSetRoomAccessCodeData {
+            pub fn access_code<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.access_code = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for access_code: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetRoomAccessCodeData>
+        for super::RoomConfigSetRoomAccessCodeData {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetRoomAccessCodeData,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    access_code: value.access_code?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetRoomAccessCodeData>
+        for RoomConfigSetRoomAccessCodeData {
+            fn from(value: super::RoomConfigSetRoomAccessCodeData) -> Self {
+                Self {
+                    access_code: Ok(value.access_code),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetRoomAccessCodeRequest {
+            building_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            country_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            district_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            floor_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope: ::std::result::Result<
+                ::vc_api::types::RoomConfigScope,
+                ::std::string::String,
+            >,
+            valid_day: ::std::result::Result<
+                ::vc_api::types::RoomConfigAccessCodeValidDay,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetRoomAccessCodeRequest {
+            fn default() -> Self {
+                Self {
+                    building_id: Ok(Default::default()),
+                    country_id: Ok(Default::default()),
+                    district_id: Ok(Default::default()),
+                    floor_name: Ok(Default::default()),
+                    room_id: Ok(Default::default()),
+                    scope: Err("no value supplied for scope".to_string()),
+                    valid_day: Err("no value supplied for valid_day".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSetRoomAccessCodeRequest {
+            pub fn building_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.building_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for building_id: {e}")
+                    });
+                self
+            }
+            pub fn country_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.country_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for country_id: {e}")
+                    });
+                self
+            }
+            pub fn district_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.district_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for district_id: {e}")
+                    });
+                self
+            }
+            pub fn floor_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.floor_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for floor_name: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope: {e}")
+                    });
+                self
+            }
+            pub fn valid_day<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::vc_api::types::RoomConfigAccessCodeValidDay,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.valid_day = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for valid_day: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetRoomAccessCodeRequest>
+        for super::RoomConfigSetRoomAccessCodeRequest {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetRoomAccessCodeRequest,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    building_id: value.building_id?,
+                    country_id: value.country_id?,
+                    district_id: value.district_id?,
+                    floor_name: value.floor_name?,
+                    room_id: value.room_id?,
+                    scope: value.scope?,
+                    valid_day: value.valid_day?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetRoomAccessCodeRequest>
+        for RoomConfigSetRoomAccessCodeRequest {
+            fn from(value: super::RoomConfigSetRoomAccessCodeRequest) -> Self {
+                Self {
+                    building_id: Ok(value.building_id),
+                    country_id: Ok(value.country_id),
+                    district_id: Ok(value.district_id),
+                    floor_name: Ok(value.floor_name),
+                    room_id: Ok(value.room_id),
+                    scope: Ok(value.scope),
+                    valid_day: Ok(value.valid_day),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSetting {
+            digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            display_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_box_digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            room_status: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigSettingRoomStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigSetting {
+            fn default() -> Self {
+                Self {
+                    digital_signage: Ok(Default::default()),
+                    display_background: Ok(Default::default()),
+                    room_background: Ok(Default::default()),
+                    room_box_digital_signage: Ok(Default::default()),
+                    room_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigSetting {
+            pub fn digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_box_digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_box_digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_box_digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigSettingRoomStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSetting> for super::RoomConfigSetting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSetting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    digital_signage: value.digital_signage?,
+                    display_background: value.display_background?,
+                    room_background: value.room_background?,
+                    room_box_digital_signage: value.room_box_digital_signage?,
+                    room_status: value.room_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSetting> for RoomConfigSetting {
+            fn from(value: super::RoomConfigSetting) -> Self {
+                Self {
+                    digital_signage: Ok(value.digital_signage),
+                    display_background: Ok(value.display_background),
+                    room_background: Ok(value.room_background),
+                    room_box_digital_signage: Ok(value.room_box_digital_signage),
+                    room_status: Ok(value.room_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomConfigSettingRoomStatus {
+            contact_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_notice: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            disable_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resume_notice: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<bool, ::std::string::String>,
+        }
+        impl ::std::default::Default for RoomConfigSettingRoomStatus {
+            fn default() -> Self {
+                Self {
+                    contact_ids: Ok(Default::default()),
+                    disable_end_time: Ok(Default::default()),
+                    disable_notice: Ok(Default::default()),
+                    disable_reason: Ok(Default::default()),
+                    disable_start_time: Ok(Default::default()),
+                    resume_notice: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl RoomConfigSettingRoomStatus {
+            pub fn contact_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contact_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contact_ids: {e}")
+                    });
+                self
+            }
+            pub fn disable_end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_end_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_notice: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_reason: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_start_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn resume_notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resume_notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resume_notice: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigSettingRoomStatus>
+        for super::RoomConfigSettingRoomStatus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigSettingRoomStatus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    contact_ids: value.contact_ids?,
+                    disable_end_time: value.disable_end_time?,
+                    disable_notice: value.disable_notice?,
+                    disable_reason: value.disable_reason?,
+                    disable_start_time: value.disable_start_time?,
+                    resume_notice: value.resume_notice?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigSettingRoomStatus>
+        for RoomConfigSettingRoomStatus {
+            fn from(value: super::RoomConfigSettingRoomStatus) -> Self {
+                Self {
+                    contact_ids: Ok(value.contact_ids),
+                    disable_end_time: Ok(value.disable_end_time),
+                    disable_notice: Ok(value.disable_notice),
+                    disable_reason: Ok(value.disable_reason),
+                    disable_start_time: Ok(value.disable_start_time),
+                    resume_notice: Ok(value.resume_notice),
+                    status: Ok(value.status),
                 }
             }
         }
@@ -22430,6 +26999,197 @@ let response = client.reserve_get_active_meeting()
     pub fn reserve_get_active_meeting(&self) -> builder::ReserveGetActiveMeeting<'_> {
         builder::ReserveGetActiveMeeting::new(self)
     }
+    /**Get the reservation limits of a room or room level
+
+Returns the reservation limits that apply to a room level or a room: the approval rules
+(`approve_config`), the booking time rules (`time_config`) and who may book
+(`reserve_scope_config`). The call changes nothing. The approval rules come back as
+`approve_config`, whereas `reserve_config_patch` sends them as `approval_config`.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/reserve_scope`
+
+Arguments:
+- `scope_id`: ID of the room level (`scope_type` 1) or the room (`scope_type` 2).
+- `scope_type`: Whether `scope_id` is a room level or a room.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.reserve_config_reserve_scope()
+    .scope_id(scope_id)
+    .scope_type(scope_type)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_reserve_scope(
+        &self,
+    ) -> builder::ReserveConfigReserveScope<'_> {
+        builder::ReserveConfigReserveScope::new(self)
+    }
+    /**Update the reservation limits of a room or room level
+
+Changes the reservation limits of a room level or a room. Any of the three groups
+(`approval_config`, `time_config`, `reserve_scope_config`) may be sent alone or together;
+a group's `if_cover_child_scope` decides whether the change also overrides the levels and
+rooms below a level. Fields left out of a sent group fall back to the defaults their
+descriptions give.
+
+
+Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level whose limits are changed.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.reserve_config_patch()
+    .reserve_config_id(reserve_config_id)
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_patch(&self) -> builder::ReserveConfigPatch<'_> {
+        builder::ReserveConfigPatch::new(self)
+    }
+    /**Get the reservation administrators of a room or room level
+
+Returns the users and departments that administer the bookings of a room level or a room.
+
+Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level.
+- `scope_type`: Whether `reserve_config_id` is a room level or a room.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.reserve_config_admin_get()
+    .reserve_config_id(reserve_config_id)
+    .scope_type(scope_type)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_admin_get(&self) -> builder::ReserveConfigAdminGet<'_> {
+        builder::ReserveConfigAdminGet::new(self)
+    }
+    /**Update the reservation administrators of a room or room level
+
+Sets the users and departments that administer the bookings of a room level or a room.
+
+Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.reserve_config_admin_patch()
+    .reserve_config_id(reserve_config_id)
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_admin_patch(&self) -> builder::ReserveConfigAdminPatch<'_> {
+        builder::ReserveConfigAdminPatch::new(self)
+    }
+    /**Get the reservation form settings of a room or room level
+
+Returns whether booking a room level's or a room's rooms asks for a reservation form,
+and who is notified of the answers and how long before the meeting.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level.
+- `scope_type`: Whether `reserve_config_id` is a room level or a room.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.reserve_config_form_get()
+    .reserve_config_id(reserve_config_id)
+    .scope_type(scope_type)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_form_get(&self) -> builder::ReserveConfigFormGet<'_> {
+        builder::ReserveConfigFormGet::new(self)
+    }
+    /**Update the reservation form settings of a room or room level
+
+Switches the reservation form of a room level or a room on or off and sets who is
+notified of the answers and how long before the meeting.
+
+
+Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.reserve_config_form_patch()
+    .reserve_config_id(reserve_config_id)
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_form_patch(&self) -> builder::ReserveConfigFormPatch<'_> {
+        builder::ReserveConfigFormPatch::new(self)
+    }
+    /**Get the disable-notification settings of a room or room level
+
+Returns whether users and departments are told when the rooms of a room level or a room
+are disabled or enabled again, and who they are.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level, as returned by the room and room level operations.
+- `scope_type`: Whether `reserve_config_id` is a room level or a room.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.reserve_config_disable_inform_get()
+    .reserve_config_id(reserve_config_id)
+    .scope_type(scope_type)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_disable_inform_get(
+        &self,
+    ) -> builder::ReserveConfigDisableInformGet<'_> {
+        builder::ReserveConfigDisableInformGet::new(self)
+    }
+    /**Update the disable-notification settings of a room or room level
+
+Switches the notifications about rooms being disabled or enabled again on or off for a
+room level or a room, and sets the users and departments that receive them.
+
+
+Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`
+
+Arguments:
+- `reserve_config_id`: ID of the room or room level.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.reserve_config_disable_inform_patch()
+    .reserve_config_id(reserve_config_id)
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn reserve_config_disable_inform_patch(
+        &self,
+    ) -> builder::ReserveConfigDisableInformPatch<'_> {
+        builder::ReserveConfigDisableInformPatch::new(self)
+    }
     /**List meeting room reservations
 
 Returns, page by page, one record per room reservation in a time range, for rooms of
@@ -22610,6 +27370,101 @@ let response = client.room_search()
 ```*/
     pub fn room_search(&self) -> builder::RoomSearch<'_> {
         builder::RoomSearch::new(self)
+    }
+    /**Get the room configuration of a location (legacy)
+
+Returns the room settings that apply at one node of the legacy location tree: background
+images, digital signage for room displays and screen-sharing boxes, and room
+availability. `scope` picks the level of the node; fill in the location fields that
+level needs (see `scope`). Superseded by `scope_config_get`.
+
+
+Sends a `GET` request to `/open-apis/vc/v1/room_configs/query`
+
+Arguments:
+- `building_id`: Building ID; needed when `scope` is 4 or 5.
+- `country_id`: Country or region ID; needed when `scope` is 2 or 3.
+- `district_id`: City ID; needed when `scope` is 3.
+- `floor_name`: Floor name; needed when `scope` is 5.
+- `room_id`: Room ID; needed when `scope` is 6.
+- `scope`: Level of the location node whose configuration is read.
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+```text
+let response = client.room_config_query()
+    .building_id(building_id)
+    .country_id(country_id)
+    .district_id(district_id)
+    .floor_name(floor_name)
+    .room_id(room_id)
+    .scope(scope)
+    .user_id_type(user_id_type)
+    .send()
+    .await;
+```*/
+    pub fn room_config_query(&self) -> builder::RoomConfigQuery<'_> {
+        builder::RoomConfigQuery::new(self)
+    }
+    /**Set the room configuration of a location (legacy)
+
+Stores room settings at one node of the legacy location tree: background images, digital
+signage and room availability. `scope` picks the level of the node; fill in the location
+fields that level needs (see `scope`). Superseded by `scope_config_create`.
+
+
+Sends a `POST` request to `/open-apis/vc/v1/room_configs/set`
+
+Arguments:
+- `user_id_type`: Which kind of user ID the request uses and the response returns. Defaults to `open_id`.
+- `body`
+```text
+let response = client.room_config_set()
+    .user_id_type(user_id_type)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn room_config_set(&self) -> builder::RoomConfigSet<'_> {
+        builder::RoomConfigSet::new(self)
+    }
+    /**Create a deployment code for check-in boards (legacy)
+
+Generates an access code with which check-in boards are deployed at one node of the
+legacy location tree, valid for 1, 7 or 30 days. `scope` picks the level of the node;
+fill in the location fields that level needs (see `scope`).
+
+
+Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_checkboard_access_code`
+
+```text
+let response = client.room_config_set_checkboard_access_code()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn room_config_set_checkboard_access_code(
+        &self,
+    ) -> builder::RoomConfigSetCheckboardAccessCode<'_> {
+        builder::RoomConfigSetCheckboardAccessCode::new(self)
+    }
+    /**Create a deployment code for room devices (legacy)
+
+Generates an access code with which meeting room devices are deployed at one node of the
+legacy location tree, valid for 1, 7 or 30 days. `scope` picks the level of the node;
+fill in the location fields that level needs (see `scope`).
+
+
+Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_room_access_code`
+
+```text
+let response = client.room_config_set_room_access_code()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn room_config_set_room_access_code(
+        &self,
+    ) -> builder::RoomConfigSetRoomAccessCode<'_> {
+        builder::RoomConfigSetRoomAccessCode::new(self)
     }
     /**List the child levels of a room level
 
@@ -28138,6 +32993,954 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::reserve_config_reserve_scope`]
+
+[`Client::reserve_config_reserve_scope`]: super::Client::reserve_config_reserve_scope*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigReserveScope<'a> {
+        client: &'a super::Client,
+        scope_id: Result<::std::string::String, String>,
+        scope_type: Result<::vc_api::types::ReserveConfigScopeType, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> ReserveConfigReserveScope<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                scope_id: Err("scope_id was not initialized".to_string()),
+                scope_type: Err("scope_type was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn scope_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.scope_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for scope_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn scope_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ReserveConfigScopeType>,
+        {
+            self.scope_type = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ReserveConfigScopeType` for scope_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/reserve_scope`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::ReserveConfigReserveScopeData>,
+            >,
+            Error<()>,
+        > {
+            let Self { client, scope_id, scope_type, user_id_type } = self;
+            let scope_id = scope_id.map_err(Error::InvalidRequest)?;
+            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/reserve_scope", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("scope_id", &scope_id))
+                .query(&progenitor_client::QueryParam::new("scope_type", &scope_type))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_reserve_scope",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_patch`]
+
+[`Client::reserve_config_patch`]: super::Client::reserve_config_patch*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigPatch<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::ReserveConfigPatchRequest, String>,
+    }
+    impl<'a> ReserveConfigPatch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReserveConfigPatchRequest>,
+            <V as std::convert::TryInto<
+                types::ReserveConfigPatchRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `ReserveConfigPatchRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ReserveConfigPatchRequest,
+            ) -> types::builder::ReserveConfigPatchRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, user_id_type, body } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ReserveConfigPatchRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}", client.baseurl, encode_path(&
+                reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_patch",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_admin_get`]
+
+[`Client::reserve_config_admin_get`]: super::Client::reserve_config_admin_get*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigAdminGet<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        scope_type: Result<::vc_api::types::ScopeConfigScopeType, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> ReserveConfigAdminGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                scope_type: Err("scope_type was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn scope_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ScopeConfigScopeType>,
+        {
+            self.scope_type = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ScopeConfigScopeType` for scope_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::ReserveConfigAdminGetData>,
+            >,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, scope_type, user_id_type } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}/admin", client.baseurl,
+                encode_path(& reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("scope_type", &scope_type))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_admin_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_admin_patch`]
+
+[`Client::reserve_config_admin_patch`]: super::Client::reserve_config_admin_patch*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigAdminPatch<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::ReserveConfigAdminPatchRequest, String>,
+    }
+    impl<'a> ReserveConfigAdminPatch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReserveConfigAdminPatchRequest>,
+            <V as std::convert::TryInto<
+                types::ReserveConfigAdminPatchRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `ReserveConfigAdminPatchRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ReserveConfigAdminPatchRequest,
+            ) -> types::builder::ReserveConfigAdminPatchRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, user_id_type, body } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ReserveConfigAdminPatchRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}/admin", client.baseurl,
+                encode_path(& reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_admin_patch",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_form_get`]
+
+[`Client::reserve_config_form_get`]: super::Client::reserve_config_form_get*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigFormGet<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        scope_type: Result<::vc_api::types::ScopeConfigScopeType, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> ReserveConfigFormGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                scope_type: Err("scope_type was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn scope_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ScopeConfigScopeType>,
+        {
+            self.scope_type = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ScopeConfigScopeType` for scope_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::ReserveConfigFormGetData>>,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, scope_type, user_id_type } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}/form", client.baseurl,
+                encode_path(& reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("scope_type", &scope_type))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_form_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_form_patch`]
+
+[`Client::reserve_config_form_patch`]: super::Client::reserve_config_form_patch*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigFormPatch<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::ReserveConfigFormPatchRequest, String>,
+    }
+    impl<'a> ReserveConfigFormPatch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReserveConfigFormPatchRequest>,
+            <V as std::convert::TryInto<
+                types::ReserveConfigFormPatchRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `ReserveConfigFormPatchRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ReserveConfigFormPatchRequest,
+            ) -> types::builder::ReserveConfigFormPatchRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, user_id_type, body } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ReserveConfigFormPatchRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}/form", client.baseurl,
+                encode_path(& reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_form_patch",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_disable_inform_get`]
+
+[`Client::reserve_config_disable_inform_get`]: super::Client::reserve_config_disable_inform_get*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigDisableInformGet<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        scope_type: Result<::vc_api::types::ScopeConfigScopeType, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> ReserveConfigDisableInformGet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                scope_type: Err("scope_type was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn scope_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::ScopeConfigScopeType>,
+        {
+            self.scope_type = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: ScopeConfigScopeType` for scope_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::ReserveConfigDisableInformGetData>,
+            >,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, scope_type, user_id_type } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}/disable_inform", client.baseurl,
+                encode_path(& reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("scope_type", &scope_type))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_disable_inform_get",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::reserve_config_disable_inform_patch`]
+
+[`Client::reserve_config_disable_inform_patch`]: super::Client::reserve_config_disable_inform_patch*/
+    #[derive(Debug, Clone)]
+    pub struct ReserveConfigDisableInformPatch<'a> {
+        client: &'a super::Client,
+        reserve_config_id: Result<::std::string::String, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::ReserveConfigDisableInformPatchRequest, String>,
+    }
+    impl<'a> ReserveConfigDisableInformPatch<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                reserve_config_id: Err(
+                    "reserve_config_id was not initialized".to_string(),
+                ),
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn reserve_config_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.reserve_config_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for reserve_config_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ReserveConfigDisableInformPatchRequest>,
+            <V as std::convert::TryInto<
+                types::ReserveConfigDisableInformPatchRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `ReserveConfigDisableInformPatchRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ReserveConfigDisableInformPatchRequest,
+            ) -> types::builder::ReserveConfigDisableInformPatchRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `PATCH` request to `/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, reserve_config_id, user_id_type, body } = self;
+            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ReserveConfigDisableInformPatchRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/reserve_configs/{}/disable_inform", client.baseurl,
+                encode_path(& reserve_config_id.to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .patch(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "reserve_config_disable_inform_patch",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::resource_reservation_list_get`]
 
 [`Client::resource_reservation_list_get`]: super::Client::resource_reservation_list_get*/
@@ -29034,6 +34837,483 @@ pub mod builder {
                 .build()?;
             let info = OperationInfo {
                 operation_id: "room_search",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_query`]
+
+[`Client::room_config_query`]: super::Client::room_config_query*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigQuery<'a> {
+        client: &'a super::Client,
+        building_id: Result<Option<::std::string::String>, String>,
+        country_id: Result<Option<::std::string::String>, String>,
+        district_id: Result<Option<::std::string::String>, String>,
+        floor_name: Result<Option<::std::string::String>, String>,
+        room_id: Result<Option<::std::string::String>, String>,
+        scope: Result<::vc_api::types::RoomConfigScope, String>,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+    }
+    impl<'a> RoomConfigQuery<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                building_id: Ok(None),
+                country_id: Ok(None),
+                district_id: Ok(None),
+                floor_name: Ok(None),
+                room_id: Ok(None),
+                scope: Err("scope was not initialized".to_string()),
+                user_id_type: Ok(None),
+            }
+        }
+        pub fn building_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.building_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for building_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn country_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.country_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for country_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn district_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.district_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for district_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn floor_name<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.floor_name = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for floor_name failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn room_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.room_id = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for room_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn scope<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::RoomConfigScope>,
+        {
+            self.scope = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: RoomConfigScope` for scope failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        ///Sends a `GET` request to `/open-apis/vc/v1/room_configs/query`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomConfigQueryData>>,
+            Error<()>,
+        > {
+            let Self {
+                client,
+                building_id,
+                country_id,
+                district_id,
+                floor_name,
+                room_id,
+                scope,
+                user_id_type,
+            } = self;
+            let building_id = building_id.map_err(Error::InvalidRequest)?;
+            let country_id = country_id.map_err(Error::InvalidRequest)?;
+            let district_id = district_id.map_err(Error::InvalidRequest)?;
+            let floor_name = floor_name.map_err(Error::InvalidRequest)?;
+            let room_id = room_id.map_err(Error::InvalidRequest)?;
+            let scope = scope.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/room_configs/query", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .query(&progenitor_client::QueryParam::new("building_id", &building_id))
+                .query(&progenitor_client::QueryParam::new("country_id", &country_id))
+                .query(&progenitor_client::QueryParam::new("district_id", &district_id))
+                .query(&progenitor_client::QueryParam::new("floor_name", &floor_name))
+                .query(&progenitor_client::QueryParam::new("room_id", &room_id))
+                .query(&progenitor_client::QueryParam::new("scope", &scope))
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_query",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_set`]
+
+[`Client::room_config_set`]: super::Client::room_config_set*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigSet<'a> {
+        client: &'a super::Client,
+        user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
+        body: Result<types::builder::RoomConfigSetRequest, String>,
+    }
+    impl<'a> RoomConfigSet<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                user_id_type: Ok(None),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn user_id_type<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::vc_api::types::UserIdType>,
+        {
+            self.user_id_type = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: vc_api :: types :: UserIdType` for user_id_type failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoomConfigSetRequest>,
+            <V as std::convert::TryInto<
+                types::RoomConfigSetRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RoomConfigSetRequest` for body failed: {}", s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoomConfigSetRequest,
+            ) -> types::builder::RoomConfigSetRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/room_configs/set`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
+            Error<()>,
+        > {
+            let Self { client, user_id_type, body } = self;
+            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::RoomConfigSetRequest::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/open-apis/vc/v1/room_configs/set", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .query(
+                    &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_set",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_set_checkboard_access_code`]
+
+[`Client::room_config_set_checkboard_access_code`]: super::Client::room_config_set_checkboard_access_code*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigSetCheckboardAccessCode<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoomConfigSetCheckboardAccessCodeRequest, String>,
+    }
+    impl<'a> RoomConfigSetCheckboardAccessCode<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoomConfigSetCheckboardAccessCodeRequest>,
+            <V as std::convert::TryInto<
+                types::RoomConfigSetCheckboardAccessCodeRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RoomConfigSetCheckboardAccessCodeRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoomConfigSetCheckboardAccessCodeRequest,
+            ) -> types::builder::RoomConfigSetCheckboardAccessCodeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_checkboard_access_code`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<
+                    ::vc_api::types::RoomConfigSetCheckboardAccessCodeData,
+                >,
+            >,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RoomConfigSetCheckboardAccessCodeRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/room_configs/set_checkboard_access_code", client
+                .baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_set_checkboard_access_code",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::room_config_set_room_access_code`]
+
+[`Client::room_config_set_room_access_code`]: super::Client::room_config_set_room_access_code*/
+    #[derive(Debug, Clone)]
+    pub struct RoomConfigSetRoomAccessCode<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::RoomConfigSetRoomAccessCodeRequest, String>,
+    }
+    impl<'a> RoomConfigSetRoomAccessCode<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::RoomConfigSetRoomAccessCodeRequest>,
+            <V as std::convert::TryInto<
+                types::RoomConfigSetRoomAccessCodeRequest,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!(
+                        "conversion to `RoomConfigSetRoomAccessCodeRequest` for body failed: {}",
+                        s
+                    )
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::RoomConfigSetRoomAccessCodeRequest,
+            ) -> types::builder::RoomConfigSetRoomAccessCodeRequest,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/open-apis/vc/v1/room_configs/set_room_access_code`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<
+                ::vc_api::Envelope<::vc_api::types::RoomConfigSetRoomAccessCodeData>,
+            >,
+            Error<()>,
+        > {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::RoomConfigSetRoomAccessCodeRequest::try_from(v)
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/open-apis/vc/v1/room_configs/set_room_access_code", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "room_config_set_room_access_code",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -31468,6 +37748,198 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigReserveScope<'_> {
+        /**Sends `reserve_config_reserve_scope` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ReserveConfigReserveScopeData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_reserve_scope`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveConfigReserveScopeData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigPatch<'_> {
+        /**Sends `reserve_config_patch` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_patch`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigAdminGet<'_> {
+        /**Sends `reserve_config_admin_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ReserveConfigAdminGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_admin_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveConfigAdminGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigAdminPatch<'_> {
+        /**Sends `reserve_config_admin_patch` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_admin_patch`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigFormGet<'_> {
+        /**Sends `reserve_config_form_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ReserveConfigFormGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_form_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveConfigFormGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigFormPatch<'_> {
+        /**Sends `reserve_config_form_patch` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_form_patch`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigDisableInformGet<'_> {
+        /**Sends `reserve_config_disable_inform_get` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::ReserveConfigDisableInformGetData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_disable_inform_get`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::ReserveConfigDisableInformGetData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigDisableInformPatch<'_> {
+        /**Sends `reserve_config_disable_inform_patch` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_disable_inform_patch`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ResourceReservationListGet<'_> {
         /**Sends `resource_reservation_list_get` and returns the response's `data`.
 
@@ -31850,6 +38322,102 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             Item = Result<types::Room, crate::Error>,
         > + Send + 'a {
             crate::pagination::items(self, options)
+        }
+    }
+    impl RoomConfigQuery<'_> {
+        /**Sends `room_config_query` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::RoomConfigQueryData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_query`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomConfigQueryData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_QUERY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSet<'_> {
+        /**Sends `room_config_set` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::EmptyData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSetCheckboardAccessCode<'_> {
+        /**Sends `room_config_set_checkboard_access_code` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set_checkboard_access_code`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSetRoomAccessCode<'_> {
+        /**Sends `room_config_set_room_access_code` and returns the response's `data`.
+
+Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
+        pub async fn data(
+            self,
+        ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
+            self.data_with(crate::CallOptions::default()).await
+        }
+        ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set_room_access_code`.
+        pub async fn data_with(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
+            let client = self.client;
+            crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
         }
     }
     impl RoomLevelList<'_> {

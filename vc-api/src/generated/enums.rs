@@ -3193,6 +3193,466 @@ impl<'de> ::serde::Deserialize<'de> for ReserveAssignHostUserType {
             .map(ReserveAssignHostUserType::from)
     }
 }
+/**Kind of scope a reservation limit belongs to, sent as a string (`"1"` or `"2"`) by
+`reserve_config_reserve_scope` and `reserve_config_patch`.
+*/
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigScopeType {
+    ///`1`: A room level; the ID is a room level ID.
+    RoomLevel,
+    ///`2`: A single meeting room; the ID is a room ID.
+    Room,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl ReserveConfigScopeType {
+    ///Every documented value of [`ReserveConfigScopeType`], in spec order.
+    pub const ALL: &'static [ReserveConfigScopeType] = &[
+        ReserveConfigScopeType::RoomLevel,
+        ReserveConfigScopeType::Room,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReserveConfigScopeType::RoomLevel => "1",
+            ReserveConfigScopeType::Room => "2",
+            ReserveConfigScopeType::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for ReserveConfigScopeType {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for ReserveConfigScopeType {
+    fn from(value: &str) -> Self {
+        match value {
+            "1" => ReserveConfigScopeType::RoomLevel,
+            "2" => ReserveConfigScopeType::Room,
+            other => ReserveConfigScopeType::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for ReserveConfigScopeType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for ReserveConfigScopeType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigScopeType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(ReserveConfigScopeType::from(value.as_ref()))
+    }
+}
+///An on/off setting sent as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigSwitch {
+    ///`0`: Switched off.
+    Off,
+    ///`1`: Switched on.
+    On,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigSwitch {
+    ///Every documented value of [`ReserveConfigSwitch`], in spec order.
+    pub const ALL: &'static [ReserveConfigSwitch] = &[
+        ReserveConfigSwitch::Off,
+        ReserveConfigSwitch::On,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigSwitch::Off => 0i32,
+            ReserveConfigSwitch::On => 1i32,
+            ReserveConfigSwitch::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigSwitch {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => ReserveConfigSwitch::Off,
+            1i32 => ReserveConfigSwitch::On,
+            other => ReserveConfigSwitch::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigSwitch> for i32 {
+    fn from(value: ReserveConfigSwitch) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigSwitch {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigSwitch {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigSwitch {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigSwitch::from)
+    }
+}
+///Which bookings need approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigApprovalCondition {
+    ///`0`: Every booking needs approval.
+    AllBookings,
+    ///`1`: Only bookings longer than `meeting_duration` need approval.
+    LongBookings,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigApprovalCondition {
+    ///Every documented value of [`ReserveConfigApprovalCondition`], in spec order.
+    pub const ALL: &'static [ReserveConfigApprovalCondition] = &[
+        ReserveConfigApprovalCondition::AllBookings,
+        ReserveConfigApprovalCondition::LongBookings,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigApprovalCondition::AllBookings => 0i32,
+            ReserveConfigApprovalCondition::LongBookings => 1i32,
+            ReserveConfigApprovalCondition::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigApprovalCondition {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => ReserveConfigApprovalCondition::AllBookings,
+            1i32 => ReserveConfigApprovalCondition::LongBookings,
+            other => ReserveConfigApprovalCondition::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigApprovalCondition> for i32 {
+    fn from(value: ReserveConfigApprovalCondition) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigApprovalCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigApprovalCondition {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigApprovalCondition {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigApprovalCondition::from)
+    }
+}
+///Who may book the rooms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigAllowAllUsers {
+    ///`0`: Only the listed users and departments (at least one of them must be given).
+    SomeMembers,
+    ///`1`: Every member of the tenant.
+    AllMembers,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigAllowAllUsers {
+    ///Every documented value of [`ReserveConfigAllowAllUsers`], in spec order.
+    pub const ALL: &'static [ReserveConfigAllowAllUsers] = &[
+        ReserveConfigAllowAllUsers::SomeMembers,
+        ReserveConfigAllowAllUsers::AllMembers,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigAllowAllUsers::SomeMembers => 0i32,
+            ReserveConfigAllowAllUsers::AllMembers => 1i32,
+            ReserveConfigAllowAllUsers::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigAllowAllUsers {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => ReserveConfigAllowAllUsers::SomeMembers,
+            1i32 => ReserveConfigAllowAllUsers::AllMembers,
+            other => ReserveConfigAllowAllUsers::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigAllowAllUsers> for i32 {
+    fn from(value: ReserveConfigAllowAllUsers) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigAllowAllUsers {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigAllowAllUsers {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigAllowAllUsers {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigAllowAllUsers::from)
+    }
+}
+///Unit of `notified_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigFormTimeUnit {
+    ///`1`: Minutes.
+    Minute,
+    ///`2`: Hours.
+    Hour,
+    ///`3`: Days.
+    Day,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigFormTimeUnit {
+    ///Every documented value of [`ReserveConfigFormTimeUnit`], in spec order.
+    pub const ALL: &'static [ReserveConfigFormTimeUnit] = &[
+        ReserveConfigFormTimeUnit::Minute,
+        ReserveConfigFormTimeUnit::Hour,
+        ReserveConfigFormTimeUnit::Day,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigFormTimeUnit::Minute => 1i32,
+            ReserveConfigFormTimeUnit::Hour => 2i32,
+            ReserveConfigFormTimeUnit::Day => 3i32,
+            ReserveConfigFormTimeUnit::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigFormTimeUnit {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => ReserveConfigFormTimeUnit::Minute,
+            2i32 => ReserveConfigFormTimeUnit::Hour,
+            3i32 => ReserveConfigFormTimeUnit::Day,
+            other => ReserveConfigFormTimeUnit::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigFormTimeUnit> for i32 {
+    fn from(value: ReserveConfigFormTimeUnit) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigFormTimeUnit {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigFormTimeUnit {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigFormTimeUnit {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigFormTimeUnit::from)
+    }
+}
+/**Level of a node in the legacy location tree. Each level needs its location fields:
+`country_id` for 2 and 3, `district_id` for 3, `building_id` for 4 and 5, `floor_name`
+for 5, `room_id` for 6; the tenant (1) needs none.
+*/
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoomConfigScope {
+    ///`1`: The whole tenant.
+    Tenant,
+    ///`2`: A country or region.
+    CountryDistrict,
+    ///`3`: A city.
+    City,
+    ///`4`: A building.
+    Building,
+    ///`5`: A floor of a building.
+    Floor,
+    ///`6`: A single meeting room.
+    Room,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl RoomConfigScope {
+    ///Every documented value of [`RoomConfigScope`], in spec order.
+    pub const ALL: &'static [RoomConfigScope] = &[
+        RoomConfigScope::Tenant,
+        RoomConfigScope::CountryDistrict,
+        RoomConfigScope::City,
+        RoomConfigScope::Building,
+        RoomConfigScope::Floor,
+        RoomConfigScope::Room,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            RoomConfigScope::Tenant => 1i32,
+            RoomConfigScope::CountryDistrict => 2i32,
+            RoomConfigScope::City => 3i32,
+            RoomConfigScope::Building => 4i32,
+            RoomConfigScope::Floor => 5i32,
+            RoomConfigScope::Room => 6i32,
+            RoomConfigScope::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for RoomConfigScope {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => RoomConfigScope::Tenant,
+            2i32 => RoomConfigScope::CountryDistrict,
+            3i32 => RoomConfigScope::City,
+            4i32 => RoomConfigScope::Building,
+            5i32 => RoomConfigScope::Floor,
+            6i32 => RoomConfigScope::Room,
+            other => RoomConfigScope::Unknown(other),
+        }
+    }
+}
+impl From<RoomConfigScope> for i32 {
+    fn from(value: RoomConfigScope) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for RoomConfigScope {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for RoomConfigScope {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomConfigScope {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(RoomConfigScope::from)
+    }
+}
+///For how many days a deployment access code stays valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RoomConfigAccessCodeValidDay {
+    ///`1`: One day.
+    Day,
+    ///`7`: Seven days.
+    Week,
+    ///`30`: Thirty days.
+    Month,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl RoomConfigAccessCodeValidDay {
+    ///Every documented value of [`RoomConfigAccessCodeValidDay`], in spec order.
+    pub const ALL: &'static [RoomConfigAccessCodeValidDay] = &[
+        RoomConfigAccessCodeValidDay::Day,
+        RoomConfigAccessCodeValidDay::Week,
+        RoomConfigAccessCodeValidDay::Month,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            RoomConfigAccessCodeValidDay::Day => 1i32,
+            RoomConfigAccessCodeValidDay::Week => 7i32,
+            RoomConfigAccessCodeValidDay::Month => 30i32,
+            RoomConfigAccessCodeValidDay::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for RoomConfigAccessCodeValidDay {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => RoomConfigAccessCodeValidDay::Day,
+            7i32 => RoomConfigAccessCodeValidDay::Week,
+            30i32 => RoomConfigAccessCodeValidDay::Month,
+            other => RoomConfigAccessCodeValidDay::Unknown(other),
+        }
+    }
+}
+impl From<RoomConfigAccessCodeValidDay> for i32 {
+    fn from(value: RoomConfigAccessCodeValidDay) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for RoomConfigAccessCodeValidDay {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for RoomConfigAccessCodeValidDay {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomConfigAccessCodeValidDay {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(RoomConfigAccessCodeValidDay::from)
+    }
+}
 ///Kind of scope a room configuration belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ScopeConfigScopeType {

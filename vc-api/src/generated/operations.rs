@@ -508,6 +508,94 @@ pub const RESERVE_GET_ACTIVE_MEETING: Operation = Operation {
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::Tenant, TokenType::User],
 };
+///`GET /open-apis/vc/v1/reserve_configs/reserve_scope`: Get the reservation limits of a room or room level
+pub const RESERVE_CONFIG_RESERVE_SCOPE: Operation = Operation {
+    id: "reserve_config_reserve_scope",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/reserve_scope",
+    tag: "reserve_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}`: Update the reservation limits of a room or room level
+pub const RESERVE_CONFIG_PATCH: Operation = Operation {
+    id: "reserve_config_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}",
+    tag: "reserve_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`: Get the reservation administrators of a room or room level
+pub const RESERVE_CONFIG_ADMIN_GET: Operation = Operation {
+    id: "reserve_config_admin_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin",
+    tag: "reserve_config_admin",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`: Update the reservation administrators of a room or room level
+pub const RESERVE_CONFIG_ADMIN_PATCH: Operation = Operation {
+    id: "reserve_config_admin_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin",
+    tag: "reserve_config_admin",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`: Get the reservation form settings of a room or room level
+pub const RESERVE_CONFIG_FORM_GET: Operation = Operation {
+    id: "reserve_config_form_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form",
+    tag: "reserve_config_form",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`: Update the reservation form settings of a room or room level
+pub const RESERVE_CONFIG_FORM_PATCH: Operation = Operation {
+    id: "reserve_config_form_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/form",
+    tag: "reserve_config_form",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`: Get the disable-notification settings of a room or room level
+pub const RESERVE_CONFIG_DISABLE_INFORM_GET: Operation = Operation {
+    id: "reserve_config_disable_inform_get",
+    method: "GET",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform",
+    tag: "reserve_config_disable_inform",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
+///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`: Update the disable-notification settings of a room or room level
+pub const RESERVE_CONFIG_DISABLE_INFORM_PATCH: Operation = Operation {
+    id: "reserve_config_disable_inform_patch",
+    method: "PATCH",
+    path: "/open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform",
+    tag: "reserve_config_disable_inform",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: Some((100u32, 60u32)),
+    token_types: &[TokenType::Tenant],
+};
 ///`GET /open-apis/vc/v1/resource_reservation_list`: List meeting room reservations
 pub const RESOURCE_RESERVATION_LIST_GET: Operation = Operation {
     id: "resource_reservation_list_get",
@@ -595,6 +683,50 @@ pub const ROOM_SEARCH: Operation = Operation {
     pagination_items: Some("rooms"),
     rate_limit: Some((1000u32, 60u32)),
     token_types: &[TokenType::User],
+};
+///`GET /open-apis/vc/v1/room_configs/query`: Get the room configuration of a location (legacy)
+pub const ROOM_CONFIG_QUERY: Operation = Operation {
+    id: "room_config_query",
+    method: "GET",
+    path: "/open-apis/vc/v1/room_configs/query",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/room_configs/set`: Set the room configuration of a location (legacy)
+pub const ROOM_CONFIG_SET: Operation = Operation {
+    id: "room_config_set",
+    method: "POST",
+    path: "/open-apis/vc/v1/room_configs/set",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/room_configs/set_checkboard_access_code`: Create a deployment code for check-in boards (legacy)
+pub const ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE: Operation = Operation {
+    id: "room_config_set_checkboard_access_code",
+    method: "POST",
+    path: "/open-apis/vc/v1/room_configs/set_checkboard_access_code",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
+};
+///`POST /open-apis/vc/v1/room_configs/set_room_access_code`: Create a deployment code for room devices (legacy)
+pub const ROOM_CONFIG_SET_ROOM_ACCESS_CODE: Operation = Operation {
+    id: "room_config_set_room_access_code",
+    method: "POST",
+    path: "/open-apis/vc/v1/room_configs/set_room_access_code",
+    tag: "room_config",
+    read_only: false,
+    pagination_items: None,
+    rate_limit: None,
+    token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/room_levels`: List the child levels of a room level
 pub const ROOM_LEVEL_LIST: Operation = Operation {
@@ -743,6 +875,14 @@ pub const ALL: &[&Operation] = &[
     &RESERVE_UPDATE,
     &RESERVE_DELETE,
     &RESERVE_GET_ACTIVE_MEETING,
+    &RESERVE_CONFIG_RESERVE_SCOPE,
+    &RESERVE_CONFIG_PATCH,
+    &RESERVE_CONFIG_ADMIN_GET,
+    &RESERVE_CONFIG_ADMIN_PATCH,
+    &RESERVE_CONFIG_FORM_GET,
+    &RESERVE_CONFIG_FORM_PATCH,
+    &RESERVE_CONFIG_DISABLE_INFORM_GET,
+    &RESERVE_CONFIG_DISABLE_INFORM_PATCH,
     &RESOURCE_RESERVATION_LIST_GET,
     &ROOM_LIST,
     &ROOM_CREATE,
@@ -751,6 +891,10 @@ pub const ALL: &[&Operation] = &[
     &ROOM_PATCH,
     &ROOM_MGET,
     &ROOM_SEARCH,
+    &ROOM_CONFIG_QUERY,
+    &ROOM_CONFIG_SET,
+    &ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+    &ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
     &ROOM_LEVEL_LIST,
     &ROOM_LEVEL_CREATE,
     &ROOM_LEVEL_GET,
