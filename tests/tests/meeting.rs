@@ -121,7 +121,6 @@ async fn meeting_end() {
 }
 
 #[tokio::test]
-<<<<<<< HEAD
 async fn meeting_search() {
     let api = MockApi::start().await;
     let op = operation("meeting_search");
@@ -141,7 +140,10 @@ async fn meeting_search() {
     assert_eq!(data.items[0].id.as_deref(), Some("6911188411932033028"));
     let meta = data.items[0].meta_data.as_ref().expect("meta_data is present");
     assert_eq!(meta.app_link.as_deref(), Some("https://applink.larkoffice.com/*"));
-=======
+    assert_matches_example(&op, &data);
+}
+
+#[tokio::test]
 async fn meeting_change_name() {
     let api = MockApi::start().await;
     let op = operation("meeting_change_name");
@@ -161,12 +163,10 @@ async fn meeting_change_name() {
     assert_eq!(data.results[0].id.as_deref(), Some("ou_3ec3f6a28a0d08c45d895276e8e5e19b"));
     assert_eq!(data.results[0].user_type, Some(types::MeetingUserType::from(1)));
     assert_eq!(data.results[0].result, Some(types::MeetingChangeNameResult::Succeeded));
->>>>>>> t-newer
     assert_matches_example(&op, &data);
 }
 
 #[tokio::test]
-<<<<<<< HEAD
 async fn meeting_subscription() {
     let api = MockApi::start().await;
     let op = operation("meeting_subscription");
@@ -190,7 +190,9 @@ async fn meeting_unsubscription() {
         .await
         .expect("meeting_unsubscription succeeds");
     assert!(data.is_empty());
-=======
+}
+
+#[tokio::test]
 async fn meeting_pull_subtitle() {
     let api = MockApi::start().await;
     let op = operation("meeting_pull_subtitle");
@@ -218,5 +220,4 @@ async fn meeting_pull_subtitle() {
     let speaker = subtitle.ssd_speaker.as_ref().expect("ssd_speaker is present");
     assert_eq!(speaker.speaker_id_type, Some(types::MeetingSubtitleSpeakerIdType::LarkUser));
     assert_matches_example(&op, &data);
->>>>>>> t-newer
 }
