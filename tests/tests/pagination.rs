@@ -209,6 +209,19 @@ async fn resource_reservation_list_get_paginates() {
     walks_three_pages(&api, &op, request).await;
 }
 
+#[tokio::test]
+async fn meeting_pull_subtitle_paginates() {
+    let (api, op) = (MockApi::start().await, paginated("meeting_pull_subtitle"));
+    let client = api.client();
+    let request = client
+        .meeting_pull_subtitle()
+        .meeting_id(op.param_str("meeting_id"))
+        .uid(op.param_str("uid"))
+        .did(op.param_str("did"))
+        .page_size(op.param_str("page_size"));
+    walks_three_pages(&api, &op, request).await;
+}
+
 #[test]
 fn every_paginated_operation_is_walked_here() {
     let source = include_str!("pagination.rs");

@@ -115,6 +115,203 @@ pub mod types {
             Default::default()
         }
     }
+    ///One chat message or reaction posted in the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityChatMessage {
+        ///Text of the message, or the emoji key of a reaction.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        ///ID of the message.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_id: ::std::option::Option<::std::string::String>,
+        ///Kind of message; the page gives only the range 0 to 4, not the meaning of each value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub message_type: ::std::option::Option<i32>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotActivityUser>,
+        ///When the message was sent, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub send_time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActivityChatMessage {
+        pub fn builder() -> builder::BotActivityChatMessage {
+            Default::default()
+        }
+    }
+    ///A comment that gained or lost focus; present only for that kind of change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityCommentFocus {
+        ///ID of the comment.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub comment_id: ::std::option::Option<::std::string::String>,
+        ///True when the comment gained focus, false when it lost it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub focused: ::std::option::Option<bool>,
+    }
+    impl BotActivityCommentFocus {
+        pub fn builder() -> builder::BotActivityCommentFocus {
+            Default::default()
+        }
+    }
+    /**A change of what is in view in the shared document. One entry holds one change: a
+comment gaining or losing focus, a move to another section, or an element preview.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityDocumentContextChanged {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub comment_focus: ::std::option::Option<BotActivityCommentFocus>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub element_preview: ::std::option::Option<BotActivityElementPreview>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotActivityUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub section_location: ::std::option::Option<BotActivitySectionLocation>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_doc: ::std::option::Option<BotActivityShareDoc>,
+        ///ID of the share session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_id: ::std::option::Option<::std::string::String>,
+        ///When the change happened, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActivityDocumentContextChanged {
+        pub fn builder() -> builder::BotActivityDocumentContextChanged {
+            Default::default()
+        }
+    }
+    ///An element (an image or a whiteboard) opened or closed in preview; present only for that kind of change.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityElementPreview {
+        ///What happened to the preview.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub action: ::std::option::Option<::std::string::String>,
+        ///ID of the document block holding the element.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub block_id: ::std::option::Option<::std::string::String>,
+        ///Token of the element.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub element_token: ::std::option::Option<::std::string::String>,
+        ///Kind of element previewed.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub element_type: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActivityElementPreview {
+        pub fn builder() -> builder::BotActivityElementPreview {
+            Default::default()
+        }
+    }
+    ///Basic data of the meeting an activity entry belongs to.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityMeeting {
+        ///When the meeting ended, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_user: ::std::option::Option<BotActivityUser>,
+        ///Meeting ID (the long numeric ID).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///The 9-digit meeting number.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_no: ::std::option::Option<::std::string::String>,
+        ///When the meeting started, unix time in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        ///The meeting's topic.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub topic: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActivityMeeting {
+        pub fn builder() -> builder::BotActivityMeeting {
+            Default::default()
+        }
+    }
+    ///A participant who joined.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityParticipantJoined {
+        ///When the participant joined, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub join_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub participant: ::std::option::Option<BotActivityUser>,
+    }
+    impl BotActivityParticipantJoined {
+        pub fn builder() -> builder::BotActivityParticipantJoined {
+            Default::default()
+        }
+    }
+    ///A participant who left.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityParticipantLeft {
+        ///Why the participant left; the page gives only the range 0 to 3, not the meaning of each value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_reason: ::std::option::Option<i32>,
+        ///When the participant left, unix time in milliseconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub participant: ::std::option::Option<BotActivityUser>,
+    }
+    impl BotActivityParticipantLeft {
+        pub fn builder() -> builder::BotActivityParticipantLeft {
+            Default::default()
+        }
+    }
+    ///The section now in view; present only when the section changed.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivitySectionLocation {
+        ///Heading level of the section.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub level: ::std::option::Option<i32>,
+        ///Titles of the enclosing sections.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub parent_titles: ::std::vec::Vec<::std::string::String>,
+        ///Title of the section.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActivitySectionLocation {
+        pub fn builder() -> builder::BotActivitySectionLocation {
+            Default::default()
+        }
+    }
+    ///A document shared in the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityShareDoc {
+        ///Title of the document.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub title: ::std::option::Option<::std::string::String>,
+        ///Link to the document.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
+    }
+    impl BotActivityShareDoc {
+        pub fn builder() -> builder::BotActivityShareDoc {
+            Default::default()
+        }
+    }
+    ///A person in an activity entry (host, participant, speaker or sender).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotActivityUser {
+        ///The user's ID, of the kind chosen by `user_id_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///Display name of the user.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_name: ::std::option::Option<::std::string::String>,
+        ///Role of the user in the meeting; the page gives only the range 0 to 3, not the meaning of each value.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_role: ::std::option::Option<i32>,
+        ///Kind of account; the page gives only the range 1 to 9, whose values 1 to 7 match `MeetingUserType`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_type: ::std::option::Option<i32>,
+    }
+    impl BotActivityUser {
+        pub fn builder() -> builder::BotActivityUser {
+            Default::default()
+        }
+    }
     ///One entry of in-meeting activity.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEvent {
@@ -135,21 +332,64 @@ pub mod types {
             Default::default()
         }
     }
-    ///One chat message or reaction posted in the meeting.
+    /**One activity in a meeting the bot is in. `activity_event_type` tells which of the
+`*_items` lists is filled.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventActivityItem {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub activity_event_type: ::std::option::Option<
+            ::vc_api::types::BotEventActivityType,
+        >,
+        ///Chat messages (for `chat_received`; 1 to 30).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub chat_received_items: ::std::vec::Vec<BotEventChatMessage>,
+        ///A change of the meeting countdown (for `countdown_changed`; exactly 1).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub countdown_items: ::std::vec::Vec<BotEventCountdown>,
+        ///A change of focus in the shared document (for `document_context_changed`; exactly 1).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub document_context_changed_items: ::std::vec::Vec<
+            BotEventDocumentContextChanged,
+        >,
+        ///A document share that ended (for `magic_share_ended`; exactly 1).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub magic_share_ended_items: ::std::vec::Vec<BotEventMagicShareEnded>,
+        ///A document share that started (for `magic_share_started`; exactly 1).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub magic_share_started_items: ::std::vec::Vec<BotEventMagicShareStarted>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<BotEventMeeting>,
+        ///Participants who joined (for `participant_joined`; 1 to 100).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participant_joined_items: ::std::vec::Vec<BotEventParticipantJoined>,
+        ///Participants who left (for `participant_left`; 1 to 100).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub participant_left_items: ::std::vec::Vec<BotEventParticipantLeft>,
+        ///Subtitle sentences (for `transcript_received`; 1 to 50).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub transcript_received_items: ::std::vec::Vec<EventTranscriptItem>,
+    }
+    impl BotEventActivityItem {
+        pub fn builder() -> builder::BotEventActivityItem {
+            Default::default()
+        }
+    }
+    ///A chat message sent in the meeting.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventChatMessage {
-        ///Text of the message, or the emoji key of a reaction.
+        ///Content of the message.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub content: ::std::option::Option<::std::string::String>,
         ///ID of the message.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message_id: ::std::option::Option<::std::string::String>,
-        ///Kind of message; the page gives only the range 0 to 4, not the meaning of each value.
+        ///Kind of message, 0 to 4; the page gives no meanings (lark-cli treats 1 as text and 3 as a reaction whose content is the emoji key).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub message_type: ::std::option::Option<i32>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub operator: ::std::option::Option<BotEventUser>,
-        ///When the message was sent, unix time in milliseconds.
+        ///When it was sent, unix time in milliseconds sent as a string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub send_time: ::std::option::Option<::std::string::String>,
     }
@@ -158,13 +398,13 @@ pub mod types {
             Default::default()
         }
     }
-    ///A comment that gained or lost focus; present only for that kind of change.
+    ///A comment of the shared document gained or lost the focus.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventCommentFocus {
         ///ID of the comment.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub comment_id: ::std::option::Option<::std::string::String>,
-        ///True when the comment gained focus, false when it lost it.
+        ///True when the comment gained the focus, false when it lost it.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub focused: ::std::option::Option<bool>,
     }
@@ -173,8 +413,42 @@ pub mod types {
             Default::default()
         }
     }
-    /**A change of what is in view in the shared document. One entry holds one change: a
-comment gaining or losing focus, a move to another section, or an element preview.
+    ///A change of the meeting's countdown timer.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventCountdown {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub action: ::std::option::Option<::vc_api::types::BotEventCountdownAction>,
+        ///When the countdown was set, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub countdown_set_time: ::std::option::Option<::std::string::String>,
+        ///When the countdown ends, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        ///When this change happened, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub event_time: ::std::option::Option<::std::string::String>,
+        ///Whether a sound plays when the countdown ends.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub need_play_audio_at_end: ::std::option::Option<bool>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        ///Minutes left until the end; only with the `REMIND` action.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub remain_minutes: ::std::option::Option<i32>,
+        ///Reminders before the end, in seconds before it (1 to 10 entries).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub reminders_before_end_in_second: ::std::vec::Vec<i32>,
+        ///Sequence ID of the countdown.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seq_id: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventCountdown {
+        pub fn builder() -> builder::BotEventCountdown {
+            Default::default()
+        }
+    }
+    /**A change in the shared document: exactly one of `comment_focus`, `section_location` and
+`element_preview` is filled.
 */
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventDocumentContextChanged {
@@ -191,7 +465,7 @@ comment gaining or losing focus, a move to another section, or an element previe
         ///ID of the share session.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub share_id: ::std::option::Option<::std::string::String>,
-        ///When the change happened, unix time in milliseconds.
+        ///When the change happened, unix time in milliseconds sent as a string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub time: ::std::option::Option<::std::string::String>,
     }
@@ -200,10 +474,10 @@ comment gaining or losing focus, a move to another section, or an element previe
             Default::default()
         }
     }
-    ///An element (an image or a whiteboard) opened or closed in preview; present only for that kind of change.
+    ///An image or whiteboard of the shared document was previewed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventElementPreview {
-        ///What happened to the preview.
+        ///What happened to the preview, such as `open`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub action: ::std::option::Option<::std::string::String>,
         ///ID of the document block holding the element.
@@ -212,7 +486,7 @@ comment gaining or losing focus, a move to another section, or an element previe
         ///Token of the element.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub element_token: ::std::option::Option<::std::string::String>,
-        ///Kind of element previewed.
+        ///Kind of element previewed, such as `image`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub element_type: ::std::option::Option<::std::string::String>,
     }
@@ -221,21 +495,61 @@ comment gaining or losing focus, a move to another section, or an element previe
             Default::default()
         }
     }
-    ///Basic data of the meeting an activity entry belongs to.
+    ///A document share (magic share) that ended.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventMagicShareEnded {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        ///ID of the share session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_id: ::std::option::Option<::std::string::String>,
+        ///When the share ended, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventMagicShareEnded {
+        pub fn builder() -> builder::BotEventMagicShareEnded {
+            Default::default()
+        }
+    }
+    ///A document share (magic share) that started.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotEventMagicShareStarted {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<BotEventUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_doc: ::std::option::Option<BotEventShareDoc>,
+        ///ID of the share session.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub share_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_reason: ::std::option::Option<
+            ::vc_api::types::BotEventShareStartReason,
+        >,
+        ///When the share started, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time: ::std::option::Option<::std::string::String>,
+    }
+    impl BotEventMagicShareStarted {
+        pub fn builder() -> builder::BotEventMagicShareStarted {
+            Default::default()
+        }
+    }
+    ///The meeting a bot (meeting agent) event is about.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventMeeting {
-        ///When the meeting ended, unix time in seconds.
+        ///When the meeting ended, unix time in seconds sent as a string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub end_time: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub host_user: ::std::option::Option<BotEventUser>,
-        ///Meeting ID (the long numeric ID).
+        ///Meeting ID.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub id: ::std::option::Option<::std::string::String>,
         ///The 9-digit meeting number.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub meeting_no: ::std::option::Option<::std::string::String>,
-        ///When the meeting started, unix time in seconds.
+        ///When the meeting started, unix time in seconds sent as a string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub start_time: ::std::option::Option<::std::string::String>,
         ///The meeting's topic.
@@ -247,10 +561,10 @@ comment gaining or losing focus, a move to another section, or an element previe
             Default::default()
         }
     }
-    ///A participant who joined.
+    ///A participant who joined the meeting.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventParticipantJoined {
-        ///When the participant joined, unix time in milliseconds.
+        ///When they joined, unix time in milliseconds sent as a string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub join_time: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -261,13 +575,13 @@ comment gaining or losing focus, a move to another section, or an element previe
             Default::default()
         }
     }
-    ///A participant who left.
+    ///A participant who left the meeting.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventParticipantLeft {
-        ///Why the participant left; the page gives only the range 0 to 3, not the meaning of each value.
+        ///Why they left, 0 to 3; the page gives no meanings (leave_meeting_v1 uses 1 left, 2 meeting ended, 3 removed).
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub leave_reason: ::std::option::Option<i32>,
-        ///When the participant left, unix time in milliseconds.
+        ///When they left, unix time in milliseconds sent as a string.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub leave_time: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -289,11 +603,11 @@ lists is filled.
         >,
         ///Chat messages and reactions; filled for `chat_received`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub chat_received_items: ::std::vec::Vec<BotEventChatMessage>,
+        pub chat_received_items: ::std::vec::Vec<BotActivityChatMessage>,
         ///A change of the view of the shared document; filled for `document_context_changed`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub document_context_changed_items: ::std::vec::Vec<
-            BotEventDocumentContextChanged,
+            BotActivityDocumentContextChanged,
         >,
         ///The document share that ended; filled for `magic_share_ended`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
@@ -302,13 +616,13 @@ lists is filled.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub magic_share_started_items: ::std::vec::Vec<BotEventShareStarted>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub meeting: ::std::option::Option<BotEventMeeting>,
+        pub meeting: ::std::option::Option<BotActivityMeeting>,
         ///Participants who joined; filled for `participant_joined`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub participant_joined_items: ::std::vec::Vec<BotEventParticipantJoined>,
+        pub participant_joined_items: ::std::vec::Vec<BotActivityParticipantJoined>,
         ///Participants who left; filled for `participant_left`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub participant_left_items: ::std::vec::Vec<BotEventParticipantLeft>,
+        pub participant_left_items: ::std::vec::Vec<BotActivityParticipantLeft>,
         ///Transcript sentences; filled for `transcript_received`.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub transcript_received_items: ::std::vec::Vec<BotEventTranscript>,
@@ -318,7 +632,7 @@ lists is filled.
             Default::default()
         }
     }
-    ///The section now in view; present only when the section changed.
+    ///The section of the shared document now in view.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventSectionLocation {
         ///Heading level of the section.
@@ -355,7 +669,7 @@ lists is filled.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventShareEnded {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub operator: ::std::option::Option<BotEventUser>,
+        pub operator: ::std::option::Option<BotActivityUser>,
         ///ID of the share session.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub share_id: ::std::option::Option<::std::string::String>,
@@ -372,9 +686,9 @@ lists is filled.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventShareStarted {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub operator: ::std::option::Option<BotEventUser>,
+        pub operator: ::std::option::Option<BotActivityUser>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub share_doc: ::std::option::Option<BotEventShareDoc>,
+        pub share_doc: ::std::option::Option<BotActivityShareDoc>,
         ///ID of the share session.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub share_id: ::std::option::Option<::std::string::String>,
@@ -400,7 +714,7 @@ lists is filled.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub sentence_id: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub speaker: ::std::option::Option<BotEventUser>,
+        pub speaker: ::std::option::Option<BotActivityUser>,
         ///When the sentence began, unix time in milliseconds.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub start_time_ms: ::std::option::Option<::std::string::String>,
@@ -413,21 +727,21 @@ lists is filled.
             Default::default()
         }
     }
-    ///A person in an activity entry (host, participant, speaker or sender).
+    /**A user as the bot (meeting agent) events describe them, with display name. The bot event
+pages give `user_role` the range 0 to 3 and `user_type` 1 to 9 without naming the values;
+the meanings are assumed to be those of the meeting events.
+*/
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct BotEventUser {
-        ///The user's ID, of the kind chosen by `user_id_type`.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
-        ///Display name of the user.
+        pub id: ::std::option::Option<EventUserId>,
+        ///The user's display name.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub user_name: ::std::option::Option<::std::string::String>,
-        ///Role of the user in the meeting; the page gives only the range 0 to 3, not the meaning of each value.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub user_role: ::std::option::Option<i32>,
-        ///Kind of account; the page gives only the range 1 to 9, whose values 1 to 7 match `MeetingUserType`.
+        pub user_role: ::std::option::Option<::vc_api::types::MeetingEventUserRole>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub user_type: ::std::option::Option<i32>,
+        pub user_type: ::std::option::Option<::vc_api::types::MeetingEventUserType>,
     }
     impl BotEventUser {
         pub fn builder() -> builder::BotEventUser {
@@ -550,6 +864,66 @@ int64 and shows a number, node-sdk says string. Either form is accepted here.
     }
     impl BotLeaveRequest {
         pub fn builder() -> builder::BotLeaveRequest {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.bot.meeting_activity_v1`: things that happened in a meeting the app's bot
+is in, in batches. Each item names its kind in `activity_event_type` and fills the one
+matching `*_items` list.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotMeetingActivityV1Event {
+        ///The activities, oldest first (1 to 1000 per event).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub meeting_activity_items: ::std::vec::Vec<BotEventActivityItem>,
+    }
+    impl BotMeetingActivityV1Event {
+        pub fn builder() -> builder::BotMeetingActivityV1Event {
+            Default::default()
+        }
+    }
+    ///Payload of `vc.bot.meeting_ended_v1`, a meeting that concerns the app's bot has ended.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotMeetingEndedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<BotEventMeeting>,
+    }
+    impl BotMeetingEndedV1Event {
+        pub fn builder() -> builder::BotMeetingEndedV1Event {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.bot.meeting_invited_v1`: a user invited the app's bot into a meeting. Pass
+`call_id` back unchanged when the bot joins the meeting (operation `bots/join`).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotMeetingInvitedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub bot: ::std::option::Option<BotEventUser>,
+        ///Server-generated ID linking the invitation to the join; send it back unchanged when the bot joins.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub call_id: ::std::option::Option<::std::string::String>,
+        ///When the invitation was made, unix time in seconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub invite_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub inviter: ::std::option::Option<BotEventUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<BotEventMeeting>,
+    }
+    impl BotMeetingInvitedV1Event {
+        pub fn builder() -> builder::BotMeetingInvitedV1Event {
+            Default::default()
+        }
+    }
+    ///Payload of `vc.bot.meeting_started_v1`, a meeting that concerns the app's bot has started.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct BotMeetingStartedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<BotEventMeeting>,
+    }
+    impl BotMeetingStartedV1Event {
+        pub fn builder() -> builder::BotMeetingStartedV1Event {
             Default::default()
         }
     }
@@ -678,6 +1052,52 @@ the platform delivers the same event again.
     }
     impl EventHeader {
         pub fn builder() -> builder::EventHeader {
+            Default::default()
+        }
+    }
+    ///One transcribed sentence (meeting subtitles or a recording's transcript).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct EventTranscriptItem {
+        ///When the sentence ended, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time_ms: ::std::option::Option<::std::string::String>,
+        ///Language of the sentence, such as `zh` or `en_us`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub language: ::std::option::Option<::std::string::String>,
+        ///ID of the sentence, for removing duplicates and ordering.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub sentence_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub speaker: ::std::option::Option<BotEventUser>,
+        ///When the sentence started, unix time in milliseconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time_ms: ::std::option::Option<::std::string::String>,
+        ///The sentence.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub text: ::std::option::Option<::std::string::String>,
+    }
+    impl EventTranscriptItem {
+        pub fn builder() -> builder::EventTranscriptItem {
+            Default::default()
+        }
+    }
+    /**The IDs of one user as events carry them: every kind the app may see is filled
+(`user_id` only with the permission to read user IDs).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct EventUserId {
+        ///The user's open ID (specific to this app).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub open_id: ::std::option::Option<::std::string::String>,
+        ///The user's union ID (the same across the apps of one developer).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub union_id: ::std::option::Option<::std::string::String>,
+        ///The user's tenant user ID; sent only when the app has the permission to read user IDs, and may be null.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<::std::string::String>,
+    }
+    impl EventUserId {
+        pub fn builder() -> builder::EventUserId {
             Default::default()
         }
     }
@@ -887,6 +1307,21 @@ false.
             Default::default()
         }
     }
+    ///The review outcome of one uploaded file.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialEventReviewResult {
+        ///Token of the reviewed file.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub file_token: ::std::option::Option<::std::string::String>,
+        ///Outcome of the review; the values are not documented.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub result: ::std::option::Option<i32>,
+    }
+    impl MaterialEventReviewResult {
+        pub fn builder() -> builder::MaterialEventReviewResult {
+            Default::default()
+        }
+    }
     ///One file to register as a meeting material.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct MaterialInput {
@@ -952,6 +1387,23 @@ false.
     }
     impl MaterialRemoveResult {
         pub fn builder() -> builder::MaterialRemoveResult {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.material.review_result_v1`: the review of files a user uploaded as meeting
+materials has finished. Only the node SDK defines this event (without a description);
+the meaning of `result` is not documented.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MaterialReviewResultV1Event {
+        ///One review outcome per file.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<MaterialEventReviewResult>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<EventUserId>,
+    }
+    impl MaterialReviewResultV1Event {
+        pub fn builder() -> builder::MaterialReviewResultV1Event {
             Default::default()
         }
     }
@@ -1076,6 +1528,36 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
+    /**Payload of `vc.meeting.all_meeting_ended_v1`: any meeting of the tenant has ended,
+however it was created.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingAllMeetingEndedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+    }
+    impl MeetingAllMeetingEndedV1Event {
+        pub fn builder() -> builder::MeetingAllMeetingEndedV1Event {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.meeting.all_meeting_started_v1`: any meeting of the tenant has started,
+however it was created.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingAllMeetingStartedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+    }
+    impl MeetingAllMeetingStartedV1Event {
+        pub fn builder() -> builder::MeetingAllMeetingStartedV1Event {
+            Default::default()
+        }
+    }
     ///The `data` object of meeting_change_name.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingChangeNameData {
@@ -1112,6 +1594,104 @@ topic, url, meeting_no, password).
     }
     impl MeetingChangeNameStatus {
         pub fn builder() -> builder::MeetingChangeNameStatus {
+            Default::default()
+        }
+    }
+    /**The meeting a meeting event is about. Which fields are filled depends on the event
+(recording_ready_v1 and send_meeting_im_v1 send only a few).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingEventMeeting {
+        ///Unique ID of the calendar event the meeting belongs to (sent by the meeting_started/ended, all_meeting_* and participant_meeting_* events).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub calendar_event_id: ::std::option::Option<::std::string::String>,
+        ///When the meeting ended, unix time in seconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub host_user: ::std::option::Option<MeetingEventUser>,
+        ///Meeting ID, the unique identifier a video meeting receives once it has started.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<::std::string::String>,
+        ///The 9-digit meeting number that users type to join.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_no: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_source: ::std::option::Option<
+            ::vc_api::types::MeetingEventMeetingSource,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_sub_type: ::std::option::Option<
+            ::vc_api::types::MeetingEventMeetingSubType,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub owner: ::std::option::Option<MeetingEventUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub security_setting: ::std::option::Option<MeetingEventSecuritySetting>,
+        ///When the meeting started, unix time in seconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        ///The meeting's topic.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub topic: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webinar_setting: ::std::option::Option<MeetingEventWebinarSetting>,
+    }
+    impl MeetingEventMeeting {
+        pub fn builder() -> builder::MeetingEventMeeting {
+            Default::default()
+        }
+    }
+    ///Who may join the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingEventSecuritySetting {
+        ///Chat groups whose members may join (at most 200).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub group_ids: ::std::vec::Vec<::std::string::String>,
+        ///Whether a list of contacts and groups allowed to join has been set.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub has_set_security_contacts_and_group: ::std::option::Option<bool>,
+        ///Meeting rooms that may join (at most 200).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub room_ids: ::std::vec::Vec<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub security_level: ::std::option::Option<
+            ::vc_api::types::MeetingEventSecurityLevel,
+        >,
+        ///Users who may join (at most 200).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub user_ids: ::std::vec::Vec<EventUserId>,
+    }
+    impl MeetingEventSecuritySetting {
+        pub fn builder() -> builder::MeetingEventSecuritySetting {
+            Default::default()
+        }
+    }
+    ///A user as meeting events describe them (host, owner, operator, person leaving).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingEventUser {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub id: ::std::option::Option<EventUserId>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_role: ::std::option::Option<::vc_api::types::MeetingEventUserRole>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_type: ::std::option::Option<::vc_api::types::MeetingEventUserType>,
+    }
+    impl MeetingEventUser {
+        pub fn builder() -> builder::MeetingEventUser {
+            Default::default()
+        }
+    }
+    ///Webinar settings of the meeting.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingEventWebinarSetting {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub webinar_type: ::std::option::Option<
+            ::vc_api::types::MeetingEventWebinarType,
+        >,
+    }
+    impl MeetingEventWebinarSetting {
+        pub fn builder() -> builder::MeetingEventWebinarSetting {
             Default::default()
         }
     }
@@ -1169,33 +1749,19 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.join_meeting_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingJoinMeetingV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingJoinMeetingV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
+    /**Payload of `vc.meeting.join_meeting_v1`: someone joined a meeting reserved through the API.
+`operator` is the person who joined.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingJoinMeetingV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
     }
-    impl ::std::convert::From<MeetingJoinMeetingV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingJoinMeetingV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingJoinMeetingV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingJoinMeetingV1Event {
+        pub fn builder() -> builder::MeetingJoinMeetingV1Event {
+            Default::default()
         }
     }
     ///The `data` object of meeting_kickout.
@@ -1221,33 +1787,25 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.leave_meeting_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingLeaveMeetingV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingLeaveMeetingV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
+    /**Payload of `vc.meeting.leave_meeting_v1`: someone left a meeting reserved through the API.
+`leave_user` is the person who left, `leave_reason` says why.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingLeaveMeetingV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_reason: ::std::option::Option<
+            ::vc_api::types::MeetingEventLeaveReason,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub leave_user: ::std::option::Option<MeetingEventUser>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
     }
-    impl ::std::convert::From<MeetingLeaveMeetingV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingLeaveMeetingV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingLeaveMeetingV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingLeaveMeetingV1Event {
+        pub fn builder() -> builder::MeetingLeaveMeetingV1Event {
+            Default::default()
         }
     }
     ///The `data` object of meeting_list_by_no; one page of results.
@@ -1390,62 +1948,36 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.meeting_ended_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingMeetingEndedV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingMeetingEndedV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
+    /**Payload of `vc.meeting.meeting_ended_v1`: a meeting reserved through the API has ended.
+Only meetings reserved through the open API produce this event; `all_meeting_ended_v1`
+covers every meeting of the tenant.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingMeetingEndedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+    }
+    impl MeetingMeetingEndedV1Event {
+        pub fn builder() -> builder::MeetingMeetingEndedV1Event {
+            Default::default()
         }
     }
-    impl ::std::convert::From<MeetingMeetingEndedV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingMeetingEndedV1Event) -> Self {
-            value.0
-        }
+    /**Payload of `vc.meeting.meeting_started_v1`: a meeting reserved through the API has started.
+Only meetings reserved through the open API produce this event; `all_meeting_started_v1`
+covers every meeting of the tenant.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingMeetingStartedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
     }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingMeetingEndedV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
-        }
-    }
-    ///Payload of the `vc.meeting.meeting_started_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingMeetingStartedV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingMeetingStartedV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<MeetingMeetingStartedV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingMeetingStartedV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingMeetingStartedV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingMeetingStartedV1Event {
+        pub fn builder() -> builder::MeetingMeetingStartedV1Event {
+            Default::default()
         }
     }
     ///A participant and the name to show for them in the meeting.
@@ -1496,6 +2028,62 @@ topic, url, meeting_no, password).
     }
     impl MeetingParticipant {
         pub fn builder() -> builder::MeetingParticipant {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.meeting.participant_meeting_ended_v1`: a meeting that a subscribed user
+took part in has ended. The app receives it for users who subscribed with a user access
+token (operation `meetings/subscription`); `subscriber_ids` names them.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingParticipantMeetingEndedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+        ///The subscribed users this event is delivered for (at most 500).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+    }
+    impl MeetingParticipantMeetingEndedV1Event {
+        pub fn builder() -> builder::MeetingParticipantMeetingEndedV1Event {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.meeting.participant_meeting_joined_v1`: a subscribed user joined a meeting.
+Delivered for users who subscribed with a user access token; `subscriber_ids` names them.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingParticipantMeetingJoinedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+        ///The subscribed users this event is delivered for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+    }
+    impl MeetingParticipantMeetingJoinedV1Event {
+        pub fn builder() -> builder::MeetingParticipantMeetingJoinedV1Event {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.meeting.participant_meeting_started_v1`: a meeting that a subscribed user
+takes part in has started. Delivered for users who subscribed with a user access token;
+`subscriber_ids` names them.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingParticipantMeetingStartedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+        ///The subscribed users this event is delivered for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+    }
+    impl MeetingParticipantMeetingStartedV1Event {
+        pub fn builder() -> builder::MeetingParticipantMeetingStartedV1Event {
             Default::default()
         }
     }
@@ -1554,33 +2142,19 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.recording_ended_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingRecordingEndedV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingRecordingEndedV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
+    /**Payload of `vc.meeting.recording_ended_v1`: recording stopped in a meeting reserved
+through the API. `operator` is who stopped it.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingRecordingEndedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
     }
-    impl ::std::convert::From<MeetingRecordingEndedV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingRecordingEndedV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingRecordingEndedV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingRecordingEndedV1Event {
+        pub fn builder() -> builder::MeetingRecordingEndedV1Event {
+            Default::default()
         }
     }
     ///The `data` object of the get-recording response.
@@ -1594,33 +2168,24 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.recording_ready_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingRecordingReadyV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingRecordingReadyV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
+    /**Payload of `vc.meeting.recording_ready_v1`: the recording file of a meeting reserved
+through the API has been uploaded and can be viewed at `url`. The meeting object carries
+only its ID, topic, number, source, owner (ID only) and settings.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingRecordingReadyV1Event {
+        ///Total length of the recording in milliseconds, sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub duration: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        ///Link to the meeting's recording.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub url: ::std::option::Option<::std::string::String>,
     }
-    impl ::std::convert::From<MeetingRecordingReadyV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingRecordingReadyV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingRecordingReadyV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingRecordingReadyV1Event {
+        pub fn builder() -> builder::MeetingRecordingReadyV1Event {
+            Default::default()
         }
     }
     ///Body of the call that grants or revokes access to a recording.
@@ -1648,33 +2213,19 @@ topic, url, meeting_no, password).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.recording_started_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingRecordingStartedV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingRecordingStartedV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
+    /**Payload of `vc.meeting.recording_started_v1`: recording started in a meeting reserved
+through the API. `operator` is who started it.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingRecordingStartedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
     }
-    impl ::std::convert::From<MeetingRecordingStartedV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingRecordingStartedV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingRecordingStartedV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingRecordingStartedV1Event {
+        pub fn builder() -> builder::MeetingRecordingStartedV1Event {
+            Default::default()
         }
     }
     /**Documents generated from a meeting. Each key appears only when the app holds the
@@ -1860,6 +2411,26 @@ empty string.
             Default::default()
         }
     }
+    /**Payload of `vc.meeting.send_meeting_im_v1`: a message was sent into a meeting. Only the
+node SDK defines this event (without a description); the meaning is read from its name and
+fields. The meeting object carries only its ID, source and settings, the operator only
+ID and account kind.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingSendMeetingImV1Event {
+        ///Text of the message.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub content: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+    }
+    impl MeetingSendMeetingImV1Event {
+        pub fn builder() -> builder::MeetingSendMeetingImV1Event {
+            Default::default()
+        }
+    }
     ///The `data` object of meeting_set_host; `host_user` is the meeting's host after the call.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct MeetingSetHostData {
@@ -1886,62 +2457,34 @@ match the meeting's actual host, the call fails with 121006 (compare-and-set).
             Default::default()
         }
     }
-    ///Payload of the `vc.meeting.share_ended_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingShareEndedV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingShareEndedV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
+    /**Payload of `vc.meeting.share_ended_v1`: screen sharing ended in a meeting reserved
+through the API. `operator` is who ended it.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingShareEndedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
+    }
+    impl MeetingShareEndedV1Event {
+        pub fn builder() -> builder::MeetingShareEndedV1Event {
+            Default::default()
         }
     }
-    impl ::std::convert::From<MeetingShareEndedV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingShareEndedV1Event) -> Self {
-            value.0
-        }
+    /**Payload of `vc.meeting.share_started_v1`: someone started sharing their screen in a
+meeting reserved through the API. `operator` is the person sharing.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct MeetingShareStartedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting: ::std::option::Option<MeetingEventMeeting>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub operator: ::std::option::Option<MeetingEventUser>,
     }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingShareEndedV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
-        }
-    }
-    ///Payload of the `vc.meeting.share_started_v1` event (fields to be transcribed).
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct MeetingShareStartedV1Event(
-        pub ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    );
-    impl ::std::ops::Deref for MeetingShareStartedV1Event {
-        type Target = ::serde_json::Map<::std::string::String, ::serde_json::Value>;
-        fn deref(
-            &self,
-        ) -> &::serde_json::Map<::std::string::String, ::serde_json::Value> {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<MeetingShareStartedV1Event>
-    for ::serde_json::Map<::std::string::String, ::serde_json::Value> {
-        fn from(value: MeetingShareStartedV1Event) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::From<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    > for MeetingShareStartedV1Event {
-        fn from(
-            value: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        ) -> Self {
-            Self(value)
+    impl MeetingShareStartedV1Event {
+        pub fn builder() -> builder::MeetingShareStartedV1Event {
+            Default::default()
         }
     }
     ///Body of meeting_subscription.
@@ -2079,6 +2622,25 @@ match the meeting's actual host, the call fails with 121006 (compare-and-set).
     }
     impl NoteArtifact {
         pub fn builder() -> builder::NoteArtifact {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.note.generated_v1`: notes linked to a subscribed user were generated,
+whether from a meeting the user took part in or from a recording or an uploaded audio or
+video file. Delivered for users who subscribed with a user access token (operation
+`notes/subscription`); read the notes with `notes/{note_id}`.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct NoteGeneratedV1Event {
+        ///ID of the generated notes.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub note_id: ::std::option::Option<::std::string::String>,
+        ///The subscribed users this event is delivered for (at most 500).
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+    }
+    impl NoteGeneratedV1Event {
+        pub fn builder() -> builder::NoteGeneratedV1Event {
             Default::default()
         }
     }
@@ -2586,6 +3148,72 @@ a chat's open_chat_id for `type` 2, empty for `type` 3 and 4.
             Default::default()
         }
     }
+    /**Payload of `vc.recording.recording_ended_v1`: a recording of a subscribed user has ended
+and its upload succeeded. Pairs with the started event through `unique_key`.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RecordingRecordingEndedV1Event {
+        ///Where the recording comes from; `recording_bean` is the one value seen so far.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        ///The subscribed users this event is delivered for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+        ///Key of one recording session; the started and ended events of the same recording share it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_key: ::std::option::Option<::std::string::String>,
+    }
+    impl RecordingRecordingEndedV1Event {
+        pub fn builder() -> builder::RecordingRecordingEndedV1Event {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.recording.recording_started_v1`: a recording of a subscribed user has
+started. The lark-cli documentation says these events come only from recordings made
+with Feishu-connected software (source `recording_bean`). Delivered for users who
+subscribed with a user access token (operation `recordings/subscription`).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RecordingRecordingStartedV1Event {
+        ///Where the recording comes from; `recording_bean` is the one value seen so far.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        ///The subscribed users this event is delivered for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+        ///Key of one recording session; the started and ended events of the same recording share it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_key: ::std::option::Option<::std::string::String>,
+    }
+    impl RecordingRecordingStartedV1Event {
+        pub fn builder() -> builder::RecordingRecordingStartedV1Event {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.recording.recording_transcript_generated_v1`: a batch of transcript
+sentences of a subscribed user's recording was generated; one recording yields many such
+events.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RecordingRecordingTranscriptGeneratedV1Event {
+        ///Where the recording comes from; `recording_bean` is the one value seen so far.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub source: ::std::option::Option<::std::string::String>,
+        ///The subscribed users this event is delivered for.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub subscriber_ids: ::std::vec::Vec<EventUserId>,
+        ///The new transcript sentences.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub transcript_items: ::std::vec::Vec<EventTranscriptItem>,
+        ///Key of the recording session the sentences belong to.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub unique_key: ::std::option::Option<::std::string::String>,
+    }
+    impl RecordingRecordingTranscriptGeneratedV1Event {
+        pub fn builder() -> builder::RecordingRecordingTranscriptGeneratedV1Event {
+            Default::default()
+        }
+    }
     ///Body of `recording_subscription`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RecordingSubscriptionRequest {
@@ -3079,6 +3707,108 @@ becomes 99.
             Default::default()
         }
     }
+    ///Whether and when bookings need approval, and by whom.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigEventApprovalConfig {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_condition: ::std::option::Option<
+            ::vc_api::types::ReserveConfigEventApprovalCondition,
+        >,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approval_switch: ::std::option::Option<
+            ::vc_api::types::ReserveConfigEventSwitch,
+        >,
+        ///The approvers.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub approvers: ::std::vec::Vec<ReserveConfigEventUser>,
+        ///With the conditional approval, bookings longer than this many hours need approval.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub meeting_duration: ::std::option::Option<f64>,
+    }
+    impl ReserveConfigEventApprovalConfig {
+        pub fn builder() -> builder::ReserveConfigEventApprovalConfig {
+            Default::default()
+        }
+    }
+    ///A department whose members may book.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigEventDepartment {
+        ///ID of the department.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department_id: ::std::option::Option<::std::string::String>,
+        ///Name of the department.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub department_name: ::std::option::Option<::std::string::String>,
+    }
+    impl ReserveConfigEventDepartment {
+        pub fn builder() -> builder::ReserveConfigEventDepartment {
+            Default::default()
+        }
+    }
+    ///Who may book the room.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigEventScopeConfig {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_all_users: ::std::option::Option<
+            ::vc_api::types::ReserveConfigEventUserScope,
+        >,
+        ///Departments whose members may book.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub allow_depts: ::std::vec::Vec<ReserveConfigEventDepartment>,
+        ///Users allowed to book.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub allow_users: ::std::vec::Vec<ReserveConfigEventUser>,
+    }
+    impl ReserveConfigEventScopeConfig {
+        pub fn builder() -> builder::ReserveConfigEventScopeConfig {
+            Default::default()
+        }
+    }
+    /**When the room can be booked: how far ahead, from what time of day bookings open, the daily
+bookable window and the longest booking. Times of day are seconds since midnight
+(0 to 86400) sent as strings.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigEventTimeConfig {
+        ///How many days ahead the room can be booked at most (1 to 730; 365 when not set).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub days_in_advance: ::std::option::Option<i32>,
+        ///End of the daily bookable window, in seconds since midnight (0 to 86400; 86400 when not set; at least 30 after start_time; rounded to a multiple of 60).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub end_time: ::std::option::Option<::std::string::String>,
+        ///Whether the setting also applies to the levels and rooms below.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub if_cover_child_scope: ::std::option::Option<bool>,
+        ///Longest single booking in hours (1 to 99; 2 when not set).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub max_duration: ::std::option::Option<i32>,
+        ///Time of day from which bookings of the furthest bookable day open, in seconds since midnight (0 to 86400; 28800 when not set; rounded to a multiple of 60).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub opening_hour: ::std::option::Option<::std::string::String>,
+        ///Start of the daily bookable window, in seconds since midnight (0 to 86400; 0 when not set; rounded to a multiple of 60).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub start_time: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_switch: ::std::option::Option<
+            ::vc_api::types::ReserveConfigEventSwitch,
+        >,
+    }
+    impl ReserveConfigEventTimeConfig {
+        pub fn builder() -> builder::ReserveConfigEventTimeConfig {
+            Default::default()
+        }
+    }
+    ///One user in the booking restrictions (an approver or a user allowed to book).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigEventUser {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub user_id: ::std::option::Option<EventUserId>,
+    }
+    impl ReserveConfigEventUser {
+        pub fn builder() -> builder::ReserveConfigEventUser {
+            Default::default()
+        }
+    }
     ///Reservation form settings of a scope.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ReserveConfigFormConfig {
@@ -3399,6 +4129,28 @@ string; left out, it becomes 0, and `end_time` must then be at least 30.
     }
     impl ReserveConfigTimeConfigInput {
         pub fn builder() -> builder::ReserveConfigTimeConfigInput {
+            Default::default()
+        }
+    }
+    /**Payload of `vc.reserve_config.updated_v1`: the booking restrictions of a room or a room
+level were changed (approval, booking window and who may book).
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ReserveConfigUpdatedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub approve_config: ::std::option::Option<ReserveConfigEventApprovalConfig>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub reserve_scope_config: ::std::option::Option<ReserveConfigEventScopeConfig>,
+        ///ID of the room level or room whose restrictions changed, according to `scope_type`.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub scope_type: ::std::option::Option<::vc_api::types::ScopeConfigScopeType>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub time_config: ::std::option::Option<ReserveConfigEventTimeConfig>,
+    }
+    impl ReserveConfigUpdatedV1Event {
+        pub fn builder() -> builder::ReserveConfigUpdatedV1Event {
             Default::default()
         }
     }
@@ -4108,6 +4860,17 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
             Default::default()
         }
     }
+    ///Payload of `vc.room.created_v1`, a meeting room was created; `room` is the new room.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomCreatedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room: ::std::option::Option<RoomEventRoom>,
+    }
+    impl RoomCreatedV1Event {
+        pub fn builder() -> builder::RoomCreatedV1Event {
+            Default::default()
+        }
+    }
     ///`RoomDeleteRoomId`
     #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
@@ -4165,6 +4928,17 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
                 })
         }
     }
+    ///Payload of `vc.room.deleted_v1`, a meeting room was deleted; `room` carries only its ID.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomDeletedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room: ::std::option::Option<RoomEventRoom>,
+    }
+    impl RoomDeletedV1Event {
+        pub fn builder() -> builder::RoomDeletedV1Event {
+            Default::default()
+        }
+    }
     ///A facility available in a room.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct RoomDevice {
@@ -4185,6 +4959,79 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
     }
     impl RoomDeviceInput {
         pub fn builder() -> builder::RoomDeviceInput {
+            Default::default()
+        }
+    }
+    /**A meeting room as room events carry it. Unlike `Room` of the room operations, the
+contacts are user ID objects. The deleted event fills only `room_id`.
+*/
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomEventRoom {
+        ///How many people the room holds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub capacity: ::std::option::Option<i32>,
+        ///Tenant-defined room ID.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub custom_room_id: ::std::option::Option<::std::string::String>,
+        ///Free-text description of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        ///Facilities available in the room.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub device: ::std::vec::Vec<RoomDevice>,
+        ///Room number shown to users.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_id: ::std::option::Option<::std::string::String>,
+        ///Display name of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<::std::string::String>,
+        ///IDs of the room levels from the root down to the room's level.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub path: ::std::vec::Vec<::std::string::String>,
+        ///ID of the room.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_id: ::std::option::Option<::std::string::String>,
+        ///ID of the room level the room sits in.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_level_id: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_status: ::std::option::Option<RoomEventRoomStatus>,
+    }
+    impl RoomEventRoom {
+        pub fn builder() -> builder::RoomEventRoom {
+            Default::default()
+        }
+    }
+    ///Availability of a room as room events carry it (contacts as user ID objects).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomEventRoomStatus {
+        ///Contact persons for the room.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub contact_ids: ::std::vec::Vec<EventUserId>,
+        ///When the disabled period ends, unix time in seconds sent as a string; `0` means disabled indefinitely.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_end_time: ::std::option::Option<::std::string::String>,
+        ///Whether users who booked the room are notified when it is disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_notice: ::std::option::Option<bool>,
+        ///Why the room is disabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_reason: ::std::option::Option<::std::string::String>,
+        ///When the disabled period starts, unix time in seconds sent as a string.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub disable_start_time: ::std::option::Option<::std::string::String>,
+        ///Whether users who booked the room are notified when it is enabled again.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub resume_notice: ::std::option::Option<bool>,
+        ///Whether the room will be enabled or disabled in the future (scheduled state).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub schedule_status: ::std::option::Option<bool>,
+        ///Whether the room is enabled.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub status: ::std::option::Option<bool>,
+    }
+    impl RoomEventRoomStatus {
+        pub fn builder() -> builder::RoomEventRoomStatus {
             Default::default()
         }
     }
@@ -4252,6 +5099,17 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
     }
     impl RoomLevelCreateRequest {
         pub fn builder() -> builder::RoomLevelCreateRequest {
+            Default::default()
+        }
+    }
+    ///Payload of `vc.room_level.created_v1`, a room level was created; `room_level` is the new level.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomLevelCreatedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_level: ::std::option::Option<RoomLevel>,
+    }
+    impl RoomLevelCreatedV1Event {
+        pub fn builder() -> builder::RoomLevelCreatedV1Event {
             Default::default()
         }
     }
@@ -4325,6 +5183,21 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
                 .map_err(|e: self::error::ConversionError| {
                     <D::Error as ::serde::de::Error>::custom(e.to_string())
                 })
+        }
+    }
+    ///Payload of `vc.room_level.deleted_v1`, a room level was deleted.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomLevelDeletedV1Event {
+        ///Whether the levels below it were deleted with it.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub delete_child: ::std::option::Option<bool>,
+        ///ID of the deleted level (1 to 100 characters).
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_level_id: ::std::option::Option<::std::string::String>,
+    }
+    impl RoomLevelDeletedV1Event {
+        pub fn builder() -> builder::RoomLevelDeletedV1Event {
+            Default::default()
         }
     }
     ///The level that was read.
@@ -4461,6 +5334,17 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
     }
     impl RoomLevelSearchData {
         pub fn builder() -> builder::RoomLevelSearchData {
+            Default::default()
+        }
+    }
+    ///Payload of `vc.room_level.updated_v1`, a room level was changed; `room_level` holds its new state.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomLevelUpdatedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_level: ::std::option::Option<RoomLevel>,
+    }
+    impl RoomLevelUpdatedV1Event {
+        pub fn builder() -> builder::RoomLevelUpdatedV1Event {
             Default::default()
         }
     }
@@ -4710,6 +5594,17 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
     }
     impl RoomStatusInput {
         pub fn builder() -> builder::RoomStatusInput {
+            Default::default()
+        }
+    }
+    ///Payload of `vc.room.updated_v1`, a meeting room was changed; `room` holds its new state.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomUpdatedV1Event {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room: ::std::option::Option<RoomEventRoom>,
+    }
+    impl RoomUpdatedV1Event {
+        pub fn builder() -> builder::RoomUpdatedV1Event {
             Default::default()
         }
     }
@@ -5327,6 +6222,1021 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BotActivityChatMessage {
+            content: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            message_type: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotActivityUser>,
+                ::std::string::String,
+            >,
+            send_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityChatMessage {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    message_id: Ok(Default::default()),
+                    message_type: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    send_time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityChatMessage {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn message_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message_id: {e}")
+                    });
+                self
+            }
+            pub fn message_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.message_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for message_type: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn send_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.send_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for send_time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityChatMessage>
+        for super::BotActivityChatMessage {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityChatMessage,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    message_id: value.message_id?,
+                    message_type: value.message_type?,
+                    operator: value.operator?,
+                    send_time: value.send_time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityChatMessage>
+        for BotActivityChatMessage {
+            fn from(value: super::BotActivityChatMessage) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    message_id: Ok(value.message_id),
+                    message_type: Ok(value.message_type),
+                    operator: Ok(value.operator),
+                    send_time: Ok(value.send_time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityCommentFocus {
+            comment_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            focused: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityCommentFocus {
+            fn default() -> Self {
+                Self {
+                    comment_id: Ok(Default::default()),
+                    focused: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityCommentFocus {
+            pub fn comment_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.comment_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for comment_id: {e}")
+                    });
+                self
+            }
+            pub fn focused<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.focused = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for focused: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityCommentFocus>
+        for super::BotActivityCommentFocus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityCommentFocus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    comment_id: value.comment_id?,
+                    focused: value.focused?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityCommentFocus>
+        for BotActivityCommentFocus {
+            fn from(value: super::BotActivityCommentFocus) -> Self {
+                Self {
+                    comment_id: Ok(value.comment_id),
+                    focused: Ok(value.focused),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityDocumentContextChanged {
+            comment_focus: ::std::result::Result<
+                ::std::option::Option<super::BotActivityCommentFocus>,
+                ::std::string::String,
+            >,
+            element_preview: ::std::result::Result<
+                ::std::option::Option<super::BotActivityElementPreview>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotActivityUser>,
+                ::std::string::String,
+            >,
+            section_location: ::std::result::Result<
+                ::std::option::Option<super::BotActivitySectionLocation>,
+                ::std::string::String,
+            >,
+            share_doc: ::std::result::Result<
+                ::std::option::Option<super::BotActivityShareDoc>,
+                ::std::string::String,
+            >,
+            share_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityDocumentContextChanged {
+            fn default() -> Self {
+                Self {
+                    comment_focus: Ok(Default::default()),
+                    element_preview: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    section_location: Ok(Default::default()),
+                    share_doc: Ok(Default::default()),
+                    share_id: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityDocumentContextChanged {
+            pub fn comment_focus<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityCommentFocus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.comment_focus = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for comment_focus: {e}")
+                    });
+                self
+            }
+            pub fn element_preview<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityElementPreview>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.element_preview = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for element_preview: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn section_location<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivitySectionLocation>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.section_location = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for section_location: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn share_doc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityShareDoc>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_doc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_doc: {e}")
+                    });
+                self
+            }
+            pub fn share_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_id: {e}")
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityDocumentContextChanged>
+        for super::BotActivityDocumentContextChanged {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityDocumentContextChanged,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    comment_focus: value.comment_focus?,
+                    element_preview: value.element_preview?,
+                    operator: value.operator?,
+                    section_location: value.section_location?,
+                    share_doc: value.share_doc?,
+                    share_id: value.share_id?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityDocumentContextChanged>
+        for BotActivityDocumentContextChanged {
+            fn from(value: super::BotActivityDocumentContextChanged) -> Self {
+                Self {
+                    comment_focus: Ok(value.comment_focus),
+                    element_preview: Ok(value.element_preview),
+                    operator: Ok(value.operator),
+                    section_location: Ok(value.section_location),
+                    share_doc: Ok(value.share_doc),
+                    share_id: Ok(value.share_id),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityElementPreview {
+            action: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            block_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            element_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            element_type: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityElementPreview {
+            fn default() -> Self {
+                Self {
+                    action: Ok(Default::default()),
+                    block_id: Ok(Default::default()),
+                    element_token: Ok(Default::default()),
+                    element_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityElementPreview {
+            pub fn action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.action = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for action: {e}")
+                    });
+                self
+            }
+            pub fn block_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.block_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for block_id: {e}")
+                    });
+                self
+            }
+            pub fn element_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.element_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for element_token: {e}")
+                    });
+                self
+            }
+            pub fn element_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.element_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for element_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityElementPreview>
+        for super::BotActivityElementPreview {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityElementPreview,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    action: value.action?,
+                    block_id: value.block_id?,
+                    element_token: value.element_token?,
+                    element_type: value.element_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityElementPreview>
+        for BotActivityElementPreview {
+            fn from(value: super::BotActivityElementPreview) -> Self {
+                Self {
+                    action: Ok(value.action),
+                    block_id: Ok(value.block_id),
+                    element_token: Ok(value.element_token),
+                    element_type: Ok(value.element_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityMeeting {
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            host_user: ::std::result::Result<
+                ::std::option::Option<super::BotActivityUser>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_no: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            topic: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityMeeting {
+            fn default() -> Self {
+                Self {
+                    end_time: Ok(Default::default()),
+                    host_user: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    meeting_no: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    topic: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityMeeting {
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn host_user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.host_user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for host_user: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn meeting_no<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_no = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_no: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn topic<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.topic = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for topic: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityMeeting> for super::BotActivityMeeting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityMeeting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end_time: value.end_time?,
+                    host_user: value.host_user?,
+                    id: value.id?,
+                    meeting_no: value.meeting_no?,
+                    start_time: value.start_time?,
+                    topic: value.topic?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityMeeting> for BotActivityMeeting {
+            fn from(value: super::BotActivityMeeting) -> Self {
+                Self {
+                    end_time: Ok(value.end_time),
+                    host_user: Ok(value.host_user),
+                    id: Ok(value.id),
+                    meeting_no: Ok(value.meeting_no),
+                    start_time: Ok(value.start_time),
+                    topic: Ok(value.topic),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityParticipantJoined {
+            join_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant: ::std::result::Result<
+                ::std::option::Option<super::BotActivityUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityParticipantJoined {
+            fn default() -> Self {
+                Self {
+                    join_time: Ok(Default::default()),
+                    participant: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityParticipantJoined {
+            pub fn join_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.join_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for join_time: {e}")
+                    });
+                self
+            }
+            pub fn participant<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for participant: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityParticipantJoined>
+        for super::BotActivityParticipantJoined {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityParticipantJoined,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    join_time: value.join_time?,
+                    participant: value.participant?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityParticipantJoined>
+        for BotActivityParticipantJoined {
+            fn from(value: super::BotActivityParticipantJoined) -> Self {
+                Self {
+                    join_time: Ok(value.join_time),
+                    participant: Ok(value.participant),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityParticipantLeft {
+            leave_reason: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            leave_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            participant: ::std::result::Result<
+                ::std::option::Option<super::BotActivityUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityParticipantLeft {
+            fn default() -> Self {
+                Self {
+                    leave_reason: Ok(Default::default()),
+                    leave_time: Ok(Default::default()),
+                    participant: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityParticipantLeft {
+            pub fn leave_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_reason: {e}")
+                    });
+                self
+            }
+            pub fn leave_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_time: {e}")
+                    });
+                self
+            }
+            pub fn participant<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for participant: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityParticipantLeft>
+        for super::BotActivityParticipantLeft {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityParticipantLeft,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    leave_reason: value.leave_reason?,
+                    leave_time: value.leave_time?,
+                    participant: value.participant?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityParticipantLeft>
+        for BotActivityParticipantLeft {
+            fn from(value: super::BotActivityParticipantLeft) -> Self {
+                Self {
+                    leave_reason: Ok(value.leave_reason),
+                    leave_time: Ok(value.leave_time),
+                    participant: Ok(value.participant),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivitySectionLocation {
+            level: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            parent_titles: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivitySectionLocation {
+            fn default() -> Self {
+                Self {
+                    level: Ok(Default::default()),
+                    parent_titles: Ok(Default::default()),
+                    title: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivitySectionLocation {
+            pub fn level<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.level = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for level: {e}")
+                    });
+                self
+            }
+            pub fn parent_titles<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.parent_titles = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for parent_titles: {e}")
+                    });
+                self
+            }
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivitySectionLocation>
+        for super::BotActivitySectionLocation {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivitySectionLocation,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    level: value.level?,
+                    parent_titles: value.parent_titles?,
+                    title: value.title?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivitySectionLocation>
+        for BotActivitySectionLocation {
+            fn from(value: super::BotActivitySectionLocation) -> Self {
+                Self {
+                    level: Ok(value.level),
+                    parent_titles: Ok(value.parent_titles),
+                    title: Ok(value.title),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityShareDoc {
+            title: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityShareDoc {
+            fn default() -> Self {
+                Self {
+                    title: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityShareDoc {
+            pub fn title<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.title = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityShareDoc>
+        for super::BotActivityShareDoc {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityShareDoc,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    title: value.title?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityShareDoc> for BotActivityShareDoc {
+            fn from(value: super::BotActivityShareDoc) -> Self {
+                Self {
+                    title: Ok(value.title),
+                    url: Ok(value.url),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotActivityUser {
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_role: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            user_type: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotActivityUser {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    user_name: Ok(Default::default()),
+                    user_role: Ok(Default::default()),
+                    user_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotActivityUser {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn user_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_name: {e}")
+                    });
+                self
+            }
+            pub fn user_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_role: {e}")
+                    });
+                self
+            }
+            pub fn user_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotActivityUser> for super::BotActivityUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotActivityUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    user_name: value.user_name?,
+                    user_role: value.user_role?,
+                    user_type: value.user_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotActivityUser> for BotActivityUser {
+            fn from(value: super::BotActivityUser) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    user_name: Ok(value.user_name),
+                    user_role: Ok(value.user_role),
+                    user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BotEvent {
             event_id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -5427,6 +7337,258 @@ upwards; settings a scope does not store are absent.
                     event_time: Ok(value.event_time),
                     event_type: Ok(value.event_type),
                     payload: Ok(value.payload),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventActivityItem {
+            activity_event_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::BotEventActivityType>,
+                ::std::string::String,
+            >,
+            chat_received_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventChatMessage>,
+                ::std::string::String,
+            >,
+            countdown_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventCountdown>,
+                ::std::string::String,
+            >,
+            document_context_changed_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventDocumentContextChanged>,
+                ::std::string::String,
+            >,
+            magic_share_ended_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventMagicShareEnded>,
+                ::std::string::String,
+            >,
+            magic_share_started_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventMagicShareStarted>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::BotEventMeeting>,
+                ::std::string::String,
+            >,
+            participant_joined_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventParticipantJoined>,
+                ::std::string::String,
+            >,
+            participant_left_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventParticipantLeft>,
+                ::std::string::String,
+            >,
+            transcript_received_items: ::std::result::Result<
+                ::std::vec::Vec<super::EventTranscriptItem>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventActivityItem {
+            fn default() -> Self {
+                Self {
+                    activity_event_type: Ok(Default::default()),
+                    chat_received_items: Ok(Default::default()),
+                    countdown_items: Ok(Default::default()),
+                    document_context_changed_items: Ok(Default::default()),
+                    magic_share_ended_items: Ok(Default::default()),
+                    magic_share_started_items: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                    participant_joined_items: Ok(Default::default()),
+                    participant_left_items: Ok(Default::default()),
+                    transcript_received_items: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventActivityItem {
+            pub fn activity_event_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::BotEventActivityType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.activity_event_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for activity_event_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn chat_received_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventChatMessage>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.chat_received_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for chat_received_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn countdown_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventCountdown>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.countdown_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for countdown_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn document_context_changed_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventDocumentContextChanged>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.document_context_changed_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for document_context_changed_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn magic_share_ended_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventMagicShareEnded>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.magic_share_ended_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for magic_share_ended_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn magic_share_started_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventMagicShareStarted>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.magic_share_started_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for magic_share_started_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn participant_joined_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventParticipantJoined>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_joined_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_joined_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn participant_left_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotEventParticipantLeft>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.participant_left_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for participant_left_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn transcript_received_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventTranscriptItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transcript_received_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for transcript_received_items: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventActivityItem>
+        for super::BotEventActivityItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventActivityItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    activity_event_type: value.activity_event_type?,
+                    chat_received_items: value.chat_received_items?,
+                    countdown_items: value.countdown_items?,
+                    document_context_changed_items: value
+                        .document_context_changed_items?,
+                    magic_share_ended_items: value.magic_share_ended_items?,
+                    magic_share_started_items: value.magic_share_started_items?,
+                    meeting: value.meeting?,
+                    participant_joined_items: value.participant_joined_items?,
+                    participant_left_items: value.participant_left_items?,
+                    transcript_received_items: value.transcript_received_items?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventActivityItem> for BotEventActivityItem {
+            fn from(value: super::BotEventActivityItem) -> Self {
+                Self {
+                    activity_event_type: Ok(value.activity_event_type),
+                    chat_received_items: Ok(value.chat_received_items),
+                    countdown_items: Ok(value.countdown_items),
+                    document_context_changed_items: Ok(
+                        value.document_context_changed_items,
+                    ),
+                    magic_share_ended_items: Ok(value.magic_share_ended_items),
+                    magic_share_started_items: Ok(value.magic_share_started_items),
+                    meeting: Ok(value.meeting),
+                    participant_joined_items: Ok(value.participant_joined_items),
+                    participant_left_items: Ok(value.participant_left_items),
+                    transcript_received_items: Ok(value.transcript_received_items),
                 }
             }
         }
@@ -5614,6 +7776,216 @@ upwards; settings a scope does not store are absent.
                 Self {
                     comment_id: Ok(value.comment_id),
                     focused: Ok(value.focused),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventCountdown {
+            action: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::BotEventCountdownAction>,
+                ::std::string::String,
+            >,
+            countdown_set_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            event_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            need_play_audio_at_end: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            remain_minutes: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            reminders_before_end_in_second: ::std::result::Result<
+                ::std::vec::Vec<i32>,
+                ::std::string::String,
+            >,
+            seq_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventCountdown {
+            fn default() -> Self {
+                Self {
+                    action: Ok(Default::default()),
+                    countdown_set_time: Ok(Default::default()),
+                    end_time: Ok(Default::default()),
+                    event_time: Ok(Default::default()),
+                    need_play_audio_at_end: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    remain_minutes: Ok(Default::default()),
+                    reminders_before_end_in_second: Ok(Default::default()),
+                    seq_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventCountdown {
+            pub fn action<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::BotEventCountdownAction>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.action = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for action: {e}")
+                    });
+                self
+            }
+            pub fn countdown_set_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.countdown_set_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for countdown_set_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn event_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.event_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for event_time: {e}")
+                    });
+                self
+            }
+            pub fn need_play_audio_at_end<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.need_play_audio_at_end = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for need_play_audio_at_end: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn remain_minutes<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.remain_minutes = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for remain_minutes: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reminders_before_end_in_second<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reminders_before_end_in_second = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reminders_before_end_in_second: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn seq_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.seq_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for seq_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventCountdown> for super::BotEventCountdown {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventCountdown,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    action: value.action?,
+                    countdown_set_time: value.countdown_set_time?,
+                    end_time: value.end_time?,
+                    event_time: value.event_time?,
+                    need_play_audio_at_end: value.need_play_audio_at_end?,
+                    operator: value.operator?,
+                    remain_minutes: value.remain_minutes?,
+                    reminders_before_end_in_second: value
+                        .reminders_before_end_in_second?,
+                    seq_id: value.seq_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventCountdown> for BotEventCountdown {
+            fn from(value: super::BotEventCountdown) -> Self {
+                Self {
+                    action: Ok(value.action),
+                    countdown_set_time: Ok(value.countdown_set_time),
+                    end_time: Ok(value.end_time),
+                    event_time: Ok(value.event_time),
+                    need_play_audio_at_end: Ok(value.need_play_audio_at_end),
+                    operator: Ok(value.operator),
+                    remain_minutes: Ok(value.remain_minutes),
+                    reminders_before_end_in_second: Ok(
+                        value.reminders_before_end_in_second,
+                    ),
+                    seq_id: Ok(value.seq_id),
                 }
             }
         }
@@ -5891,6 +8263,218 @@ upwards; settings a scope does not store are absent.
                     block_id: Ok(value.block_id),
                     element_token: Ok(value.element_token),
                     element_type: Ok(value.element_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventMagicShareEnded {
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            share_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventMagicShareEnded {
+            fn default() -> Self {
+                Self {
+                    operator: Ok(Default::default()),
+                    share_id: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventMagicShareEnded {
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn share_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_id: {e}")
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventMagicShareEnded>
+        for super::BotEventMagicShareEnded {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventMagicShareEnded,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    operator: value.operator?,
+                    share_id: value.share_id?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventMagicShareEnded>
+        for BotEventMagicShareEnded {
+            fn from(value: super::BotEventMagicShareEnded) -> Self {
+                Self {
+                    operator: Ok(value.operator),
+                    share_id: Ok(value.share_id),
+                    time: Ok(value.time),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotEventMagicShareStarted {
+            operator: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            share_doc: ::std::result::Result<
+                ::std::option::Option<super::BotEventShareDoc>,
+                ::std::string::String,
+            >,
+            share_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_reason: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::BotEventShareStartReason>,
+                ::std::string::String,
+            >,
+            time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotEventMagicShareStarted {
+            fn default() -> Self {
+                Self {
+                    operator: Ok(Default::default()),
+                    share_doc: Ok(Default::default()),
+                    share_id: Ok(Default::default()),
+                    start_reason: Ok(Default::default()),
+                    time: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotEventMagicShareStarted {
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn share_doc<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventShareDoc>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_doc = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_doc: {e}")
+                    });
+                self
+            }
+            pub fn share_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.share_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for share_id: {e}")
+                    });
+                self
+            }
+            pub fn start_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::BotEventShareStartReason>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_reason: {e}")
+                    });
+                self
+            }
+            pub fn time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotEventMagicShareStarted>
+        for super::BotEventMagicShareStarted {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotEventMagicShareStarted,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    operator: value.operator?,
+                    share_doc: value.share_doc?,
+                    share_id: value.share_id?,
+                    start_reason: value.start_reason?,
+                    time: value.time?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotEventMagicShareStarted>
+        for BotEventMagicShareStarted {
+            fn from(value: super::BotEventMagicShareStarted) -> Self {
+                Self {
+                    operator: Ok(value.operator),
+                    share_doc: Ok(value.share_doc),
+                    share_id: Ok(value.share_id),
+                    start_reason: Ok(value.start_reason),
+                    time: Ok(value.time),
                 }
             }
         }
@@ -6190,11 +8774,11 @@ upwards; settings a scope does not store are absent.
                 ::std::string::String,
             >,
             chat_received_items: ::std::result::Result<
-                ::std::vec::Vec<super::BotEventChatMessage>,
+                ::std::vec::Vec<super::BotActivityChatMessage>,
                 ::std::string::String,
             >,
             document_context_changed_items: ::std::result::Result<
-                ::std::vec::Vec<super::BotEventDocumentContextChanged>,
+                ::std::vec::Vec<super::BotActivityDocumentContextChanged>,
                 ::std::string::String,
             >,
             magic_share_ended_items: ::std::result::Result<
@@ -6206,15 +8790,15 @@ upwards; settings a scope does not store are absent.
                 ::std::string::String,
             >,
             meeting: ::std::result::Result<
-                ::std::option::Option<super::BotEventMeeting>,
+                ::std::option::Option<super::BotActivityMeeting>,
                 ::std::string::String,
             >,
             participant_joined_items: ::std::result::Result<
-                ::std::vec::Vec<super::BotEventParticipantJoined>,
+                ::std::vec::Vec<super::BotActivityParticipantJoined>,
                 ::std::string::String,
             >,
             participant_left_items: ::std::result::Result<
-                ::std::vec::Vec<super::BotEventParticipantLeft>,
+                ::std::vec::Vec<super::BotActivityParticipantLeft>,
                 ::std::string::String,
             >,
             transcript_received_items: ::std::result::Result<
@@ -6256,7 +8840,9 @@ upwards; settings a scope does not store are absent.
             }
             pub fn chat_received_items<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventChatMessage>>,
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::BotActivityChatMessage>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.chat_received_items = value
@@ -6271,7 +8857,7 @@ upwards; settings a scope does not store are absent.
             pub fn document_context_changed_items<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::BotEventDocumentContextChanged>,
+                    ::std::vec::Vec<super::BotActivityDocumentContextChanged>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -6315,7 +8901,7 @@ upwards; settings a scope does not store are absent.
             pub fn meeting<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<super::BotEventMeeting>,
+                    ::std::option::Option<super::BotActivityMeeting>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -6329,7 +8915,7 @@ upwards; settings a scope does not store are absent.
             pub fn participant_joined_items<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::BotEventParticipantJoined>,
+                    ::std::vec::Vec<super::BotActivityParticipantJoined>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -6345,7 +8931,7 @@ upwards; settings a scope does not store are absent.
             pub fn participant_left_items<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::vec::Vec<super::BotEventParticipantLeft>,
+                    ::std::vec::Vec<super::BotActivityParticipantLeft>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -6561,7 +9147,7 @@ upwards; settings a scope does not store are absent.
         #[derive(Clone, Debug)]
         pub struct BotEventShareEnded {
             operator: ::std::result::Result<
-                ::std::option::Option<super::BotEventUser>,
+                ::std::option::Option<super::BotActivityUser>,
                 ::std::string::String,
             >,
             share_id: ::std::result::Result<
@@ -6585,7 +9171,9 @@ upwards; settings a scope does not store are absent.
         impl BotEventShareEnded {
             pub fn operator<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.operator = value
@@ -6644,11 +9232,11 @@ upwards; settings a scope does not store are absent.
         #[derive(Clone, Debug)]
         pub struct BotEventShareStarted {
             operator: ::std::result::Result<
-                ::std::option::Option<super::BotEventUser>,
+                ::std::option::Option<super::BotActivityUser>,
                 ::std::string::String,
             >,
             share_doc: ::std::result::Result<
-                ::std::option::Option<super::BotEventShareDoc>,
+                ::std::option::Option<super::BotActivityShareDoc>,
                 ::std::string::String,
             >,
             share_id: ::std::result::Result<
@@ -6673,7 +9261,9 @@ upwards; settings a scope does not store are absent.
         impl BotEventShareStarted {
             pub fn operator<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.operator = value
@@ -6686,7 +9276,7 @@ upwards; settings a scope does not store are absent.
             pub fn share_doc<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                    ::std::option::Option<super::BotEventShareDoc>,
+                    ::std::option::Option<super::BotActivityShareDoc>,
                 >,
                 T::Error: ::std::fmt::Display,
             {
@@ -6761,7 +9351,7 @@ upwards; settings a scope does not store are absent.
                 ::std::string::String,
             >,
             speaker: ::std::result::Result<
-                ::std::option::Option<super::BotEventUser>,
+                ::std::option::Option<super::BotActivityUser>,
                 ::std::string::String,
             >,
             start_time_ms: ::std::result::Result<
@@ -6824,7 +9414,9 @@ upwards; settings a scope does not store are absent.
             }
             pub fn speaker<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotActivityUser>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.speaker = value
@@ -6889,7 +9481,7 @@ upwards; settings a scope does not store are absent.
         #[derive(Clone, Debug)]
         pub struct BotEventUser {
             id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::EventUserId>,
                 ::std::string::String,
             >,
             user_name: ::std::result::Result<
@@ -6897,11 +9489,11 @@ upwards; settings a scope does not store are absent.
                 ::std::string::String,
             >,
             user_role: ::std::result::Result<
-                ::std::option::Option<i32>,
+                ::std::option::Option<::vc_api::types::MeetingEventUserRole>,
                 ::std::string::String,
             >,
             user_type: ::std::result::Result<
-                ::std::option::Option<i32>,
+                ::std::option::Option<::vc_api::types::MeetingEventUserType>,
                 ::std::string::String,
             >,
         }
@@ -6918,7 +9510,7 @@ upwards; settings a scope does not store are absent.
         impl BotEventUser {
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::option::Option<super::EventUserId>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -6940,7 +9532,9 @@ upwards; settings a scope does not store are absent.
             }
             pub fn user_role<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventUserRole>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.user_role = value
@@ -6952,7 +9546,9 @@ upwards; settings a scope does not store are absent.
             }
             pub fn user_type<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventUserType>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.user_type = value
@@ -7537,6 +10133,270 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct BotMeetingActivityV1Event {
+            meeting_activity_items: ::std::result::Result<
+                ::std::vec::Vec<super::BotEventActivityItem>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotMeetingActivityV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting_activity_items: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotMeetingActivityV1Event {
+            pub fn meeting_activity_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::BotEventActivityItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_activity_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_activity_items: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotMeetingActivityV1Event>
+        for super::BotMeetingActivityV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotMeetingActivityV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting_activity_items: value.meeting_activity_items?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotMeetingActivityV1Event>
+        for BotMeetingActivityV1Event {
+            fn from(value: super::BotMeetingActivityV1Event) -> Self {
+                Self {
+                    meeting_activity_items: Ok(value.meeting_activity_items),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotMeetingEndedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::BotEventMeeting>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotMeetingEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotMeetingEndedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotMeetingEndedV1Event>
+        for super::BotMeetingEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotMeetingEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { meeting: value.meeting? })
+            }
+        }
+        impl ::std::convert::From<super::BotMeetingEndedV1Event>
+        for BotMeetingEndedV1Event {
+            fn from(value: super::BotMeetingEndedV1Event) -> Self {
+                Self { meeting: Ok(value.meeting) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotMeetingInvitedV1Event {
+            bot: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            call_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            invite_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            inviter: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::BotEventMeeting>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotMeetingInvitedV1Event {
+            fn default() -> Self {
+                Self {
+                    bot: Ok(Default::default()),
+                    call_id: Ok(Default::default()),
+                    invite_time: Ok(Default::default()),
+                    inviter: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotMeetingInvitedV1Event {
+            pub fn bot<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.bot = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for bot: {e}")
+                    });
+                self
+            }
+            pub fn call_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.call_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for call_id: {e}")
+                    });
+                self
+            }
+            pub fn invite_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.invite_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for invite_time: {e}")
+                    });
+                self
+            }
+            pub fn inviter<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.inviter = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for inviter: {e}")
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotMeetingInvitedV1Event>
+        for super::BotMeetingInvitedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotMeetingInvitedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    bot: value.bot?,
+                    call_id: value.call_id?,
+                    invite_time: value.invite_time?,
+                    inviter: value.inviter?,
+                    meeting: value.meeting?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::BotMeetingInvitedV1Event>
+        for BotMeetingInvitedV1Event {
+            fn from(value: super::BotMeetingInvitedV1Event) -> Self {
+                Self {
+                    bot: Ok(value.bot),
+                    call_id: Ok(value.call_id),
+                    invite_time: Ok(value.invite_time),
+                    inviter: Ok(value.inviter),
+                    meeting: Ok(value.meeting),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct BotMeetingStartedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::BotEventMeeting>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for BotMeetingStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                }
+            }
+        }
+        impl BotMeetingStartedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::BotEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<BotMeetingStartedV1Event>
+        for super::BotMeetingStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: BotMeetingStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { meeting: value.meeting? })
+            }
+        }
+        impl ::std::convert::From<super::BotMeetingStartedV1Event>
+        for BotMeetingStartedV1Event {
+            fn from(value: super::BotMeetingStartedV1Event) -> Self {
+                Self { meeting: Ok(value.meeting) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct BotMessageData {
             uuid: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -8001,6 +10861,230 @@ upwards; settings a scope does not store are absent.
                     event_type: Ok(value.event_type),
                     tenant_key: Ok(value.tenant_key),
                     token: Ok(value.token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventTranscriptItem {
+            end_time_ms: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            language: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            sentence_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            speaker: ::std::result::Result<
+                ::std::option::Option<super::BotEventUser>,
+                ::std::string::String,
+            >,
+            start_time_ms: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            text: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventTranscriptItem {
+            fn default() -> Self {
+                Self {
+                    end_time_ms: Ok(Default::default()),
+                    language: Ok(Default::default()),
+                    sentence_id: Ok(Default::default()),
+                    speaker: Ok(Default::default()),
+                    start_time_ms: Ok(Default::default()),
+                    text: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventTranscriptItem {
+            pub fn end_time_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time_ms: {e}")
+                    });
+                self
+            }
+            pub fn language<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.language = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for language: {e}")
+                    });
+                self
+            }
+            pub fn sentence_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.sentence_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for sentence_id: {e}")
+                    });
+                self
+            }
+            pub fn speaker<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::BotEventUser>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.speaker = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for speaker: {e}")
+                    });
+                self
+            }
+            pub fn start_time_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time_ms: {e}")
+                    });
+                self
+            }
+            pub fn text<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.text = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for text: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventTranscriptItem>
+        for super::EventTranscriptItem {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventTranscriptItem,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    end_time_ms: value.end_time_ms?,
+                    language: value.language?,
+                    sentence_id: value.sentence_id?,
+                    speaker: value.speaker?,
+                    start_time_ms: value.start_time_ms?,
+                    text: value.text?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventTranscriptItem> for EventTranscriptItem {
+            fn from(value: super::EventTranscriptItem) -> Self {
+                Self {
+                    end_time_ms: Ok(value.end_time_ms),
+                    language: Ok(value.language),
+                    sentence_id: Ok(value.sentence_id),
+                    speaker: Ok(value.speaker),
+                    start_time_ms: Ok(value.start_time_ms),
+                    text: Ok(value.text),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct EventUserId {
+            open_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            union_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for EventUserId {
+            fn default() -> Self {
+                Self {
+                    open_id: Ok(Default::default()),
+                    union_id: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl EventUserId {
+            pub fn open_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.open_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for open_id: {e}")
+                    });
+                self
+            }
+            pub fn union_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.union_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for union_id: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<EventUserId> for super::EventUserId {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: EventUserId,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    open_id: value.open_id?,
+                    union_id: value.union_id?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::EventUserId> for EventUserId {
+            fn from(value: super::EventUserId) -> Self {
+                Self {
+                    open_id: Ok(value.open_id),
+                    union_id: Ok(value.union_id),
+                    user_id: Ok(value.user_id),
                 }
             }
         }
@@ -9039,6 +12123,72 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MaterialEventReviewResult {
+            file_token: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            result: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialEventReviewResult {
+            fn default() -> Self {
+                Self {
+                    file_token: Ok(Default::default()),
+                    result: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialEventReviewResult {
+            pub fn file_token<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.file_token = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for file_token: {e}")
+                    });
+                self
+            }
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for result: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialEventReviewResult>
+        for super::MaterialEventReviewResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialEventReviewResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    file_token: value.file_token?,
+                    result: value.result?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialEventReviewResult>
+        for MaterialEventReviewResult {
+            fn from(value: super::MaterialEventReviewResult) -> Self {
+                Self {
+                    file_token: Ok(value.file_token),
+                    result: Ok(value.result),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MaterialInput {
             device_type: ::std::result::Result<
                 ::vc_api::types::MaterialDeviceType,
@@ -9379,6 +12529,74 @@ upwards; settings a scope does not store are absent.
                 Self {
                     file_token: Ok(value.file_token),
                     result: Ok(value.result),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MaterialReviewResultV1Event {
+            results: ::std::result::Result<
+                ::std::vec::Vec<super::MaterialEventReviewResult>,
+                ::std::string::String,
+            >,
+            user_id: ::std::result::Result<
+                ::std::option::Option<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MaterialReviewResultV1Event {
+            fn default() -> Self {
+                Self {
+                    results: Ok(Default::default()),
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl MaterialReviewResultV1Event {
+            pub fn results<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::MaterialEventReviewResult>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.results = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for results: {e}")
+                    });
+                self
+            }
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MaterialReviewResultV1Event>
+        for super::MaterialReviewResultV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MaterialReviewResultV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    results: value.results?,
+                    user_id: value.user_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MaterialReviewResultV1Event>
+        for MaterialReviewResultV1Event {
+            fn from(value: super::MaterialReviewResultV1Event) -> Self {
+                Self {
+                    results: Ok(value.results),
+                    user_id: Ok(value.user_id),
                 }
             }
         }
@@ -10022,6 +13240,146 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingAllMeetingEndedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingAllMeetingEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingAllMeetingEndedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingAllMeetingEndedV1Event>
+        for super::MeetingAllMeetingEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingAllMeetingEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingAllMeetingEndedV1Event>
+        for MeetingAllMeetingEndedV1Event {
+            fn from(value: super::MeetingAllMeetingEndedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingAllMeetingStartedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingAllMeetingStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingAllMeetingStartedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingAllMeetingStartedV1Event>
+        for super::MeetingAllMeetingStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingAllMeetingStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingAllMeetingStartedV1Event>
+        for MeetingAllMeetingStartedV1Event {
+            fn from(value: super::MeetingAllMeetingStartedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingChangeNameData {
             results: ::std::result::Result<
                 ::std::vec::Vec<super::MeetingChangeNameStatus>,
@@ -10201,6 +13559,547 @@ upwards; settings a scope does not store are absent.
                     id: Ok(value.id),
                     result: Ok(value.result),
                     user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingEventMeeting {
+            calendar_event_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            host_user: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+            id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_no: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting_source: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventMeetingSource>,
+                ::std::string::String,
+            >,
+            meeting_sub_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventMeetingSubType>,
+                ::std::string::String,
+            >,
+            owner: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+            security_setting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventSecuritySetting>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            topic: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            webinar_setting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventWebinarSetting>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingEventMeeting {
+            fn default() -> Self {
+                Self {
+                    calendar_event_id: Ok(Default::default()),
+                    end_time: Ok(Default::default()),
+                    host_user: Ok(Default::default()),
+                    id: Ok(Default::default()),
+                    meeting_no: Ok(Default::default()),
+                    meeting_source: Ok(Default::default()),
+                    meeting_sub_type: Ok(Default::default()),
+                    owner: Ok(Default::default()),
+                    security_setting: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    topic: Ok(Default::default()),
+                    webinar_setting: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingEventMeeting {
+            pub fn calendar_event_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.calendar_event_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for calendar_event_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn host_user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.host_user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for host_user: {e}")
+                    });
+                self
+            }
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn meeting_no<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_no = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting_no: {e}")
+                    });
+                self
+            }
+            pub fn meeting_source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventMeetingSource>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_source: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn meeting_sub_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventMeetingSubType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_sub_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_sub_type: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn owner<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.owner = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for owner: {e}")
+                    });
+                self
+            }
+            pub fn security_setting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventSecuritySetting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.security_setting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for security_setting: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn topic<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.topic = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for topic: {e}")
+                    });
+                self
+            }
+            pub fn webinar_setting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventWebinarSetting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webinar_setting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for webinar_setting: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingEventMeeting>
+        for super::MeetingEventMeeting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingEventMeeting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    calendar_event_id: value.calendar_event_id?,
+                    end_time: value.end_time?,
+                    host_user: value.host_user?,
+                    id: value.id?,
+                    meeting_no: value.meeting_no?,
+                    meeting_source: value.meeting_source?,
+                    meeting_sub_type: value.meeting_sub_type?,
+                    owner: value.owner?,
+                    security_setting: value.security_setting?,
+                    start_time: value.start_time?,
+                    topic: value.topic?,
+                    webinar_setting: value.webinar_setting?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingEventMeeting> for MeetingEventMeeting {
+            fn from(value: super::MeetingEventMeeting) -> Self {
+                Self {
+                    calendar_event_id: Ok(value.calendar_event_id),
+                    end_time: Ok(value.end_time),
+                    host_user: Ok(value.host_user),
+                    id: Ok(value.id),
+                    meeting_no: Ok(value.meeting_no),
+                    meeting_source: Ok(value.meeting_source),
+                    meeting_sub_type: Ok(value.meeting_sub_type),
+                    owner: Ok(value.owner),
+                    security_setting: Ok(value.security_setting),
+                    start_time: Ok(value.start_time),
+                    topic: Ok(value.topic),
+                    webinar_setting: Ok(value.webinar_setting),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingEventSecuritySetting {
+            group_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            has_set_security_contacts_and_group: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            room_ids: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            security_level: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventSecurityLevel>,
+                ::std::string::String,
+            >,
+            user_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingEventSecuritySetting {
+            fn default() -> Self {
+                Self {
+                    group_ids: Ok(Default::default()),
+                    has_set_security_contacts_and_group: Ok(Default::default()),
+                    room_ids: Ok(Default::default()),
+                    security_level: Ok(Default::default()),
+                    user_ids: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingEventSecuritySetting {
+            pub fn group_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.group_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for group_ids: {e}")
+                    });
+                self
+            }
+            pub fn has_set_security_contacts_and_group<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.has_set_security_contacts_and_group = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for has_set_security_contacts_and_group: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_ids: {e}")
+                    });
+                self
+            }
+            pub fn security_level<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventSecurityLevel>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.security_level = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for security_level: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn user_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_ids: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingEventSecuritySetting>
+        for super::MeetingEventSecuritySetting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingEventSecuritySetting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    group_ids: value.group_ids?,
+                    has_set_security_contacts_and_group: value
+                        .has_set_security_contacts_and_group?,
+                    room_ids: value.room_ids?,
+                    security_level: value.security_level?,
+                    user_ids: value.user_ids?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingEventSecuritySetting>
+        for MeetingEventSecuritySetting {
+            fn from(value: super::MeetingEventSecuritySetting) -> Self {
+                Self {
+                    group_ids: Ok(value.group_ids),
+                    has_set_security_contacts_and_group: Ok(
+                        value.has_set_security_contacts_and_group,
+                    ),
+                    room_ids: Ok(value.room_ids),
+                    security_level: Ok(value.security_level),
+                    user_ids: Ok(value.user_ids),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingEventUser {
+            id: ::std::result::Result<
+                ::std::option::Option<super::EventUserId>,
+                ::std::string::String,
+            >,
+            user_role: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventUserRole>,
+                ::std::string::String,
+            >,
+            user_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventUserType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingEventUser {
+            fn default() -> Self {
+                Self {
+                    id: Ok(Default::default()),
+                    user_role: Ok(Default::default()),
+                    user_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingEventUser {
+            pub fn id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.id = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for id: {e}"));
+                self
+            }
+            pub fn user_role<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventUserRole>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_role = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_role: {e}")
+                    });
+                self
+            }
+            pub fn user_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventUserType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingEventUser> for super::MeetingEventUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingEventUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    id: value.id?,
+                    user_role: value.user_role?,
+                    user_type: value.user_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingEventUser> for MeetingEventUser {
+            fn from(value: super::MeetingEventUser) -> Self {
+                Self {
+                    id: Ok(value.id),
+                    user_role: Ok(value.user_role),
+                    user_type: Ok(value.user_type),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingEventWebinarSetting {
+            webinar_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventWebinarType>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingEventWebinarSetting {
+            fn default() -> Self {
+                Self {
+                    webinar_type: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingEventWebinarSetting {
+            pub fn webinar_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventWebinarType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.webinar_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for webinar_type: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingEventWebinarSetting>
+        for super::MeetingEventWebinarSetting {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingEventWebinarSetting,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    webinar_type: value.webinar_type?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingEventWebinarSetting>
+        for MeetingEventWebinarSetting {
+            fn from(value: super::MeetingEventWebinarSetting) -> Self {
+                Self {
+                    webinar_type: Ok(value.webinar_type),
                 }
             }
         }
@@ -10450,6 +14349,76 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingJoinMeetingV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingJoinMeetingV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingJoinMeetingV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingJoinMeetingV1Event>
+        for super::MeetingJoinMeetingV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingJoinMeetingV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingJoinMeetingV1Event>
+        for MeetingJoinMeetingV1Event {
+            fn from(value: super::MeetingJoinMeetingV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingKickoutData {
             kickout_results: ::std::result::Result<
                 ::std::vec::Vec<super::MeetingParticipantResult>,
@@ -10542,6 +14511,118 @@ upwards; settings a scope does not store are absent.
             fn from(value: super::MeetingKickoutRequest) -> Self {
                 Self {
                     kickout_users: Ok(value.kickout_users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingLeaveMeetingV1Event {
+            leave_reason: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::MeetingEventLeaveReason>,
+                ::std::string::String,
+            >,
+            leave_user: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingLeaveMeetingV1Event {
+            fn default() -> Self {
+                Self {
+                    leave_reason: Ok(Default::default()),
+                    leave_user: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingLeaveMeetingV1Event {
+            pub fn leave_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::MeetingEventLeaveReason>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_reason: {e}")
+                    });
+                self
+            }
+            pub fn leave_user<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.leave_user = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for leave_user: {e}")
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingLeaveMeetingV1Event>
+        for super::MeetingLeaveMeetingV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingLeaveMeetingV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    leave_reason: value.leave_reason?,
+                    leave_user: value.leave_user?,
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingLeaveMeetingV1Event>
+        for MeetingLeaveMeetingV1Event {
+            fn from(value: super::MeetingLeaveMeetingV1Event) -> Self {
+                Self {
+                    leave_reason: Ok(value.leave_reason),
+                    leave_user: Ok(value.leave_user),
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
                 }
             }
         }
@@ -11327,6 +15408,146 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingMeetingEndedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingMeetingEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingMeetingEndedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingMeetingEndedV1Event>
+        for super::MeetingMeetingEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingMeetingEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingMeetingEndedV1Event>
+        for MeetingMeetingEndedV1Event {
+            fn from(value: super::MeetingMeetingEndedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingMeetingStartedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingMeetingStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingMeetingStartedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingMeetingStartedV1Event>
+        for super::MeetingMeetingStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingMeetingStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingMeetingStartedV1Event>
+        for MeetingMeetingStartedV1Event {
+            fn from(value: super::MeetingMeetingStartedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingNamedUser {
             id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -11617,6 +15838,279 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingParticipantMeetingEndedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingParticipantMeetingEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingParticipantMeetingEndedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingParticipantMeetingEndedV1Event>
+        for super::MeetingParticipantMeetingEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingParticipantMeetingEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                    subscriber_ids: value.subscriber_ids?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingParticipantMeetingEndedV1Event>
+        for MeetingParticipantMeetingEndedV1Event {
+            fn from(value: super::MeetingParticipantMeetingEndedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                    subscriber_ids: Ok(value.subscriber_ids),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingParticipantMeetingJoinedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingParticipantMeetingJoinedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingParticipantMeetingJoinedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingParticipantMeetingJoinedV1Event>
+        for super::MeetingParticipantMeetingJoinedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingParticipantMeetingJoinedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                    subscriber_ids: value.subscriber_ids?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingParticipantMeetingJoinedV1Event>
+        for MeetingParticipantMeetingJoinedV1Event {
+            fn from(value: super::MeetingParticipantMeetingJoinedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                    subscriber_ids: Ok(value.subscriber_ids),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingParticipantMeetingStartedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingParticipantMeetingStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingParticipantMeetingStartedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingParticipantMeetingStartedV1Event>
+        for super::MeetingParticipantMeetingStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingParticipantMeetingStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                    subscriber_ids: value.subscriber_ids?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingParticipantMeetingStartedV1Event>
+        for MeetingParticipantMeetingStartedV1Event {
+            fn from(value: super::MeetingParticipantMeetingStartedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                    subscriber_ids: Ok(value.subscriber_ids),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingParticipantResult {
             id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -11893,6 +16387,76 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingRecordingEndedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingRecordingEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingRecordingEndedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingRecordingEndedV1Event>
+        for super::MeetingRecordingEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingRecordingEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingRecordingEndedV1Event>
+        for MeetingRecordingEndedV1Event {
+            fn from(value: super::MeetingRecordingEndedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingRecordingGetData {
             recording: ::std::result::Result<
                 ::std::option::Option<super::MeetingRecording>,
@@ -11938,6 +16502,93 @@ upwards; settings a scope does not store are absent.
             fn from(value: super::MeetingRecordingGetData) -> Self {
                 Self {
                     recording: Ok(value.recording),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingRecordingReadyV1Event {
+            duration: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            url: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingRecordingReadyV1Event {
+            fn default() -> Self {
+                Self {
+                    duration: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                    url: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingRecordingReadyV1Event {
+            pub fn duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for duration: {e}")
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn url<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.url = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for url: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingRecordingReadyV1Event>
+        for super::MeetingRecordingReadyV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingRecordingReadyV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    duration: value.duration?,
+                    meeting: value.meeting?,
+                    url: value.url?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingRecordingReadyV1Event>
+        for MeetingRecordingReadyV1Event {
+            fn from(value: super::MeetingRecordingReadyV1Event) -> Self {
+                Self {
+                    duration: Ok(value.duration),
+                    meeting: Ok(value.meeting),
+                    url: Ok(value.url),
                 }
             }
         }
@@ -12057,6 +16708,76 @@ upwards; settings a scope does not store are absent.
             fn from(value: super::MeetingRecordingStartRequest) -> Self {
                 Self {
                     timezone: Ok(value.timezone),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingRecordingStartedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingRecordingStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingRecordingStartedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingRecordingStartedV1Event>
+        for super::MeetingRecordingStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingRecordingStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingRecordingStartedV1Event>
+        for MeetingRecordingStartedV1Event {
+            fn from(value: super::MeetingRecordingStartedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
                 }
             }
         }
@@ -12662,6 +17383,95 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct MeetingSendMeetingImV1Event {
+            content: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingSendMeetingImV1Event {
+            fn default() -> Self {
+                Self {
+                    content: Ok(Default::default()),
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingSendMeetingImV1Event {
+            pub fn content<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.content = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for content: {e}")
+                    });
+                self
+            }
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingSendMeetingImV1Event>
+        for super::MeetingSendMeetingImV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingSendMeetingImV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    content: value.content?,
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingSendMeetingImV1Event>
+        for MeetingSendMeetingImV1Event {
+            fn from(value: super::MeetingSendMeetingImV1Event) -> Self {
+                Self {
+                    content: Ok(value.content),
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MeetingSetHostData {
             host_user: ::std::result::Result<
                 ::std::option::Option<super::MeetingUser>,
@@ -12766,6 +17576,146 @@ upwards; settings a scope does not store are absent.
                 Self {
                     host_user: Ok(value.host_user),
                     old_host_user: Ok(value.old_host_user),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingShareEndedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingShareEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingShareEndedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingShareEndedV1Event>
+        for super::MeetingShareEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingShareEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingShareEndedV1Event>
+        for MeetingShareEndedV1Event {
+            fn from(value: super::MeetingShareEndedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct MeetingShareStartedV1Event {
+            meeting: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventMeeting>,
+                ::std::string::String,
+            >,
+            operator: ::std::result::Result<
+                ::std::option::Option<super::MeetingEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for MeetingShareStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    meeting: Ok(Default::default()),
+                    operator: Ok(Default::default()),
+                }
+            }
+        }
+        impl MeetingShareStartedV1Event {
+            pub fn meeting<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventMeeting>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for meeting: {e}")
+                    });
+                self
+            }
+            pub fn operator<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::MeetingEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.operator = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for operator: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<MeetingShareStartedV1Event>
+        for super::MeetingShareStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: MeetingShareStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    meeting: value.meeting?,
+                    operator: value.operator?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::MeetingShareStartedV1Event>
+        for MeetingShareStartedV1Event {
+            fn from(value: super::MeetingShareStartedV1Event) -> Self {
+                Self {
+                    meeting: Ok(value.meeting),
+                    operator: Ok(value.operator),
                 }
             }
         }
@@ -13441,6 +18391,73 @@ upwards; settings a scope does not store are absent.
                     artifact_type: Ok(value.artifact_type),
                     create_time: Ok(value.create_time),
                     doc_token: Ok(value.doc_token),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NoteGeneratedV1Event {
+            note_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NoteGeneratedV1Event {
+            fn default() -> Self {
+                Self {
+                    note_id: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                }
+            }
+        }
+        impl NoteGeneratedV1Event {
+            pub fn note_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.note_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for note_id: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NoteGeneratedV1Event>
+        for super::NoteGeneratedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NoteGeneratedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    note_id: value.note_id?,
+                    subscriber_ids: value.subscriber_ids?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NoteGeneratedV1Event> for NoteGeneratedV1Event {
+            fn from(value: super::NoteGeneratedV1Event) -> Self {
+                Self {
+                    note_id: Ok(value.note_id),
+                    subscriber_ids: Ok(value.subscriber_ids),
                 }
             }
         }
@@ -16112,6 +21129,288 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RecordingRecordingEndedV1Event {
+            source: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+            unique_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecordingRecordingEndedV1Event {
+            fn default() -> Self {
+                Self {
+                    source: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                    unique_key: Ok(Default::default()),
+                }
+            }
+        }
+        impl RecordingRecordingEndedV1Event {
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn unique_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unique_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for unique_key: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecordingRecordingEndedV1Event>
+        for super::RecordingRecordingEndedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecordingRecordingEndedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    source: value.source?,
+                    subscriber_ids: value.subscriber_ids?,
+                    unique_key: value.unique_key?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecordingRecordingEndedV1Event>
+        for RecordingRecordingEndedV1Event {
+            fn from(value: super::RecordingRecordingEndedV1Event) -> Self {
+                Self {
+                    source: Ok(value.source),
+                    subscriber_ids: Ok(value.subscriber_ids),
+                    unique_key: Ok(value.unique_key),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecordingRecordingStartedV1Event {
+            source: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+            unique_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecordingRecordingStartedV1Event {
+            fn default() -> Self {
+                Self {
+                    source: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                    unique_key: Ok(Default::default()),
+                }
+            }
+        }
+        impl RecordingRecordingStartedV1Event {
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn unique_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unique_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for unique_key: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecordingRecordingStartedV1Event>
+        for super::RecordingRecordingStartedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecordingRecordingStartedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    source: value.source?,
+                    subscriber_ids: value.subscriber_ids?,
+                    unique_key: value.unique_key?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecordingRecordingStartedV1Event>
+        for RecordingRecordingStartedV1Event {
+            fn from(value: super::RecordingRecordingStartedV1Event) -> Self {
+                Self {
+                    source: Ok(value.source),
+                    subscriber_ids: Ok(value.subscriber_ids),
+                    unique_key: Ok(value.unique_key),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RecordingRecordingTranscriptGeneratedV1Event {
+            source: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            subscriber_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+            transcript_items: ::std::result::Result<
+                ::std::vec::Vec<super::EventTranscriptItem>,
+                ::std::string::String,
+            >,
+            unique_key: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RecordingRecordingTranscriptGeneratedV1Event {
+            fn default() -> Self {
+                Self {
+                    source: Ok(Default::default()),
+                    subscriber_ids: Ok(Default::default()),
+                    transcript_items: Ok(Default::default()),
+                    unique_key: Ok(Default::default()),
+                }
+            }
+        }
+        impl RecordingRecordingTranscriptGeneratedV1Event {
+            pub fn source<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.source = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for source: {e}")
+                    });
+                self
+            }
+            pub fn subscriber_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.subscriber_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for subscriber_ids: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn transcript_items<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventTranscriptItem>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.transcript_items = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for transcript_items: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn unique_key<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.unique_key = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for unique_key: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RecordingRecordingTranscriptGeneratedV1Event>
+        for super::RecordingRecordingTranscriptGeneratedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RecordingRecordingTranscriptGeneratedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    source: value.source?,
+                    subscriber_ids: value.subscriber_ids?,
+                    transcript_items: value.transcript_items?,
+                    unique_key: value.unique_key?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RecordingRecordingTranscriptGeneratedV1Event>
+        for RecordingRecordingTranscriptGeneratedV1Event {
+            fn from(value: super::RecordingRecordingTranscriptGeneratedV1Event) -> Self {
+                Self {
+                    source: Ok(value.source),
+                    subscriber_ids: Ok(value.subscriber_ids),
+                    transcript_items: Ok(value.transcript_items),
+                    unique_key: Ok(value.unique_key),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RecordingSubscriptionRequest {
             event_type: ::std::result::Result<
                 ::std::string::String,
@@ -18519,6 +23818,497 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ReserveConfigEventApprovalConfig {
+            approval_condition: ::std::result::Result<
+                ::std::option::Option<
+                    ::vc_api::types::ReserveConfigEventApprovalCondition,
+                >,
+                ::std::string::String,
+            >,
+            approval_switch: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigEventSwitch>,
+                ::std::string::String,
+            >,
+            approvers: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigEventUser>,
+                ::std::string::String,
+            >,
+            meeting_duration: ::std::result::Result<
+                ::std::option::Option<f64>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigEventApprovalConfig {
+            fn default() -> Self {
+                Self {
+                    approval_condition: Ok(Default::default()),
+                    approval_switch: Ok(Default::default()),
+                    approvers: Ok(Default::default()),
+                    meeting_duration: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigEventApprovalConfig {
+            pub fn approval_condition<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<
+                        ::vc_api::types::ReserveConfigEventApprovalCondition,
+                    >,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_condition = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_condition: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn approval_switch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigEventSwitch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approval_switch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approval_switch: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn approvers<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approvers = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for approvers: {e}")
+                    });
+                self
+            }
+            pub fn meeting_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<f64>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.meeting_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for meeting_duration: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigEventApprovalConfig>
+        for super::ReserveConfigEventApprovalConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigEventApprovalConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    approval_condition: value.approval_condition?,
+                    approval_switch: value.approval_switch?,
+                    approvers: value.approvers?,
+                    meeting_duration: value.meeting_duration?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigEventApprovalConfig>
+        for ReserveConfigEventApprovalConfig {
+            fn from(value: super::ReserveConfigEventApprovalConfig) -> Self {
+                Self {
+                    approval_condition: Ok(value.approval_condition),
+                    approval_switch: Ok(value.approval_switch),
+                    approvers: Ok(value.approvers),
+                    meeting_duration: Ok(value.meeting_duration),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigEventDepartment {
+            department_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            department_name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigEventDepartment {
+            fn default() -> Self {
+                Self {
+                    department_id: Ok(Default::default()),
+                    department_name: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigEventDepartment {
+            pub fn department_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for department_id: {e}")
+                    });
+                self
+            }
+            pub fn department_name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.department_name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for department_name: {e}"
+                        )
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigEventDepartment>
+        for super::ReserveConfigEventDepartment {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigEventDepartment,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    department_id: value.department_id?,
+                    department_name: value.department_name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigEventDepartment>
+        for ReserveConfigEventDepartment {
+            fn from(value: super::ReserveConfigEventDepartment) -> Self {
+                Self {
+                    department_id: Ok(value.department_id),
+                    department_name: Ok(value.department_name),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigEventScopeConfig {
+            allow_all_users: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigEventUserScope>,
+                ::std::string::String,
+            >,
+            allow_depts: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigEventDepartment>,
+                ::std::string::String,
+            >,
+            allow_users: ::std::result::Result<
+                ::std::vec::Vec<super::ReserveConfigEventUser>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigEventScopeConfig {
+            fn default() -> Self {
+                Self {
+                    allow_all_users: Ok(Default::default()),
+                    allow_depts: Ok(Default::default()),
+                    allow_users: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigEventScopeConfig {
+            pub fn allow_all_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigEventUserScope>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_all_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for allow_all_users: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn allow_depts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigEventDepartment>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_depts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for allow_depts: {e}")
+                    });
+                self
+            }
+            pub fn allow_users<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::vec::Vec<super::ReserveConfigEventUser>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_users = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for allow_users: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigEventScopeConfig>
+        for super::ReserveConfigEventScopeConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigEventScopeConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_all_users: value.allow_all_users?,
+                    allow_depts: value.allow_depts?,
+                    allow_users: value.allow_users?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigEventScopeConfig>
+        for ReserveConfigEventScopeConfig {
+            fn from(value: super::ReserveConfigEventScopeConfig) -> Self {
+                Self {
+                    allow_all_users: Ok(value.allow_all_users),
+                    allow_depts: Ok(value.allow_depts),
+                    allow_users: Ok(value.allow_users),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigEventTimeConfig {
+            days_in_advance: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            if_cover_child_scope: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            max_duration: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            opening_hour: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            time_switch: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ReserveConfigEventSwitch>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigEventTimeConfig {
+            fn default() -> Self {
+                Self {
+                    days_in_advance: Ok(Default::default()),
+                    end_time: Ok(Default::default()),
+                    if_cover_child_scope: Ok(Default::default()),
+                    max_duration: Ok(Default::default()),
+                    opening_hour: Ok(Default::default()),
+                    start_time: Ok(Default::default()),
+                    time_switch: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigEventTimeConfig {
+            pub fn days_in_advance<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.days_in_advance = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for days_in_advance: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for end_time: {e}")
+                    });
+                self
+            }
+            pub fn if_cover_child_scope<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.if_cover_child_scope = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for if_cover_child_scope: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn max_duration<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.max_duration = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for max_duration: {e}")
+                    });
+                self
+            }
+            pub fn opening_hour<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.opening_hour = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for opening_hour: {e}")
+                    });
+                self
+            }
+            pub fn start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for start_time: {e}")
+                    });
+                self
+            }
+            pub fn time_switch<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ReserveConfigEventSwitch>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_switch = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_switch: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigEventTimeConfig>
+        for super::ReserveConfigEventTimeConfig {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigEventTimeConfig,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    days_in_advance: value.days_in_advance?,
+                    end_time: value.end_time?,
+                    if_cover_child_scope: value.if_cover_child_scope?,
+                    max_duration: value.max_duration?,
+                    opening_hour: value.opening_hour?,
+                    start_time: value.start_time?,
+                    time_switch: value.time_switch?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigEventTimeConfig>
+        for ReserveConfigEventTimeConfig {
+            fn from(value: super::ReserveConfigEventTimeConfig) -> Self {
+                Self {
+                    days_in_advance: Ok(value.days_in_advance),
+                    end_time: Ok(value.end_time),
+                    if_cover_child_scope: Ok(value.if_cover_child_scope),
+                    max_duration: Ok(value.max_duration),
+                    opening_hour: Ok(value.opening_hour),
+                    start_time: Ok(value.start_time),
+                    time_switch: Ok(value.time_switch),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigEventUser {
+            user_id: ::std::result::Result<
+                ::std::option::Option<super::EventUserId>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigEventUser {
+            fn default() -> Self {
+                Self {
+                    user_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigEventUser {
+            pub fn user_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.user_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for user_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigEventUser>
+        for super::ReserveConfigEventUser {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigEventUser,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { user_id: value.user_id? })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigEventUser>
+        for ReserveConfigEventUser {
+            fn from(value: super::ReserveConfigEventUser) -> Self {
+                Self { user_id: Ok(value.user_id) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct ReserveConfigFormConfig {
             custom_list: ::std::result::Result<
                 ::std::vec::Vec<super::ReserveConfigFormQuestion>,
@@ -20250,6 +26040,141 @@ upwards; settings a scope does not store are absent.
                     opening_hour: Ok(value.opening_hour),
                     start_time: Ok(value.start_time),
                     time_switch: Ok(value.time_switch),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReserveConfigUpdatedV1Event {
+            approve_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigEventApprovalConfig>,
+                ::std::string::String,
+            >,
+            reserve_scope_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigEventScopeConfig>,
+                ::std::string::String,
+            >,
+            scope_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            scope_type: ::std::result::Result<
+                ::std::option::Option<::vc_api::types::ScopeConfigScopeType>,
+                ::std::string::String,
+            >,
+            time_config: ::std::result::Result<
+                ::std::option::Option<super::ReserveConfigEventTimeConfig>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReserveConfigUpdatedV1Event {
+            fn default() -> Self {
+                Self {
+                    approve_config: Ok(Default::default()),
+                    reserve_scope_config: Ok(Default::default()),
+                    scope_id: Ok(Default::default()),
+                    scope_type: Ok(Default::default()),
+                    time_config: Ok(Default::default()),
+                }
+            }
+        }
+        impl ReserveConfigUpdatedV1Event {
+            pub fn approve_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigEventApprovalConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.approve_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for approve_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn reserve_scope_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigEventScopeConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.reserve_scope_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for reserve_scope_config: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn scope_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_id: {e}")
+                    });
+                self
+            }
+            pub fn scope_type<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<::vc_api::types::ScopeConfigScopeType>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.scope_type = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for scope_type: {e}")
+                    });
+                self
+            }
+            pub fn time_config<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ReserveConfigEventTimeConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.time_config = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for time_config: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReserveConfigUpdatedV1Event>
+        for super::ReserveConfigUpdatedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReserveConfigUpdatedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    approve_config: value.approve_config?,
+                    reserve_scope_config: value.reserve_scope_config?,
+                    scope_id: value.scope_id?,
+                    scope_type: value.scope_type?,
+                    time_config: value.time_config?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReserveConfigUpdatedV1Event>
+        for ReserveConfigUpdatedV1Event {
+            fn from(value: super::ReserveConfigUpdatedV1Event) -> Self {
+                Self {
+                    approve_config: Ok(value.approve_config),
+                    reserve_scope_config: Ok(value.reserve_scope_config),
+                    scope_id: Ok(value.scope_id),
+                    scope_type: Ok(value.scope_type),
+                    time_config: Ok(value.time_config),
                 }
             }
         }
@@ -23728,6 +29653,88 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RoomCreatedV1Event {
+            room: ::std::result::Result<
+                ::std::option::Option<super::RoomEventRoom>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomCreatedV1Event {
+            fn default() -> Self {
+                Self {
+                    room: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomCreatedV1Event {
+            pub fn room<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomEventRoom>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomCreatedV1Event> for super::RoomCreatedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomCreatedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { room: value.room? })
+            }
+        }
+        impl ::std::convert::From<super::RoomCreatedV1Event> for RoomCreatedV1Event {
+            fn from(value: super::RoomCreatedV1Event) -> Self {
+                Self { room: Ok(value.room) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomDeletedV1Event {
+            room: ::std::result::Result<
+                ::std::option::Option<super::RoomEventRoom>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomDeletedV1Event {
+            fn default() -> Self {
+                Self {
+                    room: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomDeletedV1Event {
+            pub fn room<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomEventRoom>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomDeletedV1Event> for super::RoomDeletedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomDeletedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { room: value.room? })
+            }
+        }
+        impl ::std::convert::From<super::RoomDeletedV1Event> for RoomDeletedV1Event {
+            fn from(value: super::RoomDeletedV1Event) -> Self {
+                Self { room: Ok(value.room) }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RoomDevice {
             name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -23804,6 +29811,415 @@ upwards; settings a scope does not store are absent.
         impl ::std::convert::From<super::RoomDeviceInput> for RoomDeviceInput {
             fn from(value: super::RoomDeviceInput) -> Self {
                 Self { name: Ok(value.name) }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomEventRoom {
+            capacity: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            custom_room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            device: ::std::result::Result<
+                ::std::vec::Vec<super::RoomDevice>,
+                ::std::string::String,
+            >,
+            display_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            path: ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_level_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_status: ::std::result::Result<
+                ::std::option::Option<super::RoomEventRoomStatus>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomEventRoom {
+            fn default() -> Self {
+                Self {
+                    capacity: Ok(Default::default()),
+                    custom_room_id: Ok(Default::default()),
+                    description: Ok(Default::default()),
+                    device: Ok(Default::default()),
+                    display_id: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                    path: Ok(Default::default()),
+                    room_id: Ok(Default::default()),
+                    room_level_id: Ok(Default::default()),
+                    room_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomEventRoom {
+            pub fn capacity<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.capacity = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for capacity: {e}")
+                    });
+                self
+            }
+            pub fn custom_room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.custom_room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for custom_room_id: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn device<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::RoomDevice>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.device = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for device: {e}")
+                    });
+                self
+            }
+            pub fn display_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for display_id: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+            pub fn path<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.path = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for path: {e}")
+                    });
+                self
+            }
+            pub fn room_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_id: {e}")
+                    });
+                self
+            }
+            pub fn room_level_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_level_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_level_id: {e}")
+                    });
+                self
+            }
+            pub fn room_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomEventRoomStatus>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomEventRoom> for super::RoomEventRoom {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomEventRoom,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    capacity: value.capacity?,
+                    custom_room_id: value.custom_room_id?,
+                    description: value.description?,
+                    device: value.device?,
+                    display_id: value.display_id?,
+                    name: value.name?,
+                    path: value.path?,
+                    room_id: value.room_id?,
+                    room_level_id: value.room_level_id?,
+                    room_status: value.room_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomEventRoom> for RoomEventRoom {
+            fn from(value: super::RoomEventRoom) -> Self {
+                Self {
+                    capacity: Ok(value.capacity),
+                    custom_room_id: Ok(value.custom_room_id),
+                    description: Ok(value.description),
+                    device: Ok(value.device),
+                    display_id: Ok(value.display_id),
+                    name: Ok(value.name),
+                    path: Ok(value.path),
+                    room_id: Ok(value.room_id),
+                    room_level_id: Ok(value.room_level_id),
+                    room_status: Ok(value.room_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomEventRoomStatus {
+            contact_ids: ::std::result::Result<
+                ::std::vec::Vec<super::EventUserId>,
+                ::std::string::String,
+            >,
+            disable_end_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_notice: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            disable_reason: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            disable_start_time: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            resume_notice: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            schedule_status: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomEventRoomStatus {
+            fn default() -> Self {
+                Self {
+                    contact_ids: Ok(Default::default()),
+                    disable_end_time: Ok(Default::default()),
+                    disable_notice: Ok(Default::default()),
+                    disable_reason: Ok(Default::default()),
+                    disable_start_time: Ok(Default::default()),
+                    resume_notice: Ok(Default::default()),
+                    schedule_status: Ok(Default::default()),
+                    status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomEventRoomStatus {
+            pub fn contact_ids<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::EventUserId>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.contact_ids = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for contact_ids: {e}")
+                    });
+                self
+            }
+            pub fn disable_end_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_end_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_end_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_notice: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_reason<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_reason = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_reason: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn disable_start_time<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.disable_start_time = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for disable_start_time: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn resume_notice<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.resume_notice = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for resume_notice: {e}")
+                    });
+                self
+            }
+            pub fn schedule_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.schedule_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for schedule_status: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomEventRoomStatus>
+        for super::RoomEventRoomStatus {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomEventRoomStatus,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    contact_ids: value.contact_ids?,
+                    disable_end_time: value.disable_end_time?,
+                    disable_notice: value.disable_notice?,
+                    disable_reason: value.disable_reason?,
+                    disable_start_time: value.disable_start_time?,
+                    resume_notice: value.resume_notice?,
+                    schedule_status: value.schedule_status?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomEventRoomStatus> for RoomEventRoomStatus {
+            fn from(value: super::RoomEventRoomStatus) -> Self {
+                Self {
+                    contact_ids: Ok(value.contact_ids),
+                    disable_end_time: Ok(value.disable_end_time),
+                    disable_notice: Ok(value.disable_notice),
+                    disable_reason: Ok(value.disable_reason),
+                    disable_start_time: Ok(value.disable_start_time),
+                    resume_notice: Ok(value.resume_notice),
+                    schedule_status: Ok(value.schedule_status),
+                    status: Ok(value.status),
+                }
             }
         }
         #[derive(Clone, Debug)]
@@ -24120,6 +30536,53 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RoomLevelCreatedV1Event {
+            room_level: ::std::result::Result<
+                ::std::option::Option<super::RoomLevel>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomLevelCreatedV1Event {
+            fn default() -> Self {
+                Self {
+                    room_level: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomLevelCreatedV1Event {
+            pub fn room_level<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomLevel>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_level = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_level: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomLevelCreatedV1Event>
+        for super::RoomLevelCreatedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomLevelCreatedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    room_level: value.room_level?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomLevelCreatedV1Event>
+        for RoomLevelCreatedV1Event {
+            fn from(value: super::RoomLevelCreatedV1Event) -> Self {
+                Self {
+                    room_level: Ok(value.room_level),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RoomLevelDelRequest {
             delete_child: ::std::result::Result<
                 ::std::option::Option<bool>,
@@ -24178,6 +30641,72 @@ upwards; settings a scope does not store are absent.
         }
         impl ::std::convert::From<super::RoomLevelDelRequest> for RoomLevelDelRequest {
             fn from(value: super::RoomLevelDelRequest) -> Self {
+                Self {
+                    delete_child: Ok(value.delete_child),
+                    room_level_id: Ok(value.room_level_id),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomLevelDeletedV1Event {
+            delete_child: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            room_level_id: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomLevelDeletedV1Event {
+            fn default() -> Self {
+                Self {
+                    delete_child: Ok(Default::default()),
+                    room_level_id: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomLevelDeletedV1Event {
+            pub fn delete_child<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.delete_child = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for delete_child: {e}")
+                    });
+                self
+            }
+            pub fn room_level_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_level_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_level_id: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomLevelDeletedV1Event>
+        for super::RoomLevelDeletedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomLevelDeletedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    delete_child: value.delete_child?,
+                    room_level_id: value.room_level_id?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomLevelDeletedV1Event>
+        for RoomLevelDeletedV1Event {
+            fn from(value: super::RoomLevelDeletedV1Event) -> Self {
                 Self {
                     delete_child: Ok(value.delete_child),
                     room_level_id: Ok(value.room_level_id),
@@ -24526,6 +31055,53 @@ upwards; settings a scope does not store are absent.
             fn from(value: super::RoomLevelSearchData) -> Self {
                 Self {
                     level_ids: Ok(value.level_ids),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomLevelUpdatedV1Event {
+            room_level: ::std::result::Result<
+                ::std::option::Option<super::RoomLevel>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomLevelUpdatedV1Event {
+            fn default() -> Self {
+                Self {
+                    room_level: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomLevelUpdatedV1Event {
+            pub fn room_level<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomLevel>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_level = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_level: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomLevelUpdatedV1Event>
+        for super::RoomLevelUpdatedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomLevelUpdatedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    room_level: value.room_level?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomLevelUpdatedV1Event>
+        for RoomLevelUpdatedV1Event {
+            fn from(value: super::RoomLevelUpdatedV1Event) -> Self {
+                Self {
+                    room_level: Ok(value.room_level),
                 }
             }
         }
@@ -25454,6 +32030,47 @@ upwards; settings a scope does not store are absent.
                     schedule_status: Ok(value.schedule_status),
                     status: Ok(value.status),
                 }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct RoomUpdatedV1Event {
+            room: ::std::result::Result<
+                ::std::option::Option<super::RoomEventRoom>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomUpdatedV1Event {
+            fn default() -> Self {
+                Self {
+                    room: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomUpdatedV1Event {
+            pub fn room<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::RoomEventRoom>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomUpdatedV1Event> for super::RoomUpdatedV1Event {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomUpdatedV1Event,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self { room: value.room? })
+            }
+        }
+        impl ::std::convert::From<super::RoomUpdatedV1Event> for RoomUpdatedV1Event {
+            fn from(value: super::RoomUpdatedV1Event) -> Self {
+                Self { room: Ok(value.room) }
             }
         }
         #[derive(Clone, Debug)]

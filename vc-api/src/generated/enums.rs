@@ -694,6 +694,941 @@ impl<'de> ::serde::Deserialize<'de> for BotMessageType {
         Ok(BotMessageType::from(value.as_ref()))
     }
 }
+///A user's role in the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventUserRole {
+    ///`1`: A regular participant.
+    Participant,
+    ///`2`: The host.
+    Host,
+    ///`3`: A co-host.
+    CoHost,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventUserRole {
+    ///Every documented value of [`MeetingEventUserRole`], in spec order.
+    pub const ALL: &'static [MeetingEventUserRole] = &[
+        MeetingEventUserRole::Participant,
+        MeetingEventUserRole::Host,
+        MeetingEventUserRole::CoHost,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventUserRole::Participant => 1i32,
+            MeetingEventUserRole::Host => 2i32,
+            MeetingEventUserRole::CoHost => 3i32,
+            MeetingEventUserRole::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventUserRole {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventUserRole::Participant,
+            2i32 => MeetingEventUserRole::Host,
+            3i32 => MeetingEventUserRole::CoHost,
+            other => MeetingEventUserRole::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventUserRole> for i32 {
+    fn from(value: MeetingEventUserRole) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventUserRole {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventUserRole {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventUserRole {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventUserRole::from)
+    }
+}
+///Kind of account a user in a meeting event has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventUserType {
+    ///`1`: A regular Feishu / Lark account.
+    LarkUser,
+    ///`2`: A Feishu Rooms meeting-room device.
+    RoomUser,
+    ///`3`: A Docs user.
+    DocUser,
+    ///`4`: A user of the standalone Feishu Meetings product (neo).
+    NeoUser,
+    ///`5`: A guest of the standalone Feishu Meetings product (neo).
+    NeoGuestUser,
+    ///`6`: A participant dialled in over the phone network (PSTN).
+    PstnUser,
+    ///`7`: A participant connected through a SIP endpoint.
+    SipUser,
+    ///`8`: A sharebox (screen-sharing box) device.
+    ShareboxUser,
+    ///`9`: An open platform app (such as a bot).
+    OpenPlatformApp,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventUserType {
+    ///Every documented value of [`MeetingEventUserType`], in spec order.
+    pub const ALL: &'static [MeetingEventUserType] = &[
+        MeetingEventUserType::LarkUser,
+        MeetingEventUserType::RoomUser,
+        MeetingEventUserType::DocUser,
+        MeetingEventUserType::NeoUser,
+        MeetingEventUserType::NeoGuestUser,
+        MeetingEventUserType::PstnUser,
+        MeetingEventUserType::SipUser,
+        MeetingEventUserType::ShareboxUser,
+        MeetingEventUserType::OpenPlatformApp,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventUserType::LarkUser => 1i32,
+            MeetingEventUserType::RoomUser => 2i32,
+            MeetingEventUserType::DocUser => 3i32,
+            MeetingEventUserType::NeoUser => 4i32,
+            MeetingEventUserType::NeoGuestUser => 5i32,
+            MeetingEventUserType::PstnUser => 6i32,
+            MeetingEventUserType::SipUser => 7i32,
+            MeetingEventUserType::ShareboxUser => 8i32,
+            MeetingEventUserType::OpenPlatformApp => 9i32,
+            MeetingEventUserType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventUserType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventUserType::LarkUser,
+            2i32 => MeetingEventUserType::RoomUser,
+            3i32 => MeetingEventUserType::DocUser,
+            4i32 => MeetingEventUserType::NeoUser,
+            5i32 => MeetingEventUserType::NeoGuestUser,
+            6i32 => MeetingEventUserType::PstnUser,
+            7i32 => MeetingEventUserType::SipUser,
+            8i32 => MeetingEventUserType::ShareboxUser,
+            9i32 => MeetingEventUserType::OpenPlatformApp,
+            other => MeetingEventUserType::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventUserType> for i32 {
+    fn from(value: MeetingEventUserType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventUserType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventUserType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventUserType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventUserType::from)
+    }
+}
+///How the meeting was created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventMeetingSource {
+    ///`1`: From a calendar event.
+    Calendar,
+    ///`2`: An instant meeting.
+    Instant,
+    ///`3`: An interview meeting.
+    Interview,
+    ///`4`: Created through the open platform.
+    OpenPlatform,
+    ///`100`: Any other kind of meeting.
+    Other,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventMeetingSource {
+    ///Every documented value of [`MeetingEventMeetingSource`], in spec order.
+    pub const ALL: &'static [MeetingEventMeetingSource] = &[
+        MeetingEventMeetingSource::Calendar,
+        MeetingEventMeetingSource::Instant,
+        MeetingEventMeetingSource::Interview,
+        MeetingEventMeetingSource::OpenPlatform,
+        MeetingEventMeetingSource::Other,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventMeetingSource::Calendar => 1i32,
+            MeetingEventMeetingSource::Instant => 2i32,
+            MeetingEventMeetingSource::Interview => 3i32,
+            MeetingEventMeetingSource::OpenPlatform => 4i32,
+            MeetingEventMeetingSource::Other => 100i32,
+            MeetingEventMeetingSource::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventMeetingSource {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventMeetingSource::Calendar,
+            2i32 => MeetingEventMeetingSource::Instant,
+            3i32 => MeetingEventMeetingSource::Interview,
+            4i32 => MeetingEventMeetingSource::OpenPlatform,
+            100i32 => MeetingEventMeetingSource::Other,
+            other => MeetingEventMeetingSource::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventMeetingSource> for i32 {
+    fn from(value: MeetingEventMeetingSource) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventMeetingSource {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventMeetingSource {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventMeetingSource {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventMeetingSource::from)
+    }
+}
+///Special kind of meeting, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventMeetingSubType {
+    ///`1`: Screen cast to a room before a meeting.
+    PreMeetingCasting,
+    ///`2`: Wired screen sharing.
+    WiredSharing,
+    ///`3`: Document sharing (magic share) before a meeting.
+    PreMeetingMagicShare,
+    ///`4`: An enterprise office phone call.
+    EnterprisePhone,
+    ///`5`: An IP phone call.
+    IpPhone,
+    ///`6`: A webinar.
+    Webinar,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventMeetingSubType {
+    ///Every documented value of [`MeetingEventMeetingSubType`], in spec order.
+    pub const ALL: &'static [MeetingEventMeetingSubType] = &[
+        MeetingEventMeetingSubType::PreMeetingCasting,
+        MeetingEventMeetingSubType::WiredSharing,
+        MeetingEventMeetingSubType::PreMeetingMagicShare,
+        MeetingEventMeetingSubType::EnterprisePhone,
+        MeetingEventMeetingSubType::IpPhone,
+        MeetingEventMeetingSubType::Webinar,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventMeetingSubType::PreMeetingCasting => 1i32,
+            MeetingEventMeetingSubType::WiredSharing => 2i32,
+            MeetingEventMeetingSubType::PreMeetingMagicShare => 3i32,
+            MeetingEventMeetingSubType::EnterprisePhone => 4i32,
+            MeetingEventMeetingSubType::IpPhone => 5i32,
+            MeetingEventMeetingSubType::Webinar => 6i32,
+            MeetingEventMeetingSubType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventMeetingSubType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventMeetingSubType::PreMeetingCasting,
+            2i32 => MeetingEventMeetingSubType::WiredSharing,
+            3i32 => MeetingEventMeetingSubType::PreMeetingMagicShare,
+            4i32 => MeetingEventMeetingSubType::EnterprisePhone,
+            5i32 => MeetingEventMeetingSubType::IpPhone,
+            6i32 => MeetingEventMeetingSubType::Webinar,
+            other => MeetingEventMeetingSubType::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventMeetingSubType> for i32 {
+    fn from(value: MeetingEventMeetingSubType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventMeetingSubType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventMeetingSubType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventMeetingSubType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventMeetingSubType::from)
+    }
+}
+///Who may join the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventSecurityLevel {
+    ///`1`: Anyone may join.
+    Anyone,
+    ///`2`: Only users of the tenant may join.
+    TenantOnly,
+    ///`3`: Only the listed contacts and groups may join.
+    SelectedContactsAndGroups,
+    ///`4`: Only the host may join (the meeting is locked).
+    HostOnly,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventSecurityLevel {
+    ///Every documented value of [`MeetingEventSecurityLevel`], in spec order.
+    pub const ALL: &'static [MeetingEventSecurityLevel] = &[
+        MeetingEventSecurityLevel::Anyone,
+        MeetingEventSecurityLevel::TenantOnly,
+        MeetingEventSecurityLevel::SelectedContactsAndGroups,
+        MeetingEventSecurityLevel::HostOnly,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventSecurityLevel::Anyone => 1i32,
+            MeetingEventSecurityLevel::TenantOnly => 2i32,
+            MeetingEventSecurityLevel::SelectedContactsAndGroups => 3i32,
+            MeetingEventSecurityLevel::HostOnly => 4i32,
+            MeetingEventSecurityLevel::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventSecurityLevel {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventSecurityLevel::Anyone,
+            2i32 => MeetingEventSecurityLevel::TenantOnly,
+            3i32 => MeetingEventSecurityLevel::SelectedContactsAndGroups,
+            4i32 => MeetingEventSecurityLevel::HostOnly,
+            other => MeetingEventSecurityLevel::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventSecurityLevel> for i32 {
+    fn from(value: MeetingEventSecurityLevel) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventSecurityLevel {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventSecurityLevel {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventSecurityLevel {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventSecurityLevel::from)
+    }
+}
+///Kind of webinar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventWebinarType {
+    ///`1`: A regular webinar.
+    Standard,
+    ///`2`: A webinar that is live-streamed.
+    Livestream,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventWebinarType {
+    ///Every documented value of [`MeetingEventWebinarType`], in spec order.
+    pub const ALL: &'static [MeetingEventWebinarType] = &[
+        MeetingEventWebinarType::Standard,
+        MeetingEventWebinarType::Livestream,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventWebinarType::Standard => 1i32,
+            MeetingEventWebinarType::Livestream => 2i32,
+            MeetingEventWebinarType::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventWebinarType {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventWebinarType::Standard,
+            2i32 => MeetingEventWebinarType::Livestream,
+            other => MeetingEventWebinarType::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventWebinarType> for i32 {
+    fn from(value: MeetingEventWebinarType) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventWebinarType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventWebinarType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventWebinarType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventWebinarType::from)
+    }
+}
+///Why a participant left the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MeetingEventLeaveReason {
+    ///`1`: The participant left.
+    LeftOnTheirOwn,
+    ///`2`: The meeting ended.
+    MeetingEnded,
+    ///`3`: The participant was removed from the meeting.
+    Removed,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl MeetingEventLeaveReason {
+    ///Every documented value of [`MeetingEventLeaveReason`], in spec order.
+    pub const ALL: &'static [MeetingEventLeaveReason] = &[
+        MeetingEventLeaveReason::LeftOnTheirOwn,
+        MeetingEventLeaveReason::MeetingEnded,
+        MeetingEventLeaveReason::Removed,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            MeetingEventLeaveReason::LeftOnTheirOwn => 1i32,
+            MeetingEventLeaveReason::MeetingEnded => 2i32,
+            MeetingEventLeaveReason::Removed => 3i32,
+            MeetingEventLeaveReason::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for MeetingEventLeaveReason {
+    fn from(value: i32) -> Self {
+        match value {
+            1i32 => MeetingEventLeaveReason::LeftOnTheirOwn,
+            2i32 => MeetingEventLeaveReason::MeetingEnded,
+            3i32 => MeetingEventLeaveReason::Removed,
+            other => MeetingEventLeaveReason::Unknown(other),
+        }
+    }
+}
+impl From<MeetingEventLeaveReason> for i32 {
+    fn from(value: MeetingEventLeaveReason) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for MeetingEventLeaveReason {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for MeetingEventLeaveReason {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MeetingEventLeaveReason {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(MeetingEventLeaveReason::from)
+    }
+}
+///Whether a booking restriction is switched on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigEventSwitch {
+    ///`0`: Switched off.
+    Off,
+    ///`1`: Switched on.
+    On,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigEventSwitch {
+    ///Every documented value of [`ReserveConfigEventSwitch`], in spec order.
+    pub const ALL: &'static [ReserveConfigEventSwitch] = &[
+        ReserveConfigEventSwitch::Off,
+        ReserveConfigEventSwitch::On,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigEventSwitch::Off => 0i32,
+            ReserveConfigEventSwitch::On => 1i32,
+            ReserveConfigEventSwitch::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigEventSwitch {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => ReserveConfigEventSwitch::Off,
+            1i32 => ReserveConfigEventSwitch::On,
+            other => ReserveConfigEventSwitch::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigEventSwitch> for i32 {
+    fn from(value: ReserveConfigEventSwitch) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigEventSwitch {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigEventSwitch {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigEventSwitch {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigEventSwitch::from)
+    }
+}
+///Which bookings need approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigEventApprovalCondition {
+    ///`0`: Every booking needs approval.
+    All,
+    ///`1`: Only bookings longer than `meeting_duration` hours need approval.
+    Conditional,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigEventApprovalCondition {
+    ///Every documented value of [`ReserveConfigEventApprovalCondition`], in spec order.
+    pub const ALL: &'static [ReserveConfigEventApprovalCondition] = &[
+        ReserveConfigEventApprovalCondition::All,
+        ReserveConfigEventApprovalCondition::Conditional,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigEventApprovalCondition::All => 0i32,
+            ReserveConfigEventApprovalCondition::Conditional => 1i32,
+            ReserveConfigEventApprovalCondition::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigEventApprovalCondition {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => ReserveConfigEventApprovalCondition::All,
+            1i32 => ReserveConfigEventApprovalCondition::Conditional,
+            other => ReserveConfigEventApprovalCondition::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigEventApprovalCondition> for i32 {
+    fn from(value: ReserveConfigEventApprovalCondition) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigEventApprovalCondition {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigEventApprovalCondition {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigEventApprovalCondition {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigEventApprovalCondition::from)
+    }
+}
+///Whether everyone may book or only the listed users and departments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReserveConfigEventUserScope {
+    ///`0`: Only the listed users and departments may book.
+    Listed,
+    ///`1`: Everyone may book.
+    All,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(i32),
+}
+impl ReserveConfigEventUserScope {
+    ///Every documented value of [`ReserveConfigEventUserScope`], in spec order.
+    pub const ALL: &'static [ReserveConfigEventUserScope] = &[
+        ReserveConfigEventUserScope::Listed,
+        ReserveConfigEventUserScope::All,
+    ];
+    /// The integer sent on the wire.
+    pub fn value(self) -> i32 {
+        match self {
+            ReserveConfigEventUserScope::Listed => 0i32,
+            ReserveConfigEventUserScope::All => 1i32,
+            ReserveConfigEventUserScope::Unknown(value) => value,
+        }
+    }
+}
+impl From<i32> for ReserveConfigEventUserScope {
+    fn from(value: i32) -> Self {
+        match value {
+            0i32 => ReserveConfigEventUserScope::Listed,
+            1i32 => ReserveConfigEventUserScope::All,
+            other => ReserveConfigEventUserScope::Unknown(other),
+        }
+    }
+}
+impl From<ReserveConfigEventUserScope> for i32 {
+    fn from(value: ReserveConfigEventUserScope) -> Self {
+        value.value()
+    }
+}
+impl ::std::fmt::Display for ReserveConfigEventUserScope {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        ::std::fmt::Display::fmt(&self.value(), f)
+    }
+}
+impl ::serde::Serialize for ReserveConfigEventUserScope {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.value())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ReserveConfigEventUserScope {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        <i32 as ::serde::Deserialize>::deserialize(deserializer)
+            .map(ReserveConfigEventUserScope::from)
+    }
+}
+///Kind of in-meeting activity; tells which `*_items` list of the activity is filled.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BotEventActivityType {
+    ///`participant_joined`: Participants joined (`participant_joined_items`).
+    ParticipantJoined,
+    ///`participant_left`: Participants left (`participant_left_items`).
+    ParticipantLeft,
+    ///`transcript_received`: Subtitle sentences arrived (`transcript_received_items`).
+    TranscriptReceived,
+    ///`chat_received`: Chat messages arrived (`chat_received_items`).
+    ChatReceived,
+    ///`magic_share_started`: A document share started (`magic_share_started_items`).
+    MagicShareStarted,
+    ///`magic_share_ended`: A document share ended (`magic_share_ended_items`).
+    MagicShareEnded,
+    ///`document_context_changed`: The focus in the shared document changed (`document_context_changed_items`).
+    DocumentContextChanged,
+    ///`countdown_changed`: The countdown changed (`countdown_items`).
+    CountdownChanged,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl BotEventActivityType {
+    ///Every documented value of [`BotEventActivityType`], in spec order.
+    pub const ALL: &'static [BotEventActivityType] = &[
+        BotEventActivityType::ParticipantJoined,
+        BotEventActivityType::ParticipantLeft,
+        BotEventActivityType::TranscriptReceived,
+        BotEventActivityType::ChatReceived,
+        BotEventActivityType::MagicShareStarted,
+        BotEventActivityType::MagicShareEnded,
+        BotEventActivityType::DocumentContextChanged,
+        BotEventActivityType::CountdownChanged,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            BotEventActivityType::ParticipantJoined => "participant_joined",
+            BotEventActivityType::ParticipantLeft => "participant_left",
+            BotEventActivityType::TranscriptReceived => "transcript_received",
+            BotEventActivityType::ChatReceived => "chat_received",
+            BotEventActivityType::MagicShareStarted => "magic_share_started",
+            BotEventActivityType::MagicShareEnded => "magic_share_ended",
+            BotEventActivityType::DocumentContextChanged => "document_context_changed",
+            BotEventActivityType::CountdownChanged => "countdown_changed",
+            BotEventActivityType::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for BotEventActivityType {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for BotEventActivityType {
+    fn from(value: &str) -> Self {
+        match value {
+            "participant_joined" => BotEventActivityType::ParticipantJoined,
+            "participant_left" => BotEventActivityType::ParticipantLeft,
+            "transcript_received" => BotEventActivityType::TranscriptReceived,
+            "chat_received" => BotEventActivityType::ChatReceived,
+            "magic_share_started" => BotEventActivityType::MagicShareStarted,
+            "magic_share_ended" => BotEventActivityType::MagicShareEnded,
+            "document_context_changed" => BotEventActivityType::DocumentContextChanged,
+            "countdown_changed" => BotEventActivityType::CountdownChanged,
+            other => BotEventActivityType::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for BotEventActivityType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for BotEventActivityType {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotEventActivityType {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(BotEventActivityType::from(value.as_ref()))
+    }
+}
+///Why a document share is reported as started; a missing value means `share_started`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BotEventShareStartReason {
+    ///`share_started`: The share really started.
+    ShareStarted,
+    ///`share_detected`: The share was already running when the bot's meeting agent capability was switched on.
+    ShareDetected,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl BotEventShareStartReason {
+    ///Every documented value of [`BotEventShareStartReason`], in spec order.
+    pub const ALL: &'static [BotEventShareStartReason] = &[
+        BotEventShareStartReason::ShareStarted,
+        BotEventShareStartReason::ShareDetected,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            BotEventShareStartReason::ShareStarted => "share_started",
+            BotEventShareStartReason::ShareDetected => "share_detected",
+            BotEventShareStartReason::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for BotEventShareStartReason {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for BotEventShareStartReason {
+    fn from(value: &str) -> Self {
+        match value {
+            "share_started" => BotEventShareStartReason::ShareStarted,
+            "share_detected" => BotEventShareStartReason::ShareDetected,
+            other => BotEventShareStartReason::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for BotEventShareStartReason {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for BotEventShareStartReason {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotEventShareStartReason {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(BotEventShareStartReason::from(value.as_ref()))
+    }
+}
+///What happened to the meeting countdown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BotEventCountdownAction {
+    ///`SET`: A countdown was set.
+    Set,
+    ///`PROLONG`: The countdown was extended.
+    Prolong,
+    ///`END_IN_ADVANCE`: The countdown was ended early.
+    EndInAdvance,
+    ///`CLOSE`: The countdown was closed.
+    Close,
+    ///`ENDED`: The countdown ran out (no operator).
+    Ended,
+    ///`REMIND`: A reminder before the end (no operator).
+    Remind,
+    ///A value this version of the client does not know; it is kept as received.
+    Unknown(String),
+}
+impl BotEventCountdownAction {
+    ///Every documented value of [`BotEventCountdownAction`], in spec order.
+    pub const ALL: &'static [BotEventCountdownAction] = &[
+        BotEventCountdownAction::Set,
+        BotEventCountdownAction::Prolong,
+        BotEventCountdownAction::EndInAdvance,
+        BotEventCountdownAction::Close,
+        BotEventCountdownAction::Ended,
+        BotEventCountdownAction::Remind,
+    ];
+    /// The string sent on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            BotEventCountdownAction::Set => "SET",
+            BotEventCountdownAction::Prolong => "PROLONG",
+            BotEventCountdownAction::EndInAdvance => "END_IN_ADVANCE",
+            BotEventCountdownAction::Close => "CLOSE",
+            BotEventCountdownAction::Ended => "ENDED",
+            BotEventCountdownAction::Remind => "REMIND",
+            BotEventCountdownAction::Unknown(value) => value.as_str(),
+        }
+    }
+}
+impl ::std::str::FromStr for BotEventCountdownAction {
+    type Err = ::std::convert::Infallible;
+    ///Parses a wire value; never fails: unlisted values become `Unknown`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self::from(value))
+    }
+}
+impl From<&str> for BotEventCountdownAction {
+    fn from(value: &str) -> Self {
+        match value {
+            "SET" => BotEventCountdownAction::Set,
+            "PROLONG" => BotEventCountdownAction::Prolong,
+            "END_IN_ADVANCE" => BotEventCountdownAction::EndInAdvance,
+            "CLOSE" => BotEventCountdownAction::Close,
+            "ENDED" => BotEventCountdownAction::Ended,
+            "REMIND" => BotEventCountdownAction::Remind,
+            other => BotEventCountdownAction::Unknown(other.to_owned()),
+        }
+    }
+}
+impl ::std::fmt::Display for BotEventCountdownAction {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+impl ::serde::Serialize for BotEventCountdownAction {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BotEventCountdownAction {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let value = <::std::borrow::Cow<
+            'de,
+            str,
+        > as ::serde::Deserialize>::deserialize(deserializer)?;
+        Ok(BotEventCountdownAction::from(value.as_ref()))
+    }
+}
 ///Progress of an export task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ExportTaskStatus {

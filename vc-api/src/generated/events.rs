@@ -29,6 +29,56 @@ pub enum Event {
     MeetingShareStartedV1(Box<types::MeetingShareStartedV1Event>),
     ///`vc.meeting.share_ended_v1`: Screen sharing in a meeting has ended. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/meeting/events/share_ended))
     MeetingShareEndedV1(Box<types::MeetingShareEndedV1Event>),
+    ///`vc.meeting.all_meeting_started_v1`: Any meeting of the tenant has started, however it was created. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/meeting/events/all_meeting_started))
+    MeetingAllMeetingStartedV1(Box<types::MeetingAllMeetingStartedV1Event>),
+    ///`vc.meeting.all_meeting_ended_v1`: Any meeting of the tenant has ended, however it was created. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/meeting/events/all_meeting_ended))
+    MeetingAllMeetingEndedV1(Box<types::MeetingAllMeetingEndedV1Event>),
+    ///`vc.meeting.participant_meeting_ended_v1`: A meeting a subscribed user took part in has ended (user subscription). ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/meeting/events/participant_meeting_ended))
+    MeetingParticipantMeetingEndedV1(Box<types::MeetingParticipantMeetingEndedV1Event>),
+    ///`vc.meeting.participant_meeting_joined_v1`: A subscribed user joined a meeting (user subscription).
+    MeetingParticipantMeetingJoinedV1(
+        Box<types::MeetingParticipantMeetingJoinedV1Event>,
+    ),
+    ///`vc.meeting.participant_meeting_started_v1`: A meeting a subscribed user takes part in has started (user subscription).
+    MeetingParticipantMeetingStartedV1(
+        Box<types::MeetingParticipantMeetingStartedV1Event>,
+    ),
+    ///`vc.meeting.send_meeting_im_v1`: A message was sent into a meeting (known only from the node SDK).
+    MeetingSendMeetingImV1(Box<types::MeetingSendMeetingImV1Event>),
+    ///`vc.reserve_config.updated_v1`: The booking restrictions of a room or room level were changed. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/reserve_config/events/updated))
+    ReserveConfigUpdatedV1(Box<types::ReserveConfigUpdatedV1Event>),
+    ///`vc.room.created_v1`: A meeting room was created. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/room/events/created))
+    RoomCreatedV1(Box<types::RoomCreatedV1Event>),
+    ///`vc.room.updated_v1`: A meeting room was changed. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/room/events/updated))
+    RoomUpdatedV1(Box<types::RoomUpdatedV1Event>),
+    ///`vc.room.deleted_v1`: A meeting room was deleted. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/room/events/deleted))
+    RoomDeletedV1(Box<types::RoomDeletedV1Event>),
+    ///`vc.room_level.created_v1`: A room level was created. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/room_level/events/created))
+    RoomLevelCreatedV1(Box<types::RoomLevelCreatedV1Event>),
+    ///`vc.room_level.updated_v1`: A room level was changed. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/room_level/events/updated))
+    RoomLevelUpdatedV1(Box<types::RoomLevelUpdatedV1Event>),
+    ///`vc.room_level.deleted_v1`: A room level was deleted. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/room_level/events/deleted))
+    RoomLevelDeletedV1(Box<types::RoomLevelDeletedV1Event>),
+    ///`vc.bot.meeting_activity_v1`: Activity in a meeting the app's bot is in: people joining or leaving, subtitles, chat, document sharing, countdowns. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/bot/supportEventsList/meeting_activity))
+    BotMeetingActivityV1(Box<types::BotMeetingActivityV1Event>),
+    ///`vc.bot.meeting_ended_v1`: A meeting that concerns the app's bot has ended. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/bot/supportEventsList/meeting_ended))
+    BotMeetingEndedV1(Box<types::BotMeetingEndedV1Event>),
+    ///`vc.bot.meeting_invited_v1`: A user invited the app's bot into a meeting. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/bot/supportEventsList/meeting_invited))
+    BotMeetingInvitedV1(Box<types::BotMeetingInvitedV1Event>),
+    ///`vc.bot.meeting_started_v1`: A meeting that concerns the app's bot has started. ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/bot/supportEventsList/meeting_started))
+    BotMeetingStartedV1(Box<types::BotMeetingStartedV1Event>),
+    ///`vc.note.generated_v1`: Notes linked to a subscribed user were generated (from a meeting, a recording or an uploaded file). ([doc](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/vc-v1/note/events/generated))
+    NoteGeneratedV1(Box<types::NoteGeneratedV1Event>),
+    ///`vc.material.review_result_v1`: The review of a user's uploaded meeting materials finished (known only from the node SDK).
+    MaterialReviewResultV1(Box<types::MaterialReviewResultV1Event>),
+    ///`vc.recording.recording_started_v1`: A recording of a subscribed user has started (user subscription).
+    RecordingRecordingStartedV1(Box<types::RecordingRecordingStartedV1Event>),
+    ///`vc.recording.recording_ended_v1`: A recording of a subscribed user has ended and was uploaded (user subscription).
+    RecordingRecordingEndedV1(Box<types::RecordingRecordingEndedV1Event>),
+    ///`vc.recording.recording_transcript_generated_v1`: Transcript sentences of a subscribed user's recording were generated (user subscription).
+    RecordingRecordingTranscriptGeneratedV1(
+        Box<types::RecordingRecordingTranscriptGeneratedV1Event>,
+    ),
     /// An event type this version of the client does not know; the payload is kept as received.
     Unknown {
         /// The `header.event_type` of the delivery.
@@ -39,7 +89,7 @@ pub enum Event {
 }
 impl Event {
     /// Every event type with a typed variant, in spec order.
-    pub const EVENT_TYPES: [&'static str; 9usize] = [
+    pub const EVENT_TYPES: [&'static str; 31usize] = [
         "vc.meeting.meeting_started_v1",
         "vc.meeting.meeting_ended_v1",
         "vc.meeting.join_meeting_v1",
@@ -49,6 +99,28 @@ impl Event {
         "vc.meeting.recording_ready_v1",
         "vc.meeting.share_started_v1",
         "vc.meeting.share_ended_v1",
+        "vc.meeting.all_meeting_started_v1",
+        "vc.meeting.all_meeting_ended_v1",
+        "vc.meeting.participant_meeting_ended_v1",
+        "vc.meeting.participant_meeting_joined_v1",
+        "vc.meeting.participant_meeting_started_v1",
+        "vc.meeting.send_meeting_im_v1",
+        "vc.reserve_config.updated_v1",
+        "vc.room.created_v1",
+        "vc.room.updated_v1",
+        "vc.room.deleted_v1",
+        "vc.room_level.created_v1",
+        "vc.room_level.updated_v1",
+        "vc.room_level.deleted_v1",
+        "vc.bot.meeting_activity_v1",
+        "vc.bot.meeting_ended_v1",
+        "vc.bot.meeting_invited_v1",
+        "vc.bot.meeting_started_v1",
+        "vc.note.generated_v1",
+        "vc.material.review_result_v1",
+        "vc.recording.recording_started_v1",
+        "vc.recording.recording_ended_v1",
+        "vc.recording.recording_transcript_generated_v1",
     ];
     /// The event type string (`header.event_type`) this value stands for.
     pub fn event_type(&self) -> &str {
@@ -62,6 +134,36 @@ impl Event {
             Event::MeetingRecordingReadyV1(_) => "vc.meeting.recording_ready_v1",
             Event::MeetingShareStartedV1(_) => "vc.meeting.share_started_v1",
             Event::MeetingShareEndedV1(_) => "vc.meeting.share_ended_v1",
+            Event::MeetingAllMeetingStartedV1(_) => "vc.meeting.all_meeting_started_v1",
+            Event::MeetingAllMeetingEndedV1(_) => "vc.meeting.all_meeting_ended_v1",
+            Event::MeetingParticipantMeetingEndedV1(_) => {
+                "vc.meeting.participant_meeting_ended_v1"
+            }
+            Event::MeetingParticipantMeetingJoinedV1(_) => {
+                "vc.meeting.participant_meeting_joined_v1"
+            }
+            Event::MeetingParticipantMeetingStartedV1(_) => {
+                "vc.meeting.participant_meeting_started_v1"
+            }
+            Event::MeetingSendMeetingImV1(_) => "vc.meeting.send_meeting_im_v1",
+            Event::ReserveConfigUpdatedV1(_) => "vc.reserve_config.updated_v1",
+            Event::RoomCreatedV1(_) => "vc.room.created_v1",
+            Event::RoomUpdatedV1(_) => "vc.room.updated_v1",
+            Event::RoomDeletedV1(_) => "vc.room.deleted_v1",
+            Event::RoomLevelCreatedV1(_) => "vc.room_level.created_v1",
+            Event::RoomLevelUpdatedV1(_) => "vc.room_level.updated_v1",
+            Event::RoomLevelDeletedV1(_) => "vc.room_level.deleted_v1",
+            Event::BotMeetingActivityV1(_) => "vc.bot.meeting_activity_v1",
+            Event::BotMeetingEndedV1(_) => "vc.bot.meeting_ended_v1",
+            Event::BotMeetingInvitedV1(_) => "vc.bot.meeting_invited_v1",
+            Event::BotMeetingStartedV1(_) => "vc.bot.meeting_started_v1",
+            Event::NoteGeneratedV1(_) => "vc.note.generated_v1",
+            Event::MaterialReviewResultV1(_) => "vc.material.review_result_v1",
+            Event::RecordingRecordingStartedV1(_) => "vc.recording.recording_started_v1",
+            Event::RecordingRecordingEndedV1(_) => "vc.recording.recording_ended_v1",
+            Event::RecordingRecordingTranscriptGeneratedV1(_) => {
+                "vc.recording.recording_transcript_generated_v1"
+            }
             Event::Unknown { event_type, .. } => event_type,
         }
     }
@@ -118,6 +220,116 @@ impl Event {
                         Box::new(::serde_json::from_str(payload.get())?),
                     )
                 }
+                "vc.meeting.all_meeting_started_v1" => {
+                    Event::MeetingAllMeetingStartedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.meeting.all_meeting_ended_v1" => {
+                    Event::MeetingAllMeetingEndedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.meeting.participant_meeting_ended_v1" => {
+                    Event::MeetingParticipantMeetingEndedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.meeting.participant_meeting_joined_v1" => {
+                    Event::MeetingParticipantMeetingJoinedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.meeting.participant_meeting_started_v1" => {
+                    Event::MeetingParticipantMeetingStartedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.meeting.send_meeting_im_v1" => {
+                    Event::MeetingSendMeetingImV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.reserve_config.updated_v1" => {
+                    Event::ReserveConfigUpdatedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.room.created_v1" => {
+                    Event::RoomCreatedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.room.updated_v1" => {
+                    Event::RoomUpdatedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.room.deleted_v1" => {
+                    Event::RoomDeletedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.room_level.created_v1" => {
+                    Event::RoomLevelCreatedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.room_level.updated_v1" => {
+                    Event::RoomLevelUpdatedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.room_level.deleted_v1" => {
+                    Event::RoomLevelDeletedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.bot.meeting_activity_v1" => {
+                    Event::BotMeetingActivityV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.bot.meeting_ended_v1" => {
+                    Event::BotMeetingEndedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.bot.meeting_invited_v1" => {
+                    Event::BotMeetingInvitedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.bot.meeting_started_v1" => {
+                    Event::BotMeetingStartedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.note.generated_v1" => {
+                    Event::NoteGeneratedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.material.review_result_v1" => {
+                    Event::MaterialReviewResultV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.recording.recording_started_v1" => {
+                    Event::RecordingRecordingStartedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.recording.recording_ended_v1" => {
+                    Event::RecordingRecordingEndedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
+                "vc.recording.recording_transcript_generated_v1" => {
+                    Event::RecordingRecordingTranscriptGeneratedV1(
+                        Box::new(::serde_json::from_str(payload.get())?),
+                    )
+                }
                 _ => {
                     Event::Unknown {
                         event_type: event_type.to_owned(),
@@ -166,6 +378,72 @@ impl ::serde::Serialize for Event {
             Event::MeetingShareEndedV1(payload) => {
                 ::serde::Serialize::serialize(payload, serializer)
             }
+            Event::MeetingAllMeetingStartedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::MeetingAllMeetingEndedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::MeetingParticipantMeetingEndedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::MeetingParticipantMeetingJoinedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::MeetingParticipantMeetingStartedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::MeetingSendMeetingImV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::ReserveConfigUpdatedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RoomCreatedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RoomUpdatedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RoomDeletedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RoomLevelCreatedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RoomLevelUpdatedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RoomLevelDeletedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::BotMeetingActivityV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::BotMeetingEndedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::BotMeetingInvitedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::BotMeetingStartedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::NoteGeneratedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::MaterialReviewResultV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RecordingRecordingStartedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RecordingRecordingEndedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
+            Event::RecordingRecordingTranscriptGeneratedV1(payload) => {
+                ::serde::Serialize::serialize(payload, serializer)
+            }
             Event::Unknown { payload, .. } => {
                 ::serde::Serialize::serialize(payload, serializer)
             }
@@ -195,6 +473,57 @@ impl PartialEq for Event {
             }
             (Event::MeetingShareStartedV1(a), Event::MeetingShareStartedV1(b)) => a == b,
             (Event::MeetingShareEndedV1(a), Event::MeetingShareEndedV1(b)) => a == b,
+            (
+                Event::MeetingAllMeetingStartedV1(a),
+                Event::MeetingAllMeetingStartedV1(b),
+            ) => a == b,
+            (Event::MeetingAllMeetingEndedV1(a), Event::MeetingAllMeetingEndedV1(b)) => {
+                a == b
+            }
+            (
+                Event::MeetingParticipantMeetingEndedV1(a),
+                Event::MeetingParticipantMeetingEndedV1(b),
+            ) => a == b,
+            (
+                Event::MeetingParticipantMeetingJoinedV1(a),
+                Event::MeetingParticipantMeetingJoinedV1(b),
+            ) => a == b,
+            (
+                Event::MeetingParticipantMeetingStartedV1(a),
+                Event::MeetingParticipantMeetingStartedV1(b),
+            ) => a == b,
+            (Event::MeetingSendMeetingImV1(a), Event::MeetingSendMeetingImV1(b)) => {
+                a == b
+            }
+            (Event::ReserveConfigUpdatedV1(a), Event::ReserveConfigUpdatedV1(b)) => {
+                a == b
+            }
+            (Event::RoomCreatedV1(a), Event::RoomCreatedV1(b)) => a == b,
+            (Event::RoomUpdatedV1(a), Event::RoomUpdatedV1(b)) => a == b,
+            (Event::RoomDeletedV1(a), Event::RoomDeletedV1(b)) => a == b,
+            (Event::RoomLevelCreatedV1(a), Event::RoomLevelCreatedV1(b)) => a == b,
+            (Event::RoomLevelUpdatedV1(a), Event::RoomLevelUpdatedV1(b)) => a == b,
+            (Event::RoomLevelDeletedV1(a), Event::RoomLevelDeletedV1(b)) => a == b,
+            (Event::BotMeetingActivityV1(a), Event::BotMeetingActivityV1(b)) => a == b,
+            (Event::BotMeetingEndedV1(a), Event::BotMeetingEndedV1(b)) => a == b,
+            (Event::BotMeetingInvitedV1(a), Event::BotMeetingInvitedV1(b)) => a == b,
+            (Event::BotMeetingStartedV1(a), Event::BotMeetingStartedV1(b)) => a == b,
+            (Event::NoteGeneratedV1(a), Event::NoteGeneratedV1(b)) => a == b,
+            (Event::MaterialReviewResultV1(a), Event::MaterialReviewResultV1(b)) => {
+                a == b
+            }
+            (
+                Event::RecordingRecordingStartedV1(a),
+                Event::RecordingRecordingStartedV1(b),
+            ) => a == b,
+            (
+                Event::RecordingRecordingEndedV1(a),
+                Event::RecordingRecordingEndedV1(b),
+            ) => a == b,
+            (
+                Event::RecordingRecordingTranscriptGeneratedV1(a),
+                Event::RecordingRecordingTranscriptGeneratedV1(b),
+            ) => a == b,
             (
                 Event::Unknown { event_type: a_type, payload: a },
                 Event::Unknown { event_type: b_type, payload: b },
