@@ -147,6 +147,12 @@ fn check_enums_are_named(doc: &Value, problems: &mut Vec<String>) {
                 if map.contains_key("enum") && !top_level {
                     problems.push(format!("{at}: inline enum; make it a named schema and $ref it"));
                 }
+                let varnames = map.get("x-enum-varnames").and_then(Value::as_sequence).into_iter().flatten();
+                if varnames.filter_map(Value::as_str).any(|name| name == "Unknown") {
+                    problems.push(format!(
+                        "{at}: x-enum-varnames has `Unknown`, which the generator reserves for undocumented values"
+                    ));
+                }
                 for (key, child) in map {
                     let key = key.as_str().unwrap_or("?");
                     if !matches!(key, "example" | "examples" | "default" | "enum") {

@@ -143,3 +143,11 @@ fn the_fixture_generates_pagination_downloads_and_events() {
     assert!(events.contains("ThingChangedV1(Box<types::ThingChangedV1Event>)"));
     assert!(events.contains("\"vc.thing.changed_v1\" =>"));
 }
+
+#[test]
+fn an_enum_variant_named_unknown_is_rejected() {
+    let mut doc = bundle::bundle_dir(&fixture_dir("minimal")).unwrap();
+    doc["components"]["schemas"]["ThingStatus"]["x-enum-varnames"] = serde_yaml::from_str("[Active, Unknown]").unwrap();
+    let message = codegen::generate(&doc).expect_err("Unknown is reserved").to_string();
+    assert!(message.contains("ThingStatus") && message.contains("reserves"), "{message}");
+}
