@@ -20,6 +20,8 @@ mod rate_limit;
 mod response;
 mod retry;
 mod secret;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use auth::Credentials;
 pub use call::CallOptions;

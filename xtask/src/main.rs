@@ -11,7 +11,7 @@ const USAGE: &str = "usage: cargo xtask <codegen|check|docs-drift <page.txt>...|
   check       regenerate in memory, lint the spec, and fail on any drift (generated files, or
               the doc page snapshots in spec/docs/ against the spec)
   docs-drift  compare doc page snapshots with the spec; exit non-zero on any difference
-  ci          the whole gate: fmt, clippy, check, tests, docs, the quickstart example";
+  ci          the whole gate: fmt, clippy, check, tests, docs, the quickstart and webhook examples";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -110,15 +110,38 @@ fn ci_task() -> anyhow::Result<()> {
     run_step("format", &cargo, &["fmt", "--all", "--", "--check"], &[])?;
     println!("\n== drift and spec lints: cargo xtask check");
     check_task()?;
-    run_step("lint", &cargo, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
-    run_step("tests", &cargo, &["test", "--workspace", "--locked"], &[])?;
-    run_step("docs", &cargo, &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-Dwarnings")])?;
+    // Every feature (webhook, axum) is linted, tested and documented.
+    run_step(
+        "lint",
+        &cargo,
+        &["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"],
+        &[],
+    )?;
+    run_step("tests", &cargo, &["test", "--workspace", "--all-features", "--locked"], &[])?;
+    run_step(
+        "docs",
+        &cargo,
+        &["doc", "--workspace", "--no-deps", "--all-features", "--locked"],
+        &[("RUSTDOCFLAGS", "-Dwarnings")],
+    )?;
     // The README's run command, against the embedded mock (credentials removed).
     run_step(
         "quickstart example",
         &cargo,
         &["run", "--locked", "-p", "vc-api", "--example", "quickstart"],
         &[("FEISHU_APP_ID", ""), ("FEISHU_APP_SECRET", ""), ("FEISHU_ACCESS_TOKEN", ""), ("FEISHU_DOMAIN", "")],
+    )?;
+    // The webhook example serves on a loopback port, sends itself two requests and exits.
+    run_step(
+        "webhook example",
+        &cargo,
+        &["run", "--locked", "-p", "vc-api", "--features", "axum", "--example", "webhook_server", "--", "--check"],
+        &[
+            ("FEISHU_ENCRYPT_KEY", ""),
+            ("FEISHU_VERIFICATION_TOKEN", ""),
+            ("FEISHU_APP_ID", ""),
+            ("FEISHU_APP_SECRET", ""),
+        ],
     )?;
     println!("\nall CI steps passed");
     Ok(())

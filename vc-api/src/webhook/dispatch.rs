@@ -1,0 +1,221 @@
+//! Routing decoded events to handlers: one typed async handler per event type, and a fallback
+//! for every event no typed handler takes (event types this version does not know included).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::error::HandlerError;
+use crate::events::{Event, EventHeader};
+use crate::types;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+type Handler = Arc<dyn Fn(EventHeader, Event) -> BoxFuture<Result<(), HandlerError>> + Send + Sync>;
+
+/// A payload type with its own [`Event`] variant, so that a handler can take it directly
+/// (see [`EventDispatcher::on`]).
+pub trait TypedEvent: Sized + Send + 'static {
+    /// The `header.event_type` of this payload, such as `vc.meeting.meeting_started_v1`.
+    const EVENT_TYPE: &'static str;
+
+    /// The payload, if `event` is this variant; otherwise the event unchanged.
+    fn from_event(event: Event) -> Result<Self, Event>;
+}
+
+/// Implements [`TypedEvent`] for each payload type of the [`Event`] enum.
+macro_rules! typed_events {
+    ($($variant:ident($payload:ident) = $event_type:literal,)*) => {
+        $(
+            impl TypedEvent for types::$payload {
+                const EVENT_TYPE: &'static str = $event_type;
+
+                fn from_event(event: Event) -> Result<Self, Event> {
+                    match event {
+                        Event::$variant(payload) => Ok(*payload),
+                        other => Err(other),
+                    }
+                }
+            }
+        )*
+
+        /// Every event type with a [`TypedEvent`] payload (kept equal to `Event::EVENT_TYPES` by a test).
+        #[cfg(test)]
+        const TYPED_EVENT_TYPES: &[&str] = &[$($event_type),*];
+    };
+}
+
+typed_events! {
+    MeetingMeetingStartedV1(MeetingMeetingStartedV1Event) = "vc.meeting.meeting_started_v1",
+    MeetingMeetingEndedV1(MeetingMeetingEndedV1Event) = "vc.meeting.meeting_ended_v1",
+    MeetingJoinMeetingV1(MeetingJoinMeetingV1Event) = "vc.meeting.join_meeting_v1",
+    MeetingLeaveMeetingV1(MeetingLeaveMeetingV1Event) = "vc.meeting.leave_meeting_v1",
+    MeetingRecordingStartedV1(MeetingRecordingStartedV1Event) = "vc.meeting.recording_started_v1",
+    MeetingRecordingEndedV1(MeetingRecordingEndedV1Event) = "vc.meeting.recording_ended_v1",
+    MeetingRecordingReadyV1(MeetingRecordingReadyV1Event) = "vc.meeting.recording_ready_v1",
+    MeetingShareStartedV1(MeetingShareStartedV1Event) = "vc.meeting.share_started_v1",
+    MeetingShareEndedV1(MeetingShareEndedV1Event) = "vc.meeting.share_ended_v1",
+}
+
+/// Which handler took an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dispatched {
+    /// The typed handler registered for its event type.
+    Typed,
+    /// The fallback handler.
+    Fallback,
+    /// No handler: the event is acknowledged and dropped.
+    Unhandled,
+}
+
+/// Async handlers by event type, plus a fallback.
+///
+/// A typed handler receives the event's header (its `token` removed) and the payload type of
+/// its event; the fallback receives every other event as an [`Event`], [`Event::Unknown`]
+/// included. A handler that returns an error makes the receiver answer HTTP 500, so the
+/// platform delivers the event again. The platform expects an answer within a few seconds:
+/// hand long work to a task or a queue instead of awaiting it in the handler.
+///
+/// ```
+/// use vc_api::events::Event;
+/// use vc_api::types::MeetingMeetingStartedV1Event;
+/// use vc_api::webhook::EventDispatcher;
+///
+/// let dispatcher = EventDispatcher::new()
+///     .on(|header, started: MeetingMeetingStartedV1Event| async move {
+///         println!("meeting started ({}): {started:?}", header.event_id);
+///         Ok(())
+///     })
+///     .fallback(|header, event: Event| async move {
+///         println!("unhandled {} ({})", event.event_type(), header.event_id);
+///         Ok(())
+///     });
+/// assert!(dispatcher.has_handler("vc.meeting.meeting_started_v1"));
+/// ```
+#[derive(Clone, Default)]
+pub struct EventDispatcher {
+    typed: HashMap<&'static str, Handler>,
+    fallback: Option<Handler>,
+}
+
+impl EventDispatcher {
+    /// A dispatcher without handlers: every event is acknowledged and dropped.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the handler of the events whose payload is `T` (replacing an earlier one).
+    pub fn on<T, F, Fut>(mut self, handler: F) -> Self
+    where
+        T: TypedEvent,
+        F: Fn(EventHeader, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |header, event| match T::from_event(event) {
+            Ok(payload) => Box::pin(handler(header, payload)),
+            Err(other) => {
+                let message = format!("a {} event reached the handler of {}", other.event_type(), T::EVENT_TYPE);
+                Box::pin(async move { Err(message.into()) })
+            }
+        });
+        self.typed.insert(T::EVENT_TYPE, handler);
+        self
+    }
+
+    /// Registers the handler of every event without a typed handler, unknown types included.
+    pub fn fallback<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(EventHeader, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+    {
+        self.fallback = Some(Arc::new(move |header, event| Box::pin(handler(header, event))));
+        self
+    }
+
+    /// Whether a typed handler is registered for `event_type`.
+    pub fn has_handler(&self, event_type: &str) -> bool {
+        self.typed.contains_key(event_type)
+    }
+
+    /// Runs the handler that takes this event and says which one it was.
+    pub async fn dispatch(&self, header: EventHeader, event: Event) -> Result<Dispatched, HandlerError> {
+        if let Some(handler) = self.typed.get(event.event_type()) {
+            handler(header, event).await?;
+            Ok(Dispatched::Typed)
+        } else if let Some(fallback) = &self.fallback {
+            fallback(header, event).await?;
+            Ok(Dispatched::Fallback)
+        } else {
+            Ok(Dispatched::Unhandled)
+        }
+    }
+}
+
+impl fmt::Debug for EventDispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut typed: Vec<&str> = self.typed.keys().copied().collect();
+        typed.sort_unstable();
+        f.debug_struct("EventDispatcher").field("typed", &typed).field("fallback", &self.fallback.is_some()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    fn header(event_type: &str) -> EventHeader {
+        EventHeader::builder().event_id("e1").event_type(event_type).try_into().unwrap()
+    }
+
+    fn event(event_type: &str) -> Event {
+        Event::decode(event_type, &RawValue::from_string("{}".to_owned()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn every_event_variant_has_a_typed_payload() {
+        let mut listed = TYPED_EVENT_TYPES.to_vec();
+        let mut variants = Event::EVENT_TYPES.to_vec();
+        listed.sort_unstable();
+        variants.sort_unstable();
+        assert_eq!(listed, variants, "update the typed_events! list in vc-api/src/webhook/dispatch.rs");
+    }
+
+    #[tokio::test]
+    async fn typed_handlers_fallback_and_unhandled() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (typed_seen, fallback_seen) = (seen.clone(), seen.clone());
+        let dispatcher = EventDispatcher::new()
+            .on(move |h, _: types::MeetingMeetingEndedV1Event| {
+                typed_seen.lock().unwrap().push(format!("typed {}", h.event_type));
+                async { Ok(()) }
+            })
+            .fallback(move |_, e: Event| {
+                fallback_seen.lock().unwrap().push(format!("fallback {}", e.event_type()));
+                async { Ok(()) }
+            });
+        let ended = "vc.meeting.meeting_ended_v1";
+        let started = "vc.meeting.meeting_started_v1";
+        assert_eq!(dispatcher.dispatch(header(ended), event(ended)).await.unwrap(), Dispatched::Typed);
+        assert_eq!(dispatcher.dispatch(header(started), event(started)).await.unwrap(), Dispatched::Fallback);
+        assert_eq!(dispatcher.dispatch(header("x.new"), event("x.new")).await.unwrap(), Dispatched::Fallback);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [format!("typed {ended}"), format!("fallback {started}"), "fallback x.new".to_owned()]
+        );
+        assert_eq!(EventDispatcher::new().dispatch(header("x"), event("x")).await.unwrap(), Dispatched::Unhandled);
+    }
+
+    #[tokio::test]
+    async fn a_handler_error_is_returned() {
+        let dispatcher = EventDispatcher::new().fallback(|_, _| async { Err("boom".into()) });
+        let err = dispatcher.dispatch(header("x"), event("x")).await.unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+        assert!(format!("{dispatcher:?}").contains("fallback: true"));
+    }
+}
