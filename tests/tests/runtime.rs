@@ -418,6 +418,9 @@ async fn no_secret_appears_in_traces_or_debug_output() {
         .await;
     let builder = app_client(&api).retry_policy(fast_retries(2));
     let client = builder.clone().build().unwrap();
+    // Tests on other threads may have registered the client's callsites (span `vc_api.call`)
+    // while only the no-op global subscriber existed, caching "never"; recompute with ours.
+    tracing::callsite::rebuild_interest_cache();
     let err = client.export_get().task_id("T1").data().await.unwrap_err();
     let explicit = CallOptions::new().access_token("u-secret-user-token");
     let err2 = client.export_get().task_id("T1").data_with(explicit.clone()).await.unwrap_err();
