@@ -17,6 +17,7 @@ pub const BUNDLE_HEADER: &str =
 const COMPONENT_SECTIONS: [&str; 3] = ["schemas", "parameters", "responses"];
 
 /// Reads `common.yaml` and every other `*.yaml` file of `src_dir` (sorted by name) and merges them.
+/// Conventions only visible in the source text ([`crate::lint::check_source_text`]) are checked here.
 pub fn bundle_dir(src_dir: &Path) -> Result<Value> {
     let mut names: Vec<String> = std::fs::read_dir(src_dir)
         .map_err(|source| CodegenError::Io { path: src_dir.to_owned(), source })?
@@ -25,14 +26,26 @@ pub fn bundle_dir(src_dir: &Path) -> Result<Value> {
         .filter(|name| name.ends_with(".yaml") && name != "common.yaml")
         .collect();
     names.sort();
-    let read = |name: &str| -> Result<(String, Value)> {
+    /// A source file: its name, its document and the problems found in its text.
+    type Source = (String, Value, Vec<String>);
+    let read = |name: &str| -> Result<Source> {
         let path = src_dir.join(name);
         let text = std::fs::read_to_string(&path).map_err(|source| CodegenError::Io { path: path.clone(), source })?;
-        let value = serde_yaml::from_str(&text).map_err(|source| CodegenError::Yaml { path, source })?;
-        Ok((name.to_owned(), value))
+        let value = serde_yaml::from_str(&text).map_err(|source| CodegenError::Yaml { path: path.clone(), source })?;
+        let shown = std::env::current_dir().ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_owned));
+        let shown = shown.unwrap_or_else(|| path.clone()).display().to_string();
+        Ok((name.to_owned(), value, crate::lint::check_source_text(&shown, &text)))
     };
-    let (_, head) = read("common.yaml")?;
-    let parts = names.iter().map(|name| read(name)).collect::<Result<Vec<_>>>()?;
+    let (_, head, mut problems) = read("common.yaml")?;
+    let mut parts = Vec::new();
+    for name in &names {
+        let (name, part, part_problems) = read(name)?;
+        problems.extend(part_problems);
+        parts.push((name, part));
+    }
+    if !problems.is_empty() {
+        return Err(CodegenError::Lint(problems));
+    }
     bundle(head, parts)
 }
 
@@ -76,9 +89,88 @@ pub fn bundle(head: Value, parts: Vec<(String, Value)>) -> Result<Value> {
 }
 
 /// Renders the bundled document as the committed `spec/openapi.yaml` text.
+///
+/// serde_yaml writes YAML 1.2, where `2024-07-23` or `yes` are plain strings; YAML 1.1 parsers
+/// (PyYAML, js-yaml's default schema, many generators) read them as a date or a boolean. Such
+/// string values are therefore single-quoted, so every consumer reads the same document.
 pub fn render(doc: &Value) -> String {
     let body = serde_yaml::to_string(doc).expect("a YAML value always serializes");
+    let body = quote_yaml11_ambiguous_scalars(&body);
+    assert!(
+        serde_yaml::from_str::<Value>(&body).ok().as_ref() == Some(doc),
+        "bug: quoting YAML 1.1 look-alikes changed the meaning of the bundled document"
+    );
     format!("{BUNDLE_HEADER}{body}")
+}
+
+/// Single-quotes the plain scalar values of serde_yaml's block-style output that a YAML 1.1
+/// parser would not read as strings (see [`is_yaml11_non_string`]). Lines inside block scalars
+/// (`|`, `>`) are text and stay as they are.
+fn quote_yaml11_ambiguous_scalars(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len());
+    // The indentation of the line that opened a block scalar, while inside one.
+    let mut block_scalar_indent: Option<usize> = None;
+    for line in yaml.split_inclusive('\n') {
+        let content = line.trim_end_matches('\n');
+        let indent = content.len() - content.trim_start().len();
+        if let Some(opened_at) = block_scalar_indent {
+            if content.trim().is_empty() || indent > opened_at {
+                out.push_str(line);
+                continue;
+            }
+            block_scalar_indent = None;
+        }
+        let value_start = plain_value_start(content);
+        let value = &content[value_start..];
+        if is_yaml11_non_string(value) {
+            out.push_str(&content[..value_start]);
+            out.push('\'');
+            out.push_str(value);
+            out.push('\'');
+            out.push_str(&line[content.len()..]);
+        } else {
+            out.push_str(line);
+        }
+        if ["|", "|-", "|+", ">", ">-", ">+"].contains(&value) {
+            block_scalar_indent = Some(indent);
+        }
+    }
+    out
+}
+
+/// Where the value of a `key: value` or `- value` line starts (plain values never contain
+/// `": "`, serde_yaml quotes those).
+fn plain_value_start(line: &str) -> usize {
+    let mut start = line.len() - line.trim_start().len();
+    while line[start..].starts_with("- ") {
+        start += 2;
+    }
+    match line[start..].rfind(": ") {
+        Some(separator) => start + separator + 2,
+        None => start,
+    }
+}
+
+/// True for a plain scalar that YAML 1.1 resolves to a timestamp (`2024-07-23`,
+/// `2024-7-3T10:00:00Z`) or a boolean (`yes`, `No`, `ON`, `y`, ...), not to a string.
+pub fn is_yaml11_non_string(value: &str) -> bool {
+    // `true` and `false` are booleans in YAML 1.2 too: serde_yaml already quotes such strings.
+    const BOOLEANS: [&str; 16] =
+        ["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
+    if BOOLEANS.contains(&value) {
+        return true;
+    }
+    // [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}, then the end or a time part.
+    let mut parts = value.splitn(3, '-');
+    let (Some(year), Some(month), Some(rest)) = (parts.next(), parts.next(), parts.next()) else { return false };
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    year.len() == 4
+        && digits(year)
+        && (1..=2).contains(&month.len())
+        && digits(month)
+        && (1..=2).contains(&day_len)
+        && matches!(rest.as_bytes().get(day_len), None | Some(b'T' | b't' | b' ' | b'\t'))
 }
 
 fn section<'a>(doc: &'a mut Mapping, keys: &[&str]) -> &'a mut Mapping {

@@ -144,6 +144,17 @@ pub fn generate(events: &[EventModel]) -> TokenStream {
             }
         }
 
+        /// Calls the macro `$m` with `Variant(PayloadType) = "event.type",` for every typed event,
+        /// so runtime code can implement traits per payload type without its own list.
+        #[allow(unused_macros)]
+        macro_rules! with_event_variants {
+            ($m:ident) => {
+                $m! { #( #variants(#payloads) = #types, )* }
+            };
+        }
+        #[allow(unused_imports)]
+        pub(crate) use with_event_variants;
+
         /// Serializes the payload alone (the `event` object of a delivery).
         impl ::serde::Serialize for Event {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

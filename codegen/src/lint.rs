@@ -13,6 +13,7 @@ pub fn check(doc: &Value, api: &OpenAPI) -> Result<()> {
     check_refs(doc, doc, "", &mut problems);
     check_enums_are_named(doc, &mut problems);
     check_english(doc, "", &mut problems);
+    check_doc_versions_are_strings(doc, "", &mut problems);
     if problems.is_empty() { Ok(()) } else { Err(CodegenError::Lint(problems)) }
 }
 
@@ -208,4 +209,55 @@ fn check_english(value: &Value, at: &str, problems: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// `last_remote_update` (in every `x-feishu-doc`) is a string such as `"2024-07-23"`, never a
+/// number or another non-string value.
+fn check_doc_versions_are_strings(value: &Value, at: &str, problems: &mut Vec<String>) {
+    match value {
+        Value::Mapping(map) => {
+            for (key, child) in map {
+                let key = key.as_str().unwrap_or("?");
+                if key == "last_remote_update" && !child.is_string() {
+                    let shown = serde_yaml::to_string(child).unwrap_or_default();
+                    problems.push(format!("{at}/{key}: {} is not a string; quote it", shown.trim()));
+                }
+                if !matches!(key, "example" | "examples") {
+                    check_doc_versions_are_strings(child, &format!("{at}/{key}"), problems);
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_doc_versions_are_strings(item, &format!("{at}/{i}"), problems);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Checks the text of one spec source file for what the parsed document no longer shows: every
+/// `last_remote_update` value must be quoted. Unquoted, `2024-07-23` is a string to our YAML 1.2
+/// parser but a date to YAML 1.1 parsers (PyYAML, js-yaml's default schema, many generators).
+/// Each problem names `file:line`.
+pub fn check_source_text(file: &str, text: &str) -> Vec<String> {
+    const KEY: &str = "last_remote_update:";
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let code = line.split(" #").next().unwrap_or(line);
+        if code.trim_start().starts_with('#') {
+            continue;
+        }
+        for (position, _) in code.match_indices(KEY) {
+            let value = code[position + KEY.len()..].trim_start();
+            let value = value.split([',', '}']).next().unwrap_or(value).trim_end();
+            if !value.starts_with(['"', '\'']) {
+                problems.push(format!(
+                    "{file}:{}: last_remote_update {value} is not quoted (YAML 1.1 parsers read an unquoted date as a date): write \"{value}\"",
+                    index + 1
+                ));
+            }
+        }
+    }
+    problems
 }

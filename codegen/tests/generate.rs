@@ -151,3 +151,86 @@ fn an_enum_variant_named_unknown_is_rejected() {
     let message = codegen::generate(&doc).expect_err("Unknown is reserved").to_string();
     assert!(message.contains("ThingStatus") && message.contains("reserves"), "{message}");
 }
+
+#[test]
+fn a_non_string_last_remote_update_is_rejected() {
+    let err = with_thing_op(|op| {
+        op["x-feishu-doc"]["last_remote_update"] = Value::from(20240101);
+    })
+    .unwrap_err();
+    let CodegenError::Lint(problems) = &err else { panic!("expected lint errors, got {err}") };
+    assert!(
+        problems.iter().any(|p| p.contains("x-feishu-doc/last_remote_update: 20240101 is not a string")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn an_unquoted_last_remote_update_is_rejected_with_its_line() {
+    let scratch = std::env::temp_dir().join(format!("vc-codegen-unquoted-date-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    for name in ["common.yaml", "thing.yaml"] {
+        std::fs::copy(fixture_dir("minimal").join(name), scratch.join(name)).unwrap();
+    }
+    let thing = scratch.join("thing.yaml");
+    let text = std::fs::read_to_string(&thing).unwrap();
+    let edited = text.replacen("last_remote_update: \"2024-01-01\"", "last_remote_update: 2024-01-01", 1);
+    let line = 1 + text.lines().position(|l| l.contains("last_remote_update")).expect("the fixture has a doc version");
+    assert_ne!(text, edited, "the fixture edit applies");
+    std::fs::write(&thing, edited).unwrap();
+
+    let err = bundle::bundle_dir(&scratch).unwrap_err();
+    std::fs::remove_dir_all(&scratch).unwrap();
+    let CodegenError::Lint(problems) = &err else { panic!("expected lint errors, got {err}") };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let expected = format!(
+        "thing.yaml:{line}: last_remote_update 2024-01-01 is not quoted (YAML 1.1 parsers read an unquoted date as a date): write \"2024-01-01\""
+    );
+    assert!(problems[0].ends_with(&expected), "{problems:?}");
+}
+
+#[test]
+fn the_bundle_quotes_strings_that_yaml_1_1_reads_otherwise() {
+    let doc: Value = serde_yaml::from_str(
+        "version: '2024-07-23'\nanswers: ['yes', 'n', 'OFF', '2024-7-3T10:00:00Z']\nkept: [2024-07, '12024-01-01', yesterday, true]\ntext: \"2024-01-01\\nyes\\n\"\n",
+    )
+    .unwrap();
+    let text = bundle::render(&doc);
+    let body = text.strip_prefix(bundle::BUNDLE_HEADER).unwrap();
+    expect_test::expect![[r#"
+        version: '2024-07-23'
+        answers:
+        - 'yes'
+        - 'n'
+        - 'OFF'
+        - '2024-7-3T10:00:00Z'
+        kept:
+        - 2024-07
+        - 12024-01-01
+        - yesterday
+        - true
+        text: |
+          2024-01-01
+          yes
+    "#]]
+    .assert_eq(body);
+    assert_eq!(serde_yaml::from_str::<Value>(body).unwrap(), doc);
+}
+
+#[test]
+fn the_committed_bundle_has_no_unquoted_doc_versions() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let text = std::fs::read_to_string(root.join(codegen::paths::BUNDLED_SPEC)).unwrap();
+    let unquoted: Vec<&str> = text
+        .lines()
+        .filter(|line| line.trim_start().starts_with("last_remote_update:"))
+        .filter(|line| {
+            line.trim_start()
+                .trim_start_matches("last_remote_update:")
+                .trim_start()
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+        .collect();
+    assert!(unquoted.is_empty(), "{unquoted:?}");
+}

@@ -55,6 +55,8 @@ async fn no_secret_appears_in_traces_or_debug_output() {
     let builder =
         vc_api::Client::builder().base_url(api.server.uri()).app_credentials(APP_ID, APP_SECRET).retry_policy(retries);
     let client = builder.clone().build().unwrap();
+    // Recompute callsite interest with our subscriber in place, whatever registered them first.
+    tracing::callsite::rebuild_interest_cache();
     let err = client.export_get().task_id("T1").data().await.unwrap_err();
     let explicit = CallOptions::new().access_token("u-secret-user-token");
     let err2 = client.export_get().task_id("T1").data_with(explicit.clone()).await.unwrap_err();

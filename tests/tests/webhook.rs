@@ -139,7 +139,12 @@ fn recording_receiver() -> (EventReceiver, Arc<Mutex<Vec<String>>>) {
     let (started, ended, other) = (seen.clone(), seen.clone(), seen.clone());
     let receiver = builder()
         .on(move |h, payload: MeetingMeetingStartedV1Event| {
-            started.lock().unwrap().push(format!("started {} {} {}", h.event_id, h.tenant_key.unwrap(), payload.len()));
+            started.lock().unwrap().push(format!(
+                "started {} {} {}",
+                h.event_id,
+                h.tenant_key.unwrap(),
+                payload.meeting.and_then(|m| m.topic).unwrap_or_default()
+            ));
             async { Ok(()) }
         })
         .on(move |h, _: MeetingMeetingEndedV1Event| {
@@ -178,7 +183,7 @@ async fn an_encrypted_signed_event_reaches_its_typed_handler() {
         (answer.status, answer.content_type, answer.body.as_str()),
         (200, "application/json", r#"{"msg":"success"}"#)
     );
-    assert_eq!(*seen.lock().unwrap(), ["started ev-1 tenant-1 1"]);
+    assert_eq!(*seen.lock().unwrap(), ["started ev-1 tenant-1 weekly"]);
 }
 
 #[tokio::test]
@@ -332,7 +337,7 @@ async fn a_duplicate_event_id_is_acknowledged_once() {
         receiver.receive(&signed(&body, "n-4"), body.as_bytes()),
         Ok(Delivery::Duplicate { event_id }) if event_id == "ev-1"
     ));
-    assert_eq!(*seen.lock().unwrap(), ["started ev-1 tenant-1 1"]);
+    assert_eq!(*seen.lock().unwrap(), ["started ev-1 tenant-1 weekly"]);
 }
 
 #[tokio::test]
@@ -526,7 +531,7 @@ async fn the_axum_router_serves_the_receiver() {
     assert_eq!(response.headers()["content-type"], "application/json");
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
     assert_eq!(&bytes[..], br#"{"msg":"success"}"#);
-    assert_eq!(*seen.lock().unwrap(), ["started ev-axum tenant-1 1"]);
+    assert_eq!(*seen.lock().unwrap(), ["started ev-axum tenant-1 weekly"]);
 
     let unsigned = Request::post("/webhook/event").body(Body::from(body)).unwrap();
     assert_eq!(app.clone().oneshot(unsigned).await.unwrap().status(), StatusCode::UNAUTHORIZED);

@@ -1,17 +1,40 @@
 //! Maintainer tasks: `cargo xtask codegen` regenerates, `cargo xtask check` fails on drift,
-//! `cargo xtask docs-drift <pages…>` compares doc page snapshots with the spec.
+//! `cargo xtask docs-drift <pages…>` compares doc page snapshots with the spec, and the
+//! [`spec_tools`] tasks check the spec as other languages use it (lint, TypeScript and Python
+//! clients, HTML reference, contract against a Prism mock). `cargo xtask ci` runs everything.
+
+mod spec_tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use codegen::{Mode, docs_drift, files};
 
-const USAGE: &str = "usage: cargo xtask <codegen|check|docs-drift <page.txt>...|ci>
-  codegen     rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src
-  check       regenerate in memory, lint the spec, and fail on any drift (generated files, or
-              the doc page snapshots in spec/docs/ against the spec)
-  docs-drift  compare doc page snapshots with the spec; exit non-zero on any difference
-  ci          the whole gate: fmt, clippy, check, tests, docs, the quickstart and webhook examples";
+const USAGE: &str = "usage: cargo xtask <task>
+  codegen          rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src
+  check            regenerate in memory, lint the spec, and fail on any drift (generated files,
+                   the bundled spec/openapi.yaml, or the doc page snapshots in spec/docs/)
+  docs-drift <page.txt>...
+                   compare doc page snapshots with the spec; exit non-zero on any difference
+  spec-lint        Spectral (spectral:oas) and Redocly (recommended-strict) on spec/openapi.yaml;
+                   any finding fails, printed as file:line, rule, JSON pointer and spec/src line
+  spec-clients     generate a TypeScript client (openapi-typescript, checked by tsc --strict with
+                   tools/typescript/usage.ts) and a Python client (openapi-python-client, imported
+                   with every operation module) into target/spec-tools/
+  api-docs [--check]
+                   build the self-contained HTML reference target/spec-tools/api-reference.html
+                   (redocly build-docs); --check renders it in headless Chromium and fails unless
+                   every operation appears
+  contract         start a Prism mock of spec/openapi.yaml on 127.0.0.1 and run every operation
+                   test (tests/tests/<tag>.rs, VC_CONTRACT_BASE_URL set) and a Python client call
+                   against it
+  spec-gate        spec-lint, spec-clients, api-docs --check and contract in one go
+  ci               the whole gate: fmt, check, clippy, tests, docs, the quickstart and webhook
+                   examples, spec-gate
+
+The spec-* tasks, api-docs and contract install their pinned tools first (npm packages of
+tools/package-lock.json and Python packages of tools/requirements.txt into .tools/, Debian's
+chromium with apt-get when /usr/bin/chromium is missing and running as root).";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -26,6 +49,18 @@ fn main() -> ExitCode {
             }
             docs_drift_task(&files)
         }
+        "spec-lint" => spec_lint_task(),
+        "spec-clients" => spec_clients_task(),
+        "api-docs" => match std::env::args().nth(2).as_deref() {
+            None => api_docs_task(false),
+            Some("--check") => api_docs_task(true),
+            Some(_) => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+        "contract" => contract_task(),
+        "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
         _ => {
             eprintln!("{USAGE}");
@@ -91,6 +126,47 @@ fn docs_drift_task(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cargo xtask spec-lint`.
+fn spec_lint_task() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let node = spec_tools::install::node_tools(&root)?;
+    spec_tools::lint::run(&root, &node)
+}
+
+/// `cargo xtask spec-clients`.
+fn spec_clients_task() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let operations = spec_tools::spec::operations(&root)?;
+    let node = spec_tools::install::node_tools(&root)?;
+    let python = spec_tools::install::python_tools(&root)?;
+    spec_tools::clients::typescript(&root, &node, &operations)?;
+    spec_tools::clients::python(&root, &python, &operations)?;
+    Ok(())
+}
+
+/// `cargo xtask api-docs [--check]`.
+fn api_docs_task(check: bool) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let node = spec_tools::install::node_tools(&root)?;
+    let html = spec_tools::api_docs::build(&root, &node)?;
+    if check {
+        let operations = spec_tools::spec::operations(&root)?;
+        let chromium = spec_tools::install::chromium()?;
+        spec_tools::api_docs::check(&root, &html, &chromium, &operations)?;
+    }
+    Ok(())
+}
+
+/// `cargo xtask contract` (generates the Python client first, for its call).
+fn contract_task() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let operations = spec_tools::spec::operations(&root)?;
+    let node = spec_tools::install::node_tools(&root)?;
+    let python = spec_tools::install::python_tools(&root)?;
+    let project = spec_tools::clients::python(&root, &python, &operations)?;
+    spec_tools::contract::run(&root, &node, Some((&python, project.as_path())), &operations)
+}
+
 /// Runs one step of the gate, echoing it first; fails if the command fails.
 fn run_step(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     println!("\n== {name}: {program} {}", args.join(" "));
@@ -143,6 +219,10 @@ fn ci_task() -> anyhow::Result<()> {
             ("FEISHU_APP_SECRET", ""),
         ],
     )?;
+    // The spec as other languages use it: lint, TypeScript/Python clients, HTML reference,
+    // contract against a Prism mock.
+    println!("\n== the spec for other languages: cargo xtask spec-gate");
+    spec_tools::gate(&workspace_root())?;
     println!("\nall CI steps passed");
     Ok(())
 }

@@ -344,6 +344,62 @@ impl Event {
         matches!(self, Event::Unknown { .. })
     }
 }
+/// Calls the macro `$m` with `Variant(PayloadType) = "event.type",` for every typed event,
+/// so runtime code can implement traits per payload type without its own list.
+#[allow(unused_macros)]
+macro_rules! with_event_variants {
+    ($m:ident) => {
+        $m ! { MeetingMeetingStartedV1(MeetingMeetingStartedV1Event) =
+        "vc.meeting.meeting_started_v1",
+        MeetingMeetingEndedV1(MeetingMeetingEndedV1Event) =
+        "vc.meeting.meeting_ended_v1", MeetingJoinMeetingV1(MeetingJoinMeetingV1Event) =
+        "vc.meeting.join_meeting_v1", MeetingLeaveMeetingV1(MeetingLeaveMeetingV1Event) =
+        "vc.meeting.leave_meeting_v1",
+        MeetingRecordingStartedV1(MeetingRecordingStartedV1Event) =
+        "vc.meeting.recording_started_v1",
+        MeetingRecordingEndedV1(MeetingRecordingEndedV1Event) =
+        "vc.meeting.recording_ended_v1",
+        MeetingRecordingReadyV1(MeetingRecordingReadyV1Event) =
+        "vc.meeting.recording_ready_v1",
+        MeetingShareStartedV1(MeetingShareStartedV1Event) =
+        "vc.meeting.share_started_v1", MeetingShareEndedV1(MeetingShareEndedV1Event) =
+        "vc.meeting.share_ended_v1",
+        MeetingAllMeetingStartedV1(MeetingAllMeetingStartedV1Event) =
+        "vc.meeting.all_meeting_started_v1",
+        MeetingAllMeetingEndedV1(MeetingAllMeetingEndedV1Event) =
+        "vc.meeting.all_meeting_ended_v1",
+        MeetingParticipantMeetingEndedV1(MeetingParticipantMeetingEndedV1Event) =
+        "vc.meeting.participant_meeting_ended_v1",
+        MeetingParticipantMeetingJoinedV1(MeetingParticipantMeetingJoinedV1Event) =
+        "vc.meeting.participant_meeting_joined_v1",
+        MeetingParticipantMeetingStartedV1(MeetingParticipantMeetingStartedV1Event) =
+        "vc.meeting.participant_meeting_started_v1",
+        MeetingSendMeetingImV1(MeetingSendMeetingImV1Event) =
+        "vc.meeting.send_meeting_im_v1",
+        ReserveConfigUpdatedV1(ReserveConfigUpdatedV1Event) =
+        "vc.reserve_config.updated_v1", RoomCreatedV1(RoomCreatedV1Event) =
+        "vc.room.created_v1", RoomUpdatedV1(RoomUpdatedV1Event) = "vc.room.updated_v1",
+        RoomDeletedV1(RoomDeletedV1Event) = "vc.room.deleted_v1",
+        RoomLevelCreatedV1(RoomLevelCreatedV1Event) = "vc.room_level.created_v1",
+        RoomLevelUpdatedV1(RoomLevelUpdatedV1Event) = "vc.room_level.updated_v1",
+        RoomLevelDeletedV1(RoomLevelDeletedV1Event) = "vc.room_level.deleted_v1",
+        BotMeetingActivityV1(BotMeetingActivityV1Event) = "vc.bot.meeting_activity_v1",
+        BotMeetingEndedV1(BotMeetingEndedV1Event) = "vc.bot.meeting_ended_v1",
+        BotMeetingInvitedV1(BotMeetingInvitedV1Event) = "vc.bot.meeting_invited_v1",
+        BotMeetingStartedV1(BotMeetingStartedV1Event) = "vc.bot.meeting_started_v1",
+        NoteGeneratedV1(NoteGeneratedV1Event) = "vc.note.generated_v1",
+        MaterialReviewResultV1(MaterialReviewResultV1Event) =
+        "vc.material.review_result_v1",
+        RecordingRecordingStartedV1(RecordingRecordingStartedV1Event) =
+        "vc.recording.recording_started_v1",
+        RecordingRecordingEndedV1(RecordingRecordingEndedV1Event) =
+        "vc.recording.recording_ended_v1",
+        RecordingRecordingTranscriptGeneratedV1(RecordingRecordingTranscriptGeneratedV1Event)
+        = "vc.recording.recording_transcript_generated_v1", }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use with_event_variants;
 /// Serializes the payload alone (the `event` object of a delivery).
 impl ::serde::Serialize for Event {
     fn serialize<S: ::serde::Serializer>(
