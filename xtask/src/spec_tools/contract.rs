@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::clients::check_python;
 use super::install::{NodeTools, PythonTools};
-use super::spec::{BUNDLED_SPEC, Operation, tags};
+use super::spec::{BUNDLED_SPEC, Operation};
 use super::{OUTPUT_DIR, process};
 
 /// The test harness's switch to contract mode (see `tests/src/lib.rs`).
@@ -81,16 +81,33 @@ fn log_tail(log: &Path, lines: usize) -> String {
     process::tail(&std::fs::read_to_string(log).unwrap_or_default(), lines)
 }
 
-/// The `--test` targets: the tags that have `tests/tests/<tag>.rs`. Fails when an operation's
-/// tag has none, since that operation could not be checked.
-fn test_targets<'a>(root: &Path, operations: &'a [Operation]) -> anyhow::Result<Vec<&'a str>> {
-    let (with, without): (Vec<&str>, Vec<&str>) =
-        tags(operations).into_iter().partition(|tag| root.join(TEST_DIR).join(format!("{tag}.rs")).exists());
+/// The `--test` targets: the test files (`tests/tests/<name>.rs`) holding each operation's test
+/// (`async fn <operationId>()`). Fails when an operation has none, since it could not be checked.
+fn test_targets(root: &Path, operations: &[Operation]) -> anyhow::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root.join(TEST_DIR))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            files.push((stem, std::fs::read_to_string(&path)?));
+        }
+    }
+    files.sort();
+    let mut targets: Vec<String> = Vec::new();
+    let mut without = Vec::new();
+    for op in operations {
+        let signature = format!("async fn {}()", op.id);
+        match files.iter().find(|(_, text)| text.contains(&signature)) {
+            Some((stem, _)) if !targets.contains(stem) => targets.push(stem.clone()),
+            Some(_) => {}
+            None => without.push(op.id.as_str()),
+        }
+    }
     anyhow::ensure!(
         without.is_empty(),
-        "no operation test file for tag(s) {without:?}: add {TEST_DIR}/<tag>.rs with one test per operationId"
+        "no operation test for {without:?}: add `async fn <operationId>()` to a file in {TEST_DIR}"
     );
-    Ok(with)
+    Ok(targets)
 }
 
 /// Runs the contract check (the Python client's call too when `python` is given: the tools and
@@ -121,7 +138,7 @@ pub fn run(
 
 /// `cargo test` of the tag test files, only the tests named after operationIds, in contract
 /// mode; every operationId must be reported `ok`.
-fn run_operation_tests(root: &Path, base_url: &str, targets: &[&str], operations: &[Operation]) -> anyhow::Result<()> {
+fn run_operation_tests(root: &Path, base_url: &str, targets: &[String], operations: &[Operation]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = process::command(&cargo, root);
     command.args(["test", "--locked", "-p", "vc-api-tests"]);
