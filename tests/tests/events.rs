@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use vc_api::events::{Event, EventCallback};
-use vc_api_tests::{normalize, spec};
+use vc_api_tests::{normalize, numbers_as_floats, spec};
 
 /// `(event_type, payload example)` of every `x-feishu-events` entry.
 fn events() -> Vec<(String, Value)> {
@@ -55,16 +55,6 @@ fn every_event_type_decodes_into_its_typed_variant_without_losing_fields() {
             numbers_as_floats(normalize(payload.clone())),
             "{event_type}: typed payload differs from the example"
         );
-    }
-}
-
-/// `1` and `1.0` are the same value for a `number` field: compare numbers as floats.
-fn numbers_as_floats(value: Value) -> Value {
-    match value {
-        Value::Number(n) => json!(n.as_f64()),
-        Value::Array(items) => Value::Array(items.into_iter().map(numbers_as_floats).collect()),
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, numbers_as_floats(v))).collect()),
-        other => other,
     }
 }
 

@@ -77,6 +77,13 @@ impl Drop for Prism {
     }
 }
 
+/// Prism's error lines (request violations, unmatched routes), at most `limit` of them.
+fn prism_errors(log: &Path, limit: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let errors: Vec<&str> = text.lines().filter(|line| line.contains('✖')).take(limit).collect();
+    if errors.is_empty() { "(no request was rejected)".to_owned() } else { errors.join("\n") }
+}
+
 fn log_tail(log: &Path, lines: usize) -> String {
     process::tail(&std::fs::read_to_string(log).unwrap_or_default(), lines)
 }
@@ -138,17 +145,24 @@ pub fn run(
 
 /// `cargo test` of the tag test files, only the tests named after operationIds, in contract
 /// mode; every operationId must be reported `ok`.
-fn run_operation_tests(root: &Path, base_url: &str, targets: &[String], operations: &[Operation]) -> anyhow::Result<()> {
+fn run_operation_tests(
+    root: &Path,
+    base_url: &str,
+    targets: &[String],
+    operations: &[Operation],
+) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = process::command(&cargo, root);
-    command.args(["test", "--locked", "-p", "vc-api-tests"]);
+    // `--workspace --all-features`, as in the tests step: the same feature resolution, so the test
+    // binaries built by the tests step are reused instead of rebuilt.
+    command.args(["test", "--workspace", "--all-features", "--locked", "--no-fail-fast"]);
     for target in targets {
         command.args(["--test", target]);
     }
     command.args(["--", "--exact"]).args(operations.iter().map(|op| op.id.as_str()));
     command.env(CONTRACT_BASE_URL_VAR, base_url);
     println!(
-        "$ {CONTRACT_BASE_URL_VAR}={base_url} {cargo} test --locked -p vc-api-tests --test <{} tags> -- --exact <{} operationIds>",
+        "$ {CONTRACT_BASE_URL_VAR}={base_url} {cargo} test --workspace --locked --no-fail-fast --test <{} tags> -- --exact <{} operationIds>",
         targets.len(),
         operations.len()
     );
@@ -159,9 +173,10 @@ fn run_operation_tests(root: &Path, base_url: &str, targets: &[String], operatio
     let not_passed: Vec<&str> = operations.iter().map(|op| op.id.as_str()).filter(|id| !passed.contains(id)).collect();
     if !output.status.success() || !not_passed.is_empty() {
         anyhow::bail!(
-            "contract: {} operation(s) did not pass against Prism: {not_passed:?}\nlast lines of {PRISM_LOG}:\n{}",
+            "contract: {} operation(s) did not pass against Prism: {not_passed:?}\n\
+             what Prism rejected (all of it in {PRISM_LOG}):\n{}",
             not_passed.len(),
-            log_tail(&root.join(PRISM_LOG), 30)
+            prism_errors(&root.join(PRISM_LOG), 20)
         );
     }
     Ok(())
