@@ -213,7 +213,7 @@ async fn meeting_pull_subtitle() {
     assert_eq!(data.page_token.as_deref(), Some("2"));
     assert_eq!(data.meeting_subtitles.len(), 1);
     let segment = &data.meeting_subtitles[0];
-    assert_eq!(segment.seg_id, Some(i64::MAX));
+    assert_eq!(segment.seg_id, Some(7_345_678_901_234_567));
     let subtitle = segment.subtitle.as_ref().expect("subtitle is present");
     assert_eq!(subtitle.content.as_deref(), Some("Hello."));
     assert_eq!(subtitle.speaker_device_id, Some(987_654_321));
