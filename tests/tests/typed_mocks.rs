@@ -97,3 +97,12 @@ fn an_incomplete_builder_names_the_operation() {
     let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(message.contains("reserve_apply: the request body is invalid"), "{message}");
 }
+
+#[test]
+fn the_mock_feature_keeps_wiremock_out_of_the_default_build() {
+    let manifest = include_str!("../../vc-api/Cargo.toml");
+    let dependencies = manifest.split("[dependencies]").nth(1).unwrap().split("\n[").next().unwrap();
+    let wiremock = dependencies.lines().find(|l| l.starts_with("wiremock")).expect("wiremock is a dependency");
+    assert!(wiremock.contains("optional = true"), "{wiremock}");
+    assert!(manifest.contains("mock = [\"dep:wiremock\"]"), "the mock feature enables it");
+}

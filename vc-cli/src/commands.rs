@@ -14,8 +14,8 @@ use vc_api::export::ExportRequest;
 use vc_mock::Spec;
 use vc_mock::spec::{Location, Operation};
 
-/// Flags of the `vc` command itself or of the operation modes; a parameter or body field of
-/// the same name is reachable through `--body` only.
+/// Flags of the `vc` command itself or of the operation modes. A parameter of the same name
+/// gets the flag `--<name>-param`; a body field of the same name is set through `--body` only.
 pub const RESERVED: [&str; 13] = [
     "domain",
     "mock",
@@ -35,6 +35,13 @@ pub const RESERVED: [&str; 13] = [
 /// `meeting_recording` -> `meeting-recording`.
 pub fn kebab(name: &str) -> String {
     name.replace('_', "-")
+}
+
+/// The flag of a path or query parameter: its name in kebab case, with `-param` appended when
+/// that name is one of the [`RESERVED`] flags.
+pub fn param_flag(name: &str) -> String {
+    let flag = kebab(name);
+    if RESERVED.contains(&flag.as_str()) { format!("{flag}-param") } else { flag }
 }
 
 /// The action name of an operation under its tag: the operationId without the tag prefix
@@ -159,7 +166,7 @@ fn body_fields(spec: &Spec, op: &Operation) -> Vec<(String, Kind, bool, String)>
     let mut out = Vec::new();
     for (name, field) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
         let flag = kebab(name);
-        if RESERVED.contains(&flag.as_str()) || op.params.iter().any(|p| kebab(&p.name) == flag) {
+        if RESERVED.contains(&flag.as_str()) || op.params.iter().any(|p| param_flag(&p.name) == flag) {
             continue;
         }
         let resolved = spec.resolve(field);
@@ -195,10 +202,7 @@ fn operation_command(spec: &Spec, op: &Operation) -> Command {
     ));
     for param in &op.params {
         let Some(kind) = kind_of(spec, &param.schema) else { continue };
-        let flag = kebab(&param.name);
-        if RESERVED.contains(&flag.as_str()) {
-            continue;
-        }
+        let flag = param_flag(&param.name);
         let what = match param.location {
             Location::Path => "Path parameter",
             Location::Query => "Query parameter",
@@ -380,8 +384,8 @@ pub fn invocation(
         .ok_or_else(|| format!("no operation {tag} {action}"))?;
     let mut request = RawRequest::new();
     for param in &operation.params {
-        let flag = kebab(&param.name);
-        if RESERVED.contains(&flag.as_str()) || kind_of(spec, &param.schema).is_none() {
+        let flag = param_flag(&param.name);
+        if kind_of(spec, &param.schema).is_none() {
             continue;
         }
         if let Some(value) = matches.get_one::<Value>(&flag) {
@@ -457,6 +461,13 @@ mod tests {
         let count: usize =
             root.get_subcommands().filter(|c| c.get_name() != "operations").map(|c| c.get_subcommands().count()).sum();
         assert_eq!(count, spec.operations().len());
+    }
+
+    #[test]
+    fn parameters_named_like_reserved_flags_get_a_suffix() {
+        assert_eq!(param_flag("page_token"), "page-token");
+        assert_eq!(param_flag("body"), "body-param");
+        assert_eq!(param_flag("all"), "all-param");
     }
 
     #[test]

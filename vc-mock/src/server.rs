@@ -2,7 +2,7 @@
 //! token endpoints, validation, and the spec's example as the answer.
 //!
 //! [`State::handle`] is plain code from a request to an [`Answer`], so it can be tested
-//! without a socket; [`Handler`] plugs it into wiremock's server.
+//! without a socket; `Handler` plugs it into wiremock's server.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

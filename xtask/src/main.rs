@@ -11,7 +11,8 @@ const USAGE: &str = "usage: cargo xtask <codegen|check|docs-drift <page.txt>...|
   check       regenerate in memory, lint the spec, and fail on any drift (generated files, or
               the doc page snapshots in spec/docs/ against the spec)
   docs-drift  compare doc page snapshots with the spec; exit non-zero on any difference
-  ci          the whole gate: fmt, clippy, check, tests, docs, the quickstart example";
+  ci          the whole gate: fmt, clippy (all features, and vc-api's defaults), check, tests
+              (with vc-api's `mock` feature), docs, the quickstart example";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -110,9 +111,25 @@ fn ci_task() -> anyhow::Result<()> {
     run_step("format", &cargo, &["fmt", "--all", "--", "--check"], &[])?;
     println!("\n== drift and spec lints: cargo xtask check");
     check_task()?;
-    run_step("lint", &cargo, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"], &[])?;
-    run_step("tests", &cargo, &["test", "--workspace", "--locked"], &[])?;
-    run_step("docs", &cargo, &["doc", "--workspace", "--no-deps", "--locked"], &[("RUSTDOCFLAGS", "-Dwarnings")])?;
+    // Every crate with every feature (vc-api's `mock` included), then vc-api as a user gets it
+    // by default: without the optional dependencies.
+    let clippy = ["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"];
+    run_step("lint", &cargo, &clippy, &[])?;
+    run_step(
+        "lint vc-api default features",
+        &cargo,
+        &["clippy", "-p", "vc-api", "--lib", "--locked", "--", "-D", "warnings"],
+        &[],
+    )?;
+    // Unit and integration tests of every crate, the typed-mock doctest, the mock server and the
+    // `vc` binary against it.
+    run_step("tests", &cargo, &["test", "--workspace", "--all-features", "--locked"], &[])?;
+    run_step(
+        "docs",
+        &cargo,
+        &["doc", "--workspace", "--no-deps", "--all-features", "--locked"],
+        &[("RUSTDOCFLAGS", "-Dwarnings")],
+    )?;
     // The README's run command, against the embedded mock (credentials removed).
     run_step(
         "quickstart example",
