@@ -418,6 +418,9 @@ async fn no_secret_appears_in_traces_or_debug_output() {
         .await;
     let builder = app_client(&api).retry_policy(fast_retries(2));
     let client = builder.clone().build().unwrap();
+    // Another test's thread may have registered a callsite (say `vc_api.call`) while this
+    // subscriber was being registered, caching "disabled" for it; recompute before calling.
+    tracing::callsite::rebuild_interest_cache();
     let err = client.export_get().task_id("T1").data().await.unwrap_err();
     let explicit = CallOptions::new().access_token("u-secret-user-token");
     let err2 = client.export_get().task_id("T1").data_with(explicit.clone()).await.unwrap_err();
