@@ -2,7 +2,7 @@
 //! `spec/openapi.yaml` and the Rust sources under `vc-api/src/generated/`.
 //!
 //! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
-//! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`], [`events`])
+//! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`], [`events`], [`mocks`])
 //! add what progenitor lacks; [`events`] types the webhook events. Output is deterministic: the same spec always gives the same bytes.
 //!
 //! [`docs_drift`] compares doc page snapshots (`spec/docs/`) with the spec (`cargo xtask docs-drift`).
@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod lint;
+pub mod mocks;
 pub mod model;
 pub mod operations;
 pub mod progenitor_view;
@@ -39,6 +40,8 @@ pub mod paths {
     pub const OPERATIONS: &str = "vc-api/src/generated/operations.rs";
     /// The typed `Event` enum.
     pub const EVENTS: &str = "vc-api/src/generated/events.rs";
+    /// Typed mocks (feature `mock`).
+    pub const MOCKS: &str = "vc-api/src/generated/mocks.rs";
 }
 
 /// Generates every output file from the spec sources under `root` (the workspace root).
@@ -75,6 +78,10 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
         GeneratedFile {
             path: paths::EVENTS.into(),
             contents: render::rust_file(paths::EVENTS, events::generate(&events))?,
+        },
+        GeneratedFile {
+            path: paths::MOCKS.into(),
+            contents: render::rust_file(paths::MOCKS, mocks::generate(&api, &operations, &enums))?,
         },
     ])
 }

@@ -28,6 +28,7 @@ fn minimal_fixture_snapshots() {
     expect_file!["snapshots/minimal_enums.rs"].assert_eq(output(&files, codegen::paths::ENUMS));
     expect_file!["snapshots/minimal_operations.rs"].assert_eq(output(&files, codegen::paths::OPERATIONS));
     expect_file!["snapshots/minimal_events.rs"].assert_eq(output(&files, codegen::paths::EVENTS));
+    expect_file!["snapshots/minimal_mocks.rs"].assert_eq(output(&files, codegen::paths::MOCKS));
 }
 
 #[test]

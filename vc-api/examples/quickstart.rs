@@ -1,7 +1,7 @@
 //! Quickstart: a daily meeting report and the first rooms of the tenant.
 //!
-//! Without credentials it runs against an embedded local mock that answers every operation
-//! with the spec's own response example. With `FEISHU_APP_ID` and `FEISHU_APP_SECRET` (a
+//! Without credentials it runs against the embedded mock server (`vc-mock`), which issues a
+//! tenant token, checks every request against the spec and answers with the spec's examples. With `FEISHU_APP_ID` and `FEISHU_APP_SECRET` (a
 //! self-built app) or `FEISHU_ACCESS_TOKEN` (a tenant access token) it calls the real API;
 //! `FEISHU_DOMAIN` picks `feishu` (default), `lark` or a URL.
 //!
@@ -21,7 +21,6 @@ fn env(name: &str) -> Option<String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Keep the mock alive for the whole run.
     let domain = match env("FEISHU_DOMAIN").as_deref() {
         None | Some("feishu") => Domain::Feishu,
         Some("lark") => Domain::Lark,
@@ -34,15 +33,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (_, _, Some(token)) => Some(Client::builder().domain(domain.clone()).access_token(token)),
         _ => None,
     };
+    // `_mock` keeps the mock server alive for the whole run.
     let (client, _mock) = match real {
         Some(builder) => {
             println!("calling the real API at {}", domain.base_url());
             (builder.build()?, None)
         }
         None => {
-            let mock = embedded_mock::start().await;
-            println!("no credentials in the environment: using the embedded mock at {}", mock.uri());
-            (Client::builder().base_url(mock.uri()).access_token("t-mock").build()?, Some(mock))
+            // The spec-driven mock: it issues a tenant token to its own app, validates every
+            // request against the spec and answers with the spec's examples.
+            let mock = vc_mock::MockServer::start().await;
+            println!("no credentials in the environment: using the embedded mock at {}", mock.url());
+            let client = Client::builder().base_url(mock.url()).app_credentials(vc_mock::APP_ID, vc_mock::APP_SECRET);
+            (client.build()?, Some(mock))
         }
     };
 
@@ -74,45 +77,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("more rooms: {}", rooms.has_more.unwrap_or(false));
     Ok(())
-}
-
-/// A local stand-in for the VC API built from the spec's examples.
-mod embedded_mock {
-    use wiremock::matchers::{method, path_regex};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-
-    const SPEC: &str = include_str!("../../spec/openapi.yaml");
-
-    /// Starts a server answering every operation of the spec with its response example.
-    pub async fn start() -> MockServer {
-        let server = MockServer::start().await;
-        let spec: serde_json::Value = serde_yaml::from_str(SPEC).expect("the bundled spec is valid YAML");
-        for (path, item) in spec["paths"].as_object().into_iter().flatten() {
-            let pattern = format!("^{}$", path_to_regex(path));
-            for (verb, op) in item.as_object().into_iter().flatten() {
-                let Some(example) = op.pointer("/responses/200/content/application~1json/example") else { continue };
-                Mock::given(method(verb.to_uppercase().as_str()))
-                    .and(path_regex(pattern.as_str()))
-                    .respond_with(ResponseTemplate::new(200).set_body_json(example))
-                    .mount(&server)
-                    .await;
-            }
-        }
-        server
-    }
-
-    /// `/rooms/{room_id}` -> `/rooms/[^/]+`.
-    fn path_to_regex(template: &str) -> String {
-        template
-            .split('/')
-            .map(|segment| if segment.starts_with('{') { "[^/]+".to_owned() } else { regex_escape(segment) })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-
-    fn regex_escape(text: &str) -> String {
-        text.chars()
-            .flat_map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { vec![c] } else { vec!['\\', c] })
-            .collect()
-    }
 }

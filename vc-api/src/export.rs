@@ -62,6 +62,56 @@ export_request_from!(
     ResourceReservationList(ExportResourceReservationListRequest)
 );
 
+impl ExportRequest {
+    /// The operations that submit an export, one per variant.
+    pub const OPERATIONS: [&'static str; 4] = [
+        "export_meeting_list",
+        "export_participant_list",
+        "export_participant_quality_list",
+        "export_resource_reservation_list",
+    ];
+
+    /// The export request of operation `operation` (one of [`OPERATIONS`](Self::OPERATIONS))
+    /// from its JSON body, for tools that know the operation only by name. Fails with
+    /// [`Error::InvalidRequest`] for another operation or a body that does not match the
+    /// request schema.
+    pub fn from_json(operation: &str, body: serde_json::Value) -> Result<Self, Error> {
+        fn decode<T: serde::de::DeserializeOwned>(id: &'static str, body: serde_json::Value) -> Result<T, Error> {
+            serde_json::from_value(body).map_err(|e| Error::InvalidRequest {
+                operation: id,
+                message: format!("the request body does not match: {e}"),
+            })
+        }
+        Ok(match operation {
+            "export_meeting_list" => ExportRequest::MeetingList(decode("export_meeting_list", body)?),
+            "export_participant_list" => ExportRequest::ParticipantList(decode("export_participant_list", body)?),
+            "export_participant_quality_list" => {
+                ExportRequest::ParticipantQualityList(decode("export_participant_quality_list", body)?)
+            }
+            "export_resource_reservation_list" => {
+                ExportRequest::ResourceReservationList(decode("export_resource_reservation_list", body)?)
+            }
+            _ => {
+                return Err(Error::InvalidRequest {
+                    operation: "export",
+                    message: format!("{operation} is not an export operation; expected one of {:?}", Self::OPERATIONS),
+                });
+            }
+        })
+    }
+
+    /// The operation that submits this export.
+    pub fn operation_id(&self) -> &'static str {
+        let index = match self {
+            ExportRequest::MeetingList(_) => 0,
+            ExportRequest::ParticipantList(_) => 1,
+            ExportRequest::ParticipantQualityList(_) => 2,
+            ExportRequest::ResourceReservationList(_) => 3,
+        };
+        Self::OPERATIONS[index]
+    }
+}
+
 /// How the task is polled: the first wait, doubling up to `max_delay`, until `deadline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportPolling {

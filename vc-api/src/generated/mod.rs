@@ -16,3 +16,8 @@ pub mod operations;
 #[rustfmt::skip]
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod events;
+
+#[cfg(feature = "mock")]
+#[rustfmt::skip]
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod mocks;

@@ -1,0 +1,175 @@
+//! A local fake of the Feishu / Lark VC API v1, driven by the spec: every operation of
+//! `spec/openapi.yaml` (embedded at build time) answers with its own response example, after
+//! the request has been checked against the spec.
+//!
+//! - **Routing** by method and path template; an unknown path gets 404, a known path with
+//!   another method 405 (plain text, as the real gateway does).
+//! - **Authentication**: every operation needs `Authorization: Bearer <token>`, a token this
+//!   server issued or one of the fixed tokens it accepts ([`TENANT_TOKEN`], [`USER_TOKEN`] and
+//!   any added with [`MockServerBuilder::accept_token`]). A missing token gets code 99991661, an
+//!   unknown or expired one 99991663 (HTTP 400).
+//! - **Token endpoints**: `POST /open-apis/auth/v3/tenant_access_token/internal` (and
+//!   `app_access_token/internal`) issue tokens for the app [`APP_ID`] / [`APP_SECRET`]; a
+//!   marketplace app gets an app token from `POST /open-apis/auth/v3/app_access_token` with
+//!   [`APP_TICKET`], then tenant tokens from `POST /open-apis/auth/v3/tenant_access_token`.
+//! - **Validation** (see [`validate`]): path parameters present, required query parameters,
+//!   query types, enums and ranges, the JSON body against the request schema (required fields,
+//!   types, enums, ranges, lengths; fields the schema does not declare are rejected). A wrong
+//!   request gets HTTP 400 with `{"code": 121003, "msg": "param error: <what is wrong>"}`.
+//! - **Answers**: the 200 example of the operation; the file download serves a few bytes
+//!   ([`server::FILE_BYTES`]). Paginated operations have two pages: the example, then (when
+//!   the request carries the example's `page_token`) the example with `has_more: false`.
+//!   Every answer has an `X-Tt-Logid` header.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let server = vc_mock::MockServer::start().await;
+//! println!("the VC API answers at {}", server.url());
+//! # }
+//! ```
+//!
+//! The `vc-mock` binary serves the same on a port: `cargo run -p vc-mock -- --port 8080`.
+
+#![deny(missing_docs)]
+
+pub mod server;
+pub mod spec;
+pub mod validate;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use server::Served;
+use server::{Config, Handler, State};
+pub use spec::Spec;
+
+/// The app id the server issues tokens to.
+pub const APP_ID: &str = "cli_vcmock";
+/// The secret of [`APP_ID`].
+pub const APP_SECRET: &str = "vcmock-app-secret";
+/// The `app_ticket` a marketplace app must present.
+pub const APP_TICKET: &str = "vcmock-app-ticket";
+/// A fixed tenant access token accepted by default.
+pub const TENANT_TOKEN: &str = "t-vcmock-tenant";
+/// A fixed user access token accepted by default.
+pub const USER_TOKEN: &str = "u-vcmock-user";
+
+/// A running mock server. It stops when dropped.
+pub struct MockServer {
+    server: wiremock::MockServer,
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer").field("url", &self.url()).field("state", &self.state).finish()
+    }
+}
+
+impl MockServer {
+    /// Starts a server with the default configuration on a free port of 127.0.0.1.
+    pub async fn start() -> MockServer {
+        MockServer::builder().start().await
+    }
+
+    /// Configures a server.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// The base URL (`http://127.0.0.1:<port>`), for `Client::builder().base_url(..)`.
+    pub fn url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// The address the server listens on.
+    pub fn address(&self) -> SocketAddr {
+        *self.server.address()
+    }
+
+    /// The most recent requests answered (at most 1024), oldest first.
+    pub fn served(&self) -> Vec<Served> {
+        self.state.served()
+    }
+}
+
+/// Configures a [`MockServer`]: the app it knows, the tokens it accepts, where it listens.
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct MockServerBuilder {
+    config: Config,
+    listener: Option<TcpListener>,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        MockServerBuilder {
+            config: Config {
+                app_id: APP_ID.to_owned(),
+                app_secret: APP_SECRET.to_owned(),
+                app_ticket: APP_TICKET.to_owned(),
+                tokens: vec![TENANT_TOKEN.to_owned(), USER_TOKEN.to_owned()],
+                token_lifetime: Duration::from_secs(7200),
+            },
+            listener: None,
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// The app whose credentials the token endpoints accept (default [`APP_ID`], [`APP_SECRET`]).
+    pub fn app_credentials(mut self, app_id: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        self.config.app_id = app_id.into();
+        self.config.app_secret = app_secret.into();
+        self
+    }
+
+    /// The `app_ticket` a marketplace app must present (default [`APP_TICKET`]).
+    pub fn app_ticket(mut self, ticket: impl Into<String>) -> Self {
+        self.config.app_ticket = ticket.into();
+        self
+    }
+
+    /// Accepts this bearer token too, for as long as the server runs.
+    pub fn accept_token(mut self, token: impl Into<String>) -> Self {
+        self.config.tokens.push(token.into());
+        self
+    }
+
+    /// Accepts only tokens the server issues (drops [`TENANT_TOKEN`], [`USER_TOKEN`] and any
+    /// added before).
+    pub fn only_issued_tokens(mut self) -> Self {
+        self.config.tokens.clear();
+        self
+    }
+
+    /// How long issued tokens are valid (default 2 hours); the `expire` the endpoints report.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.token_lifetime = lifetime;
+        self
+    }
+
+    /// Listens on this socket instead of a free port of 127.0.0.1.
+    pub fn listener(mut self, listener: TcpListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    /// Starts the server.
+    pub async fn start(self) -> MockServer {
+        let state = Arc::new(State::new(Spec::embedded(), self.config));
+        let mut builder = wiremock::MockServer::builder().disable_request_recording();
+        if let Some(listener) = self.listener {
+            builder = builder.listener(listener);
+        }
+        let server = builder.start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(Handler(state.clone()))
+            .named("vc-mock: the VC API from the spec")
+            .mount(&server)
+            .await;
+        MockServer { server, state }
+    }
+}
