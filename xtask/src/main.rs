@@ -1,17 +1,23 @@
 //! Maintainer tasks: `cargo xtask codegen` regenerates, `cargo xtask check` fails on drift,
-//! `cargo xtask docs-drift <pages…>` compares doc page snapshots with the spec.
+//! `cargo xtask docs-drift <pages…>` compares doc page snapshots with the spec,
+//! `cargo xtask bench` and `cargo xtask bench-build` measure (see BENCHMARKS.md).
+
+mod bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use codegen::{Mode, docs_drift, files};
 
-const USAGE: &str = "usage: cargo xtask <codegen|check|docs-drift <page.txt>...|ci>
+const USAGE: &str = "usage: cargo xtask <codegen|check|docs-drift <page.txt>...|ci|bench|bench-build>
   codegen     rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src
   check       regenerate in memory, lint the spec, and fail on any drift (generated files, or
               the doc page snapshots in spec/docs/ against the spec)
   docs-drift  compare doc page snapshots with the spec; exit non-zero on any difference
-  ci          the whole gate: fmt, clippy, check, tests, docs, the quickstart example";
+  ci          the whole gate: fmt, clippy, check, tests, docs, the quickstart example
+  bench       run the benchmarks and print vc-api's ratios to the hand-written baselines
+              (`--report-only` prints the last run's; other arguments go to criterion)
+  bench-build cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`)";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -27,6 +33,8 @@ fn main() -> ExitCode {
             docs_drift_task(&files)
         }
         "ci" => ci_task(),
+        "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "bench-build" => bench::bench_build_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
