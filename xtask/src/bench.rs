@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail, ensure};
 use serde_json::Value;
 
-use crate::workspace_root;
+use crate::{nested_cargo, workspace_root};
 
 fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
@@ -18,7 +18,7 @@ fn cargo() -> String {
 
 /// The workspace's target directory, as cargo resolves it (`CARGO_TARGET_DIR` included).
 fn target_dir() -> anyhow::Result<PathBuf> {
-    let output = Command::new(cargo())
+    let output = nested_cargo(&cargo())
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(workspace_root())
         .output()
@@ -52,10 +52,28 @@ impl Estimate {
     }
 }
 
-/// Reads `<target>/criterion/<id>/new/estimates.json` and `benchmark.json` of benchmark `id`
-/// (`group/function` as criterion names its directories).
+/// The directory criterion keeps benchmark `id` (`group/function`) in: the group's `/` become
+/// `_` there, so the id is matched with the `full_id` of each `new/benchmark.json`.
+fn benchmark_dir(criterion: &Path, id: &str) -> anyhow::Result<PathBuf> {
+    for group in
+        std::fs::read_dir(criterion).with_context(|| format!("no {}: run the benchmarks", criterion.display()))?
+    {
+        let Ok(functions) = std::fs::read_dir(group?.path()) else { continue };
+        for function in functions {
+            let dir = function?.path().join("new");
+            let Ok(text) = std::fs::read_to_string(dir.join("benchmark.json")) else { continue };
+            let benchmark: Value = serde_json::from_str(&text)?;
+            if benchmark["full_id"].as_str() == Some(id) {
+                return Ok(dir);
+            }
+        }
+    }
+    bail!("no results for {id}: run the benchmark")
+}
+
+/// Reads `estimates.json` and `benchmark.json` of benchmark `id` from criterion's directory.
 fn estimate(criterion: &Path, id: &str) -> anyhow::Result<Estimate> {
-    let dir = criterion.join(id).join("new");
+    let dir = benchmark_dir(criterion, id)?;
     let read = |name: &str| -> anyhow::Result<Value> {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path)
@@ -180,6 +198,13 @@ const COMPARISONS: &[Comparison] = &[
         by_time: false,
         target: None,
     },
+    Comparison {
+        what: "4. paginate 100,000 items (CPU time)",
+        ours: "pagination_cpu/100000_items/vc_api",
+        theirs: "pagination_cpu/100000_items/reqwest_serde",
+        by_time: false,
+        target: None,
+    },
 ];
 
 /// Prints the table of ratios from the estimates criterion left in `<target>/criterion`.
@@ -258,11 +283,11 @@ pub fn bench_task(args: &[String]) -> anyhow::Result<()> {
     let report_only = args.iter().any(|a| a == "--report-only");
     if !report_only {
         let extra: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut bench = Command::new(cargo());
+        let mut bench = nested_cargo(&cargo());
         bench.args(["bench", "--locked", "-p", "vc-api-benches", "--"]).args(&extra).current_dir(workspace_root());
         run(&mut bench)?;
         // Target 4's memory figure comes from its test (a counting allocator).
-        let mut memory = Command::new(cargo());
+        let mut memory = nested_cargo(&cargo());
         memory
             .args(["test", "--locked", "-p", "vc-api-tests", "--test", "pagination_memory", "--", "--nocapture"])
             .current_dir(workspace_root());
@@ -371,7 +396,7 @@ fn write_consumer(dir: &Path, consumer: &Consumer, root: &Path) -> anyhow::Resul
 
 /// The output of a cargo command in `dir`, failing with its stderr.
 fn cargo_output(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(cargo()).args(args).current_dir(dir).output()?;
+    let output = nested_cargo(&cargo()).args(args).current_dir(dir).output()?;
     ensure!(output.status.success(), "cargo {} failed:\n{}", args.join(" "), String::from_utf8_lossy(&output.stderr));
     Ok(String::from_utf8(output.stdout)?)
 }
@@ -388,7 +413,7 @@ fn cold_build(dir: &Path) -> anyhow::Result<ColdBuild> {
         std::fs::remove_dir_all(&target)?;
     }
     let start = Instant::now();
-    let output = Command::new(cargo())
+    let output = nested_cargo(&cargo())
         .args(["build", "--offline"])
         .env("CARGO_TARGET_DIR", &target)
         .env_remove("RUSTC_WRAPPER")

@@ -99,10 +99,34 @@ fn docs_drift_task(files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A command for a nested cargo, without the variables `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...): build scripts that watch them (ring's does)
+/// would otherwise see them change and rebuild, here and in the next plain cargo command.
+fn nested_cargo(program: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_by_cargo_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// Runs one step of the gate, echoing it first; fails if the command fails.
 fn run_step(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     println!("\n== {name}: {program} {}", args.join(" "));
-    let mut command = std::process::Command::new(program);
+    let mut command = nested_cargo(program);
     command.args(args).current_dir(workspace_root());
     for (key, value) in env {
         command.env(key, value);
