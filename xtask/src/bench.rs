@@ -495,9 +495,20 @@ pub fn bench_build_task(args: &[String]) -> anyhow::Result<()> {
     ensure!(codegen.is_empty(), "code generators in the vc-api consumer's tree: {codegen:?}");
     println!("no code generator ({}) in the vc-api consumer's tree", CODEGEN_CRATES.join(", "));
     for (i, dir) in dirs.iter().enumerate() {
-        let syn = cargo_output(dir, &["tree", "--offline", "-e", "normal,build", "-i", "syn", "--depth", "1"])
-            .unwrap_or_else(|_| "(no syn)".to_owned());
-        println!("\nwho pulls syn in {}:\n{}", consumers[i].name, syn.trim_end());
+        let tree =
+            cargo_output(dir, &["tree", "--offline", "-e", "normal,build", "--prefix", "none", "--format", "{p}"])?;
+        let mut versions: Vec<&str> =
+            tree.lines().filter_map(|l| l.strip_prefix("syn v")).filter_map(|v| v.split_whitespace().next()).collect();
+        versions.sort();
+        versions.dedup();
+        if versions.is_empty() {
+            println!("\nno syn in {}", consumers[i].name);
+        }
+        for version in versions {
+            let spec = format!("syn@{version}");
+            let users = cargo_output(dir, &["tree", "--offline", "-e", "normal,build", "-i", &spec, "--depth", "1"])?;
+            println!("\nwho pulls syn {version} in {}:\n{}", consumers[i].name, users.trim_end());
+        }
     }
     Ok(())
 }
