@@ -19,6 +19,8 @@ use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
+pub mod loopback;
+
 /// The token every test client sends.
 pub const TEST_TOKEN: &str = "t-test-token";
 
@@ -294,4 +296,39 @@ pub fn normalize(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
         other => other,
     }
+}
+
+/// The `room_list` response envelope of one page: `count` copies of the spec example's room,
+/// numbered from `first` (distinct `room_id`, `name` and `display_id`), with `has_more` and
+/// `page_token` set from `next_page_token`. Built with serde_json, as a server would.
+pub fn room_list_page(first: usize, count: usize, next_page_token: Option<&str>) -> Vec<u8> {
+    static ROOM: OnceLock<Value> = OnceLock::new();
+    let room = ROOM.get_or_init(|| operation("room_list").response_example()["data"]["rooms"][0].clone());
+    let rooms: Vec<Value> = (first..first + count)
+        .map(|n| {
+            let mut room = room.clone();
+            room["room_id"] = Value::String(format!("omm_{n:032x}"));
+            room["name"] = Value::String(format!("Room {n}"));
+            room["display_id"] = Value::String(format!("LM{n:09}"));
+            room
+        })
+        .collect();
+    let envelope = serde_json::json!({
+        "code": 0,
+        "msg": "success",
+        "data": {
+            "rooms": rooms,
+            "page_token": next_page_token.unwrap_or(""),
+            "has_more": next_page_token.is_some(),
+        }
+    });
+    serde_json::to_vec(&envelope).expect("a page serializes")
+}
+
+/// The answer of the self-built app's tenant token endpoint.
+pub fn tenant_token_answer(token: &str, expire_secs: u64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire_secs
+    }))
+    .expect("token answer serializes")
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use tracing::Instrument;
 
@@ -48,15 +49,35 @@ pub enum Credentials {
     },
 }
 
+/// An access token with its `Authorization` header value, built once per token rather than
+/// once per call. Cloning shares both.
+#[derive(Clone)]
+pub(crate) struct BearerToken {
+    pub token: Secret,
+    /// `Bearer <token>`, marked sensitive; `None` when the token holds characters a header
+    /// cannot carry.
+    pub header: Option<HeaderValue>,
+}
+
+impl BearerToken {
+    pub fn new(token: Secret) -> Self {
+        let header = HeaderValue::from_str(&format!("Bearer {}", token.expose())).ok().map(|mut value| {
+            value.set_sensitive(true);
+            value
+        });
+        Self { token, header }
+    }
+}
+
 /// A token and the moment it stops being used.
 #[derive(Clone)]
 struct CachedToken {
-    token: Secret,
+    token: BearerToken,
     refresh_at: Instant,
 }
 
 impl CachedToken {
-    fn fresh(&self) -> Option<Secret> {
+    fn fresh(&self) -> Option<BearerToken> {
         (Instant::now() < self.refresh_at).then(|| self.token.clone())
     }
 }
@@ -69,20 +90,20 @@ struct Slot {
 }
 
 impl Slot {
-    fn get(&self) -> Option<Secret> {
+    fn get(&self) -> Option<BearerToken> {
         self.cached.read().ok()?.as_ref()?.fresh()
     }
 
     fn evict(&self, stale: &Secret) {
         if let Ok(mut cached) = self.cached.write()
-            && cached.as_ref().is_some_and(|c| &c.token == stale)
+            && cached.as_ref().is_some_and(|c| &c.token.token == stale)
         {
             *cached = None;
         }
     }
 
     /// The cached token, or the one `fetch` returns; concurrent callers share one fetch.
-    async fn get_or_fetch<F, Fut>(&self, margin: Duration, fetch: F) -> Result<Secret, AuthFailure>
+    async fn get_or_fetch<F, Fut>(&self, margin: Duration, fetch: F) -> Result<BearerToken, AuthFailure>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(Secret, u64), AuthFailure>>,
@@ -95,6 +116,7 @@ impl Slot {
             return Ok(token);
         }
         let (token, expire_secs) = fetch().await?;
+        let token = BearerToken::new(token);
         let lifetime = Duration::from_secs(expire_secs).saturating_sub(margin);
         let cached = CachedToken { token: token.clone(), refresh_at: Instant::now() + lifetime };
         if let Ok(mut slot) = self.cached.write() {
@@ -136,6 +158,8 @@ pub(crate) enum TokenSource {
 /// The token runtime of one client.
 pub(crate) struct Auth {
     credentials: Credentials,
+    /// The header of [`Credentials::AccessToken`], built once.
+    fixed: Option<BearerToken>,
     refresh_margin: Duration,
     app_ticket: RwLock<Option<Secret>>,
     tenant: Slot,
@@ -175,8 +199,13 @@ impl Auth {
         app_ticket: Option<Secret>,
         default_tenant_key: Option<String>,
     ) -> Self {
+        let fixed = match &credentials {
+            Credentials::AccessToken(token) => Some(BearerToken::new(token.clone())),
+            _ => None,
+        };
         Self {
             credentials,
+            fixed,
             refresh_margin,
             app_ticket: RwLock::new(app_ticket),
             tenant: Slot::default(),
@@ -201,26 +230,30 @@ impl Auth {
         tenant_key: Option<&str>,
         http: &reqwest::Client,
         base_url: &str,
-    ) -> Result<(Secret, TokenSource), AuthFailure> {
+    ) -> Result<(BearerToken, TokenSource), AuthFailure> {
         if let Some(token) = explicit {
-            return Ok((token.clone(), TokenSource::Explicit));
+            return Ok((BearerToken::new(token.clone()), TokenSource::Explicit));
+        }
+        if let Some(fixed) = &self.fixed {
+            return Ok((fixed.clone(), TokenSource::Explicit));
         }
         let needs_user = !operation.token_types.is_empty() && !operation.token_types.contains(&TokenType::Tenant);
         match &self.credentials {
             Credentials::None => Err(AuthFailure::new(
                 "no credentials: configure the client with a token or app credentials, or pass CallOptions::access_token",
             )),
-            Credentials::AccessToken(token) => Ok((token.clone(), TokenSource::Explicit)),
+            Credentials::AccessToken(token) => Ok((BearerToken::new(token.clone()), TokenSource::Explicit)),
             _ if needs_user => Err(AuthFailure::new(format!(
                 "{} accepts only a user_access_token; pass one with CallOptions::access_token",
                 operation.id
             ))),
             Credentials::SelfBuiltApp { app_id, app_secret } => {
-                let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
+                // The request body is built only when a token is fetched, not on every call.
                 let token = self
                     .tenant
-                    .get_or_fetch(self.refresh_margin, || {
-                        fetch_token(http, base_url, SELF_BUILT_TENANT_TOKEN_PATH, body, TokenKind::Tenant)
+                    .get_or_fetch(self.refresh_margin, || async {
+                        let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
+                        fetch_token(http, base_url, SELF_BUILT_TENANT_TOKEN_PATH, body, TokenKind::Tenant).await
                     })
                     .await?;
                 Ok((token, TokenSource::SelfBuiltTenant))
@@ -240,20 +273,20 @@ impl Auth {
         tenant_key: &str,
         http: &reqwest::Client,
         base_url: &str,
-    ) -> Result<Secret, AuthFailure> {
+    ) -> Result<BearerToken, AuthFailure> {
         let slot = {
             let mut tenants = self.tenants.lock().map_err(|_| AuthFailure::new("token cache poisoned"))?;
             tenants.entry(tenant_key.to_owned()).or_default().clone()
         };
         slot.get_or_fetch(self.refresh_margin, || async {
-            let app_token = self.app_token(http, base_url).await?;
+            let app_token = self.app_token(http, base_url).await?.token;
             let body = serde_json::json!({"app_access_token": app_token.expose(), "tenant_key": tenant_key});
             fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, body, TokenKind::Tenant).await
         })
         .await
     }
 
-    async fn app_token(&self, http: &reqwest::Client, base_url: &str) -> Result<Secret, AuthFailure> {
+    async fn app_token(&self, http: &reqwest::Client, base_url: &str) -> Result<BearerToken, AuthFailure> {
         let Credentials::MarketplaceApp { app_id, app_secret } = &self.credentials else {
             return Err(AuthFailure::new("an app token needs marketplace app credentials"));
         };

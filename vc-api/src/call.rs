@@ -7,7 +7,7 @@ use std::future::Future;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::auth::TokenSource;
+use crate::auth::{BearerToken, TokenSource};
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
@@ -51,7 +51,7 @@ impl CallOptions {
 /// What the hooks of one attempt need to know.
 #[derive(Clone)]
 pub(crate) struct AttemptContext {
-    pub token: Secret,
+    pub bearer: BearerToken,
 }
 
 tokio::task_local! {
@@ -73,7 +73,6 @@ where
     Fut: Future<Output = SendResult<R>>,
     R: Decode,
 {
-    let state = &client.inner;
     let span = tracing::info_span!(
         "vc_api.call",
         operation = operation.id,
@@ -82,65 +81,81 @@ where
         code = Empty,
         log_id = Empty
     );
-    async move {
-        let mut attempt = 0u32;
-        let mut token_refreshed = false;
-        loop {
-            attempt += 1;
-            let current = tracing::Span::current();
-            current.record("attempt", attempt);
-            if let Some(limiter) = &state.limiter {
-                limiter.acquire(operation).await;
+    let call = attempts(client, operation, options, builder, send, span.clone());
+    // Entering and leaving a span nobody listens to on every poll is measurable per call.
+    if span.is_disabled() { call.await } else { call.instrument(span).await }
+}
+
+/// The attempts of one call, recording what happened on `span`.
+async fn attempts<B, F, Fut, R>(
+    client: &Client,
+    operation: &'static Operation,
+    options: CallOptions,
+    builder: B,
+    send: F,
+    current: tracing::Span,
+) -> Result<R::Data, Error>
+where
+    B: Clone,
+    F: Fn(B) -> Fut,
+    Fut: Future<Output = SendResult<R>>,
+    R: Decode,
+{
+    let state = &client.inner;
+    let mut attempt = 0u32;
+    let mut token_refreshed = false;
+    loop {
+        attempt += 1;
+        current.record("attempt", attempt);
+        if let Some(limiter) = &state.limiter {
+            limiter.acquire(operation).await;
+        }
+        let (bearer, source) = state
+            .auth
+            .token(
+                operation,
+                options.access_token.as_ref(),
+                options.tenant_key.as_deref(),
+                &client.client,
+                &client.baseurl,
+            )
+            .await
+            .map_err(|failure| failure.into_error(operation.id))?;
+        let context = AttemptContext { bearer: bearer.clone() };
+        let sent = ATTEMPT.scope(context, send(builder.clone())).await;
+        let error = match response::decode(operation, sent).await {
+            Ok(data) => {
+                current.record("http_status", 200u16).record("code", 0i64);
+                return Ok(data);
             }
-            let (token, source) = state
-                .auth
-                .token(
-                    operation,
-                    options.access_token.as_ref(),
-                    options.tenant_key.as_deref(),
-                    &client.client,
-                    &client.baseurl,
-                )
-                .await
-                .map_err(|failure| failure.into_error(operation.id))?;
-            let context = AttemptContext { token: token.clone() };
-            let sent = ATTEMPT.scope(context, send(builder.clone())).await;
-            let error = match response::decode(operation, sent).await {
-                Ok(data) => {
-                    current.record("http_status", 200u16).record("code", 0i64);
-                    return Ok(data);
-                }
-                Err(error) => error,
-            };
-            if let Some(status) = error.http_status() {
-                current.record("http_status", status);
+            Err(error) => error,
+        };
+        if let Some(status) = error.http_status() {
+            current.record("http_status", status);
+        }
+        if let Some(code) = error.code() {
+            current.record("code", code);
+        }
+        if let Some(log_id) = error.log_id() {
+            current.record("log_id", log_id);
+        }
+        let token_rejected = error.api().is_some_and(|e| e.is_token_invalid());
+        if token_rejected && !token_refreshed && !matches!(source, TokenSource::Explicit) {
+            tracing::info!("access token rejected; fetching a new one and trying again");
+            state.auth.evict(&source, &bearer.token);
+            token_refreshed = true;
+            attempt -= 1;
+            continue;
+        }
+        match state.retry.delay(operation, &error, attempt) {
+            Some(delay) => {
+                tracing::info!(delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+                tokio::time::sleep(delay).await;
             }
-            if let Some(code) = error.code() {
-                current.record("code", code);
-            }
-            if let Some(log_id) = error.log_id() {
-                current.record("log_id", log_id);
-            }
-            let token_rejected = error.api().is_some_and(|e| e.is_token_invalid());
-            if token_rejected && !token_refreshed && !matches!(source, TokenSource::Explicit) {
-                tracing::info!("access token rejected; fetching a new one and trying again");
-                state.auth.evict(&source, &token);
-                token_refreshed = true;
-                attempt -= 1;
-                continue;
-            }
-            match state.retry.delay(operation, &error, attempt) {
-                Some(delay) => {
-                    tracing::info!(delay_ms = delay.as_millis() as u64, error = %error, "retrying");
-                    tokio::time::sleep(delay).await;
-                }
-                None => {
-                    tracing::debug!(error = %error, "call failed");
-                    return Err(error);
-                }
+            None => {
+                tracing::debug!(error = %error, "call failed");
+                return Err(error);
             }
         }
     }
-    .instrument(span)
-    .await
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::auth::{Auth, Credentials};
 use crate::call::ATTEMPT;
@@ -15,6 +15,9 @@ use crate::operation::Operation;
 use crate::rate_limit::RateLimiter;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+
+/// The header progenitor adds from the spec's `info.version`; the Feishu API has none.
+const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 /// Where the API lives. A token issued by one domain is rejected by the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,13 +251,13 @@ impl ClientHooks<ClientState> for Client {
         }
         // progenitor adds the spec's `info.version` as `api-version`; the Feishu API has no such
         // header, so it is not sent.
-        request.headers_mut().remove("api-version");
+        request.headers_mut().remove(API_VERSION);
         if request.headers().contains_key(AUTHORIZATION) {
             return Ok(());
         }
         // Calls made through `data()` carry their token; a bare `send()` fetches one here.
-        let token = match ATTEMPT.try_with(|attempt| attempt.token.clone()) {
-            Ok(token) => token,
+        let bearer = match ATTEMPT.try_with(|attempt| attempt.bearer.header.clone()) {
+            Ok(header) => header,
             Err(_) => {
                 let operation = Operation::find(info.operation_id).ok_or_else(|| {
                     progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
@@ -265,12 +268,11 @@ impl ClientHooks<ClientState> for Client {
                     .token(operation, None, None, &self.client, &self.baseurl)
                     .await
                     .map_err(|failure| progenitor_client::Error::Custom(failure.message))?;
-                token
+                token.header
             }
         };
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
-        value.set_sensitive(true);
+        // Built (and marked sensitive) once per token, not per request.
+        let value = bearer.ok_or_else(|| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
         request.headers_mut().insert(AUTHORIZATION, value);
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 use progenitor_client::{ByteStream, ResponseValue};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
 use serde::Deserialize;
 
 use crate::download::Download;
@@ -15,6 +15,10 @@ pub const LOG_ID_HEADER: &str = "x-tt-logid";
 
 /// The rate-limit reset header of the Feishu gateway (seconds to wait).
 pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
+
+// Looking a header up by a `HeaderName` skips parsing the name on every response.
+const LOG_ID: HeaderName = HeaderName::from_static(LOG_ID_HEADER);
+const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static(RATE_LIMIT_RESET_HEADER);
 
 /// What a generated `send()` returns when its 200 response is `R`.
 pub(crate) type SendResult<R> = Result<R, progenitor_client::Error<()>>;
@@ -33,8 +37,11 @@ impl<T: Send> Decode for ResponseValue<Envelope<T>> {
 
     async fn decode(self, operation: &'static Operation) -> Result<T, Error> {
         let status = self.status().as_u16();
-        let log_id = log_id(self.headers());
-        let retry_after = retry_after(self.headers());
+        // The headers are read only for a failure: a success returns `data` alone.
+        let (log_id, retry_after) = match &self.data {
+            Some(_) if self.code == 0 => (None, None),
+            _ => (log_id(self.headers()), retry_after(self.headers())),
+        };
         let envelope = self.into_inner();
         match envelope.data {
             Some(data) if envelope.code == 0 => Ok(data),
@@ -96,13 +103,13 @@ where
 }
 
 pub(crate) fn log_id(headers: &HeaderMap) -> Option<String> {
-    headers.get(LOG_ID_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers.get(LOG_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// The wait a rate-limited answer asks for, from `x-ogw-ratelimit-reset` or `Retry-After`.
 fn retry_after(headers: &HeaderMap) -> Option<std::time::Duration> {
-    [RATE_LIMIT_RESET_HEADER, "retry-after"].iter().find_map(|name| {
-        let seconds: f64 = headers.get(*name)?.to_str().ok()?.trim().parse().ok()?;
+    [RATE_LIMIT_RESET, RETRY_AFTER].iter().find_map(|name| {
+        let seconds: f64 = headers.get(name)?.to_str().ok()?.trim().parse().ok()?;
         (seconds.is_finite() && seconds >= 0.0).then(|| std::time::Duration::from_secs_f64(seconds.min(86_400.0)))
     })
 }

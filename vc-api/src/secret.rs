@@ -2,6 +2,7 @@
 //! `Debug` or `Display` output.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A secret string: its `Debug` and `Display` print `***`, never the value.
 ///
@@ -10,13 +11,15 @@ use std::fmt;
 /// assert_eq!(format!("{token:?}"), "Secret(***)");
 /// assert_eq!(token.expose(), "t-abc");
 /// ```
+///
+/// Cloning is cheap (the value is shared, not copied): a token is cloned on every call.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret(Arc<str>);
 
 impl Secret {
     /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Arc::from(value.into()))
     }
 
     /// The secret value itself. Call it only where the value is really sent.
@@ -39,12 +42,12 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(value: String) -> Self {
-        Self(value)
+        Self(Arc::from(value))
     }
 }
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self(Arc::from(value))
     }
 }

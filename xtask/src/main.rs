@@ -1,8 +1,10 @@
 //! Maintainer tasks: `cargo xtask codegen` regenerates, `cargo xtask check` fails on drift,
 //! `cargo xtask docs-drift <pages…>` compares doc page snapshots with the spec, and the
 //! [`spec_tools`] tasks check the spec as other languages use it (lint, TypeScript and Python
-//! clients, HTML reference, contract against a Prism mock). `cargo xtask ci` runs everything.
+//! clients, HTML reference, contract against a Prism mock). `cargo xtask bench` and
+//! `cargo xtask bench-build` measure (see BENCHMARKS.md). `cargo xtask ci` runs everything.
 
+mod bench;
 mod spec_tools;
 
 use std::path::PathBuf;
@@ -29,6 +31,9 @@ const USAGE: &str = "usage: cargo xtask <task>
                    test (tests/tests/<tag>.rs, VC_CONTRACT_BASE_URL set) and a Python client call
                    against it
   spec-gate        spec-lint, spec-clients, api-docs --check and contract in one go
+  bench            run the benchmarks and print vc-api's ratios to the hand-written baselines
+                   (`--report-only` prints the last run's; other arguments go to criterion)
+  bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`)
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -62,6 +67,8 @@ fn main() -> ExitCode {
         "contract" => contract_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
+        "bench-build" => bench::bench_build_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -167,10 +174,34 @@ fn contract_task() -> anyhow::Result<()> {
     spec_tools::contract::run(&root, &node, Some((&python, project.as_path())), &operations)
 }
 
+/// A command for a nested cargo, without the variables `cargo run` set for xtask itself
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...): build scripts that watch them (ring's does)
+/// would otherwise see them change and rebuild, here and in the next plain cargo command.
+fn nested_cargo(program: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let set_by_cargo_run = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_MANIFEST_LINKS"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_by_cargo_run {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// Runs one step of the gate, echoing it first; fails if the command fails.
 fn run_step(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     println!("\n== {name}: {program} {}", args.join(" "));
-    let mut command = std::process::Command::new(program);
+    let mut command = nested_cargo(program);
     command.args(args).current_dir(workspace_root());
     for (key, value) in env {
         command.env(key, value);

@@ -1,0 +1,90 @@
+//! A fixed amount of per-call work for profilers: `room_level_get` through vc-api or through
+//! the reqwest + serde baseline, one call at a time or 64 at once, against the loopback server.
+//! Counts heap allocations per call (server included, the same for both) and, run under
+//! callgrind twice (0 and N rounds), gives exact instructions per call:
+//!
+//! ```sh
+//! cargo bench -p vc-api-benches --bench call_profile --no-run
+//! ROUNDS=200 valgrind --tool=callgrind target/release/deps/call_profile-<hash> vc 1
+//! ```
+//!
+//! Arguments: `vc` or `baseline`, then the calls per round (default 1). `cargo bench` runs
+//! both with 1 and 64 and prints the allocation counts.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::future::join_all;
+use vc_api_benches::{ApiServer, ROOM_LEVEL_ID, TOKEN, baseline, client_runtime, vc_api_client};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is updated.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `rounds` rounds of `width` concurrent calls; returns allocations per call.
+fn profile(server: &ApiServer, vc: bool, width: usize, rounds: usize) -> f64 {
+    let runtime = client_runtime();
+    let url = server.url().to_owned();
+    let client = vc_api_client(&url);
+    let http = baseline::http_client();
+    runtime.block_on(async {
+        let round = || async {
+            if vc {
+                let calls = (0..width).map(|_| client.room_level_get().room_level_id(ROOM_LEVEL_ID).data());
+                join_all(calls).await.into_iter().for_each(|r| drop(r.expect("vc-api call")));
+            } else {
+                let calls = (0..width).map(|_| baseline::room_level_get(&http, &url, TOKEN, ROOM_LEVEL_ID));
+                join_all(calls).await.into_iter().for_each(|r| drop(r.expect("baseline call")));
+            }
+        };
+        round().await; // connections open
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for _ in 0..rounds {
+            round().await;
+        }
+        (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / (rounds * width).max(1) as f64
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let server = ApiServer::start();
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
+    match args.first().map(String::as_str) {
+        Some(which @ ("vc" | "baseline")) => {
+            let width = args.get(1).and_then(|w| w.parse().ok()).unwrap_or(1);
+            let per_call = profile(&server, which == "vc", width, rounds);
+            eprintln!("{which}, {width} at once, {rounds} rounds: {per_call:.1} allocations per call");
+        }
+        _ => {
+            for width in [1, 64] {
+                let ours = profile(&server, true, width, rounds);
+                let theirs = profile(&server, false, width, rounds);
+                println!(
+                    "call_profile: {width} at once: {ours:.1} heap allocations per call with vc-api, \
+                     {theirs:.1} with reqwest + serde (the server's included in both)"
+                );
+            }
+        }
+    }
+}
