@@ -20,15 +20,14 @@ static SIGNED: LazyLock<EventReceiver> = LazyLock::new(|| {
         .encrypt_key(KEY)
         .verification_token("tok")
         .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
-        .nonce_memory(64)
-        .event_id_memory(64)
+        .memory_capacity(128)
         .fallback(|_, _| async { Ok(()) })
         .build()
         .unwrap()
 });
 
 static TOKEN_ONLY: LazyLock<EventReceiver> =
-    LazyLock::new(|| EventReceiver::builder().verification_token("tok").event_id_memory(64).build().unwrap());
+    LazyLock::new(|| EventReceiver::builder().verification_token("tok").memory_capacity(128).build().unwrap());
 
 #[derive(Arbitrary, Debug)]
 struct Request<'a> {

@@ -8,12 +8,13 @@
 //! the receiver's own cryptography therefore cannot hide behind a matching bug in the tests.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use vc_api::events::Event;
 use vc_api::types::{MeetingMeetingEndedV1Event, MeetingMeetingStartedV1Event};
-use vc_api::webhook::{DecryptError, Delivery, EventReceiver, EventReceiverBuilder, WebhookError, WebhookResponse};
+use vc_api::webhook::{DecryptError, EventReceiver, EventReceiverBuilder, WebhookError, WebhookResponse};
 use vc_api_tests::{MockApi, export_get_mock, operation};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -333,26 +334,212 @@ async fn a_duplicate_event_id_is_acknowledged_once() {
         let answer = receiver.handle(&signed(&body, nonce), body.as_bytes()).await;
         assert_eq!(answer, WebhookResponse::ack());
     }
-    assert!(matches!(
-        receiver.receive(&signed(&body, "n-4"), body.as_bytes()),
-        Ok(Delivery::Duplicate { event_id }) if event_id == "ev-1"
-    ));
     assert_eq!(*seen.lock().unwrap(), ["started ev-1 tenant-1 weekly"]);
 }
 
+/// A receiver on a clock the test moves (unix milliseconds), counting its handler's runs.
+fn counting_receiver(capacity: usize) -> (EventReceiver, Arc<AtomicU64>, Arc<AtomicUsize>) {
+    let now_ms = Arc::new(AtomicU64::new(NOW * 1000));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (clock, counted) = (now_ms.clone(), runs.clone());
+    let receiver = builder()
+        .clock(move || UNIX_EPOCH + Duration::from_millis(clock.load(Ordering::SeqCst)))
+        .memory_capacity(capacity)
+        .fallback(move |_, _| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { Ok(()) }
+        })
+        .build()
+        .unwrap();
+    (receiver, now_ms, runs)
+}
+
+/// Headers signed by the crate's own `signature` (checked against python3 vectors above), for
+/// the thousands of filler deliveries where a python3 process each would be too slow.
+fn signed_by_crate(body: &str, timestamp: u64, nonce: &str) -> Vec<(String, String)> {
+    let timestamp = timestamp.to_string();
+    let signature = vc_api::webhook::signature(&timestamp, nonce, &ENCRYPT_KEY.into(), body.as_bytes());
+    vec![
+        ("X-Lark-Request-Timestamp".into(), timestamp),
+        ("X-Lark-Request-Nonce".into(), nonce.into()),
+        ("X-Lark-Signature".into(), signature),
+    ]
+}
+
 #[tokio::test]
-async fn the_memory_of_event_ids_is_bounded() {
-    let receiver = builder().event_id_memory(2).build().unwrap();
-    let bodies: Vec<String> = (1..=3).map(|i| v2_event(&format!("ev-{i}"), "vc.x", TOKEN)).collect();
-    for (i, body) in bodies.iter().enumerate() {
-        assert!(matches!(receiver.receive(&signed(body, &format!("a{i}")), body.as_bytes()), Ok(Delivery::Event(_))));
+async fn a_replay_after_10_000_other_deliveries_inside_the_window_is_refused() {
+    let (receiver, now_ms, runs) = counting_receiver(vc_api::event_memory::LocalEventMemory::DEFAULT_CAPACITY);
+    let body = v2_event("ev-target", "vc.x", TOKEN);
+    let captured = signed(&body, "n-target");
+    assert_eq!(receiver.handle(&captured, body.as_bytes()).await, WebhookResponse::ack());
+    // 10,000 other deliveries over four minutes (about 42 a second), each signed when sent.
+    for i in 0..10_000u64 {
+        now_ms.fetch_add(24, Ordering::SeqCst);
+        let sent = now_ms.load(Ordering::SeqCst) / 1000;
+        let other = v2_event(&format!("ev-{i}"), "vc.x", TOKEN);
+        let answer = receiver.handle(&signed_by_crate(&other, sent, &format!("n-{i}")), other.as_bytes()).await;
+        assert_eq!(answer.status, 200, "delivery {i}: {answer:?}");
     }
-    // ev-1 was forgotten (the oldest of three, with room for two); ev-3 is remembered.
-    assert!(matches!(receiver.receive(&signed(&bodies[0], "b0"), bodies[0].as_bytes()), Ok(Delivery::Event(_))));
-    assert!(matches!(
-        receiver.receive(&signed(&bodies[2], "b2"), bodies[2].as_bytes()),
-        Ok(Delivery::Duplicate { .. })
-    ));
+    assert_eq!(now_ms.load(Ordering::SeqCst) / 1000, NOW + 240, "still inside the 5-minute window");
+    // The captured request, byte for byte: refused, and the handler does not run again.
+    assert!(matches!(rejected(&receiver, &captured, &body).await, WebhookError::Replay));
+    // Its event id under a fresh signature is a duplicate: acknowledged without running.
+    assert_eq!(
+        receiver.handle(&signed_by_crate(&body, NOW + 240, "n-new"), body.as_bytes()).await,
+        WebhookResponse::ack()
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 10_001);
+    // Once its timestamp is out of the window the replay fails on the timestamp instead.
+    now_ms.store((NOW + 301) * 1000, Ordering::SeqCst);
+    assert!(matches!(rejected(&receiver, &captured, &body).await, WebhookError::StaleTimestamp { .. }));
+}
+
+#[tokio::test]
+async fn a_full_memory_refuses_with_503_and_forgets_nothing() {
+    // Room for two deliveries (a nonce and an event id each).
+    let (receiver, now_ms, runs) = counting_receiver(4);
+    let bodies: Vec<String> = (1..=3).map(|i| v2_event(&format!("ev-{i}"), "vc.x", TOKEN)).collect();
+    for (i, body) in bodies[..2].iter().enumerate() {
+        assert_eq!(receiver.handle(&signed_by_crate(body, NOW, &format!("a{i}")), body.as_bytes()).await.status, 200);
+    }
+    let refused = receiver.process(&signed_by_crate(&bodies[2], NOW, "a2"), bodies[2].as_bytes()).await.unwrap_err();
+    assert!(matches!(refused, WebhookError::Memory(vc_api::event_memory::MemoryError::Full { capacity: 4 })));
+    assert_eq!(refused.http_status(), 503);
+    // ev-1 was not forgotten to make room: its redelivery is still not run.
+    let redelivery = receiver.handle(&signed_by_crate(&bodies[0], NOW, "b0"), bodies[0].as_bytes()).await;
+    assert_eq!(redelivery.status, 503);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    // Ten minutes later every key has expired: the refused delivery comes again and runs.
+    now_ms.store((NOW + 601) * 1000, Ordering::SeqCst);
+    let again = receiver.handle(&signed_by_crate(&bodies[2], NOW + 601, "c2"), bodies[2].as_bytes()).await;
+    assert_eq!(again, WebhookResponse::ack());
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn good_and_bad_padding_get_identical_answers() {
+    let (receiver, seen) = recording_receiver();
+    // Valid PKCS#7 padding around bytes that are not JSON; valid padding around JSON that is no
+    // delivery; 32 bytes encrypted without padding (the last byte, 0x00, is no padding); the
+    // same with a block cut off; not base64.
+    let mut unpadded = br#"{"schema":"2.0","x":"abcdefg"}"#.to_vec();
+    unpadded.resize(32, 0);
+    let ciphertext = raw_ciphertext(ENCRYPT_KEY, v2_event("ev-1", "x", TOKEN).as_bytes());
+    let blobs = [
+        openssl_encrypt(ENCRYPT_KEY, b"\x01garbage that is not json", true),
+        openssl_encrypt(ENCRYPT_KEY, br#"{"hello":"world"}"#, true),
+        openssl_encrypt(ENCRYPT_KEY, &unpadded, false),
+        blob_base64(&ciphertext, ciphertext.len() - 16),
+        "@@not-base64@@".to_owned(),
+    ];
+    let bodies: Vec<String> = blobs.iter().map(|blob| serde_json::json!({ "encrypt": blob }).to_string()).collect();
+    for (signed_requests, expected_status) in [(false, 401), (true, 400)] {
+        let mut answers = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let headers = if signed_requests { signed(body, &format!("p-{i}")) } else { vec![] };
+            answers.push(receiver.handle(&headers, body.as_bytes()).await);
+        }
+        assert_eq!(answers[0].status, expected_status, "{answers:?}");
+        assert!(answers.iter().all(|a| *a == answers[0]), "signed {signed_requests}: {answers:#?}");
+        assert!(!answers[0].body.contains("padding"), "{:?}", answers[0]);
+    }
+    let unreadable = serde_json::json!({ "msg": WebhookResponse::UNREADABLE_BODY }).to_string();
+    assert_eq!(receiver.handle(&signed(&bodies[2], "p-x"), bodies[2].as_bytes()).await.body, unreadable);
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_500_and_the_redelivery_runs_it_again() {
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let counted = attempts.clone();
+    let receiver = builder()
+        .on(move |_, _: MeetingMeetingStartedV1Event| {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(attempt > 0, "the handler panics on its first run");
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    let body = v2_event("ev-1", "vc.meeting.meeting_started_v1", TOKEN);
+    let error = receiver.process(&signed(&body, "n-1"), body.as_bytes()).await.unwrap_err();
+    assert!(matches!(&error, WebhookError::HandlerPanicked { event_id, .. } if event_id == "ev-1"), "{error:?}");
+    assert_eq!(receiver.handle(&signed(&body, "n-1"), body.as_bytes()).await.status, 200, "same nonce again");
+    assert_eq!(receiver.handle(&signed(&body, "n-2"), body.as_bytes()).await.status, 200);
+    assert_eq!(attempts.load(Ordering::SeqCst), 2);
+}
+
+/// A receiver whose handler reports each start on `started` and then waits for `finish`
+/// (a handler that ends the first time `finish` is notified; later runs do not wait).
+fn blocking_receiver(
+    memory: vc_api::event_memory::LocalEventMemory,
+) -> (EventReceiver, tokio::sync::mpsc::UnboundedReceiver<()>, Arc<tokio::sync::Notify>, Arc<AtomicUsize>) {
+    let (started_tx, started) = tokio::sync::mpsc::unbounded_channel();
+    let finish = Arc::new(tokio::sync::Notify::new());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (gate, counted) = (finish.clone(), runs.clone());
+    let receiver = builder()
+        .memory(memory)
+        .fallback(move |_, _| {
+            let run = counted.fetch_add(1, Ordering::SeqCst);
+            let (started_tx, gate) = (started_tx.clone(), gate.clone());
+            async move {
+                started_tx.send(()).unwrap();
+                if run == 0 {
+                    gate.notified().await;
+                }
+                Ok(())
+            }
+        })
+        .build()
+        .unwrap();
+    (receiver, started, finish, runs)
+}
+
+#[tokio::test]
+async fn a_handler_dropped_midway_is_forgotten_and_the_redelivery_runs_it() {
+    let (receiver, mut started, _finish, runs) = blocking_receiver(Default::default());
+    let body = v2_event("ev-1", "x", TOKEN);
+    let headers = signed(&body, "n-1");
+    {
+        // A server shutting down (or a timeout layer) drops the answer's future mid-handler.
+        let first = receiver.handle(&headers, body.as_bytes());
+        tokio::pin!(first);
+        tokio::select! {
+            answer = &mut first => panic!("the handler should still be waiting: {answer:?}"),
+            _ = started.recv() => {}
+        }
+    }
+    assert_eq!(receiver.handle(&signed(&body, "n-2"), body.as_bytes()).await, WebhookResponse::ack());
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "the dropped run was forgotten, so the redelivery ran");
+    assert_eq!(receiver.handle(&headers, body.as_bytes()).await, WebhookResponse::ack(), "its nonce too");
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "...and now it is done");
+}
+
+#[tokio::test]
+async fn a_redelivery_while_in_flight_is_refused_not_acknowledged() {
+    // Two receivers (two replicas) sharing one memory.
+    let memory = vc_api::event_memory::LocalEventMemory::default();
+    let (first_replica, mut started, finish, runs) = blocking_receiver(memory.clone());
+    let second_replica = builder().memory(memory).build().unwrap();
+    let body = v2_event("ev-1", "x", TOKEN);
+    let first_replica = Arc::new(first_replica);
+    let running = tokio::spawn({
+        let (receiver, headers, body) = (first_replica.clone(), signed(&body, "n-1"), body.clone());
+        async move { receiver.handle(&headers, body.as_bytes()).await }
+    });
+    started.recv().await.unwrap();
+    for receiver in [&*first_replica, &second_replica] {
+        let nonce = format!("n-{:p}", receiver);
+        let error = receiver.process(&signed(&body, &nonce), body.as_bytes()).await.unwrap_err();
+        assert!(matches!(&error, WebhookError::InFlight { event_id } if event_id == "ev-1"), "{error:?}");
+        assert_eq!(error.http_status(), 503);
+    }
+    finish.notify_one();
+    assert_eq!(running.await.unwrap(), WebhookResponse::ack());
+    assert_eq!(second_replica.handle(&signed(&body, "n-9"), body.as_bytes()).await, WebhookResponse::ack());
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "handled once across both replicas");
 }
 
 #[tokio::test]

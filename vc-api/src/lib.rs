@@ -11,6 +11,7 @@ mod client;
 mod download;
 mod envelope;
 pub mod error;
+pub mod event_memory;
 pub mod events;
 pub mod export;
 mod generated;

@@ -6,8 +6,12 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::error::HandlerError;
+use futures_util::FutureExt;
+
+use super::error::{HandlerError, WebhookError};
+use crate::event_memory::{Claim, ClaimGuard, EventMemory};
 use crate::events::{Event, EventHeader};
 use crate::types;
 
@@ -58,6 +62,16 @@ pub enum Dispatched {
     Fallback,
     /// No handler: the event is acknowledged and dropped.
     Unhandled,
+}
+
+/// What became of an event given to [`EventDispatcher::dispatch_once`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Handled {
+    /// Its event id was new: a handler ran (or none was registered) and succeeded.
+    Ran(Dispatched),
+    /// Its event id was handled before; nothing ran.
+    Duplicate,
 }
 
 /// Async handlers by event type, plus a fallback.
@@ -141,6 +155,53 @@ impl EventDispatcher {
             Ok(Dispatched::Unhandled)
         }
     }
+
+    /// Runs the event's handler at most once per event id, whatever the transport it came by:
+    /// the one path from a decoded event to an answer.
+    ///
+    /// The event id is claimed in `memory`. A new id runs its handler; when the handler
+    /// succeeds the id is remembered as done for `retention`, and redeliveries are
+    /// [`Handled::Duplicate`]. When the handler fails, panics, or this future is dropped before
+    /// it finishes, the id is forgotten so that the platform's redelivery runs it again. A
+    /// delivery that arrives while the same id is still being handled is refused with
+    /// [`WebhookError::InFlight`] (answered 503; the platform delivers it again later), never
+    /// acknowledged as done.
+    pub async fn dispatch_once(
+        &self,
+        memory: &Arc<dyn EventMemory>,
+        retention: Duration,
+        header: EventHeader,
+        event: Event,
+    ) -> Result<Handled, WebhookError> {
+        let (event_id, event_type) = (header.event_id.clone(), header.event_type.clone());
+        let guard = match ClaimGuard::claim(memory, event_key(&event_id), retention).await {
+            Ok(Ok(guard)) => guard,
+            Ok(Err(Claim::InFlight)) => return Err(WebhookError::InFlight { event_id }),
+            Ok(Err(_)) => return Ok(Handled::Duplicate),
+            Err(error) => return Err(WebhookError::memory(error)),
+        };
+        match std::panic::AssertUnwindSafe(self.dispatch(header, event)).catch_unwind().await {
+            Ok(Ok(dispatched)) => {
+                guard.complete(retention).await.map_err(WebhookError::memory)?;
+                Ok(Handled::Ran(dispatched))
+            }
+            Ok(Err(source)) => Err(WebhookError::Handler { event_type, event_id, source }),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(event_id, event_type, panic = message, "vc_api.webhook: event handler panicked");
+                Err(WebhookError::HandlerPanicked { event_type, event_id })
+            }
+        }
+    }
+}
+
+/// The memory key of an event id.
+pub(crate) fn event_key(event_id: &str) -> String {
+    format!("event:{event_id}")
 }
 
 impl fmt::Debug for EventDispatcher {

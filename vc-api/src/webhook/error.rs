@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::event_memory::MemoryError;
+
 /// What a handler returns when it fails; the receiver answers HTTP 500 so that the platform
 /// delivers the event again later.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -78,6 +80,25 @@ pub enum WebhookError {
         #[source]
         source: HandlerError,
     },
+    /// A handler panicked; the platform will deliver the event again.
+    #[error("the handler of {event_type} (event {event_id}) panicked")]
+    HandlerPanicked {
+        /// The event's type.
+        event_type: String,
+        /// The event's id.
+        event_id: String,
+    },
+    /// The same event is being handled right now (a redelivery overtook the first delivery);
+    /// refused so that the platform delivers it again after the first one has finished.
+    #[error("event {event_id} is already being handled")]
+    InFlight {
+        /// The event's id.
+        event_id: String,
+    },
+    /// The memory of recent deliveries refused: full of keys that may still come again, or
+    /// its store is unreachable. Refused rather than risk running a handler twice.
+    #[error("the memory of recent deliveries cannot take this one")]
+    Memory(#[source] MemoryError),
     /// The receiver cannot be built from its configuration.
     #[error("invalid webhook receiver configuration: {0}")]
     Config(String),
@@ -86,7 +107,8 @@ pub enum WebhookError {
 impl WebhookError {
     /// The HTTP status to answer with: 401 for a request that failed authentication (signature,
     /// timestamp, replay, token), 400 for a body that cannot be decrypted or decoded, 500 for a
-    /// failed handler or an unusable configuration.
+    /// failed or panicked handler or an unusable configuration, 503 for a delivery to try again
+    /// later (its event in flight, the memory of deliveries full or unreachable).
     pub fn http_status(&self) -> u16 {
         match self {
             WebhookError::MissingHeader(_)
@@ -96,7 +118,16 @@ impl WebhookError {
             | WebhookError::Replay
             | WebhookError::BadToken => 401,
             WebhookError::Decrypt(_) | WebhookError::Malformed(_) => 400,
-            WebhookError::Handler { .. } | WebhookError::Config(_) => 500,
+            WebhookError::Handler { .. } | WebhookError::HandlerPanicked { .. } | WebhookError::Config(_) => 500,
+            WebhookError::InFlight { .. } | WebhookError::Memory(_) => 503,
+        }
+    }
+
+    /// A memory failure: an over-long key is a malformed delivery, anything else a refusal.
+    pub(crate) fn memory(error: MemoryError) -> Self {
+        match error {
+            MemoryError::KeyTooLong { .. } => WebhookError::Malformed(error.to_string()),
+            other => WebhookError::Memory(other),
         }
     }
 

@@ -50,13 +50,12 @@ mod crypto;
 mod dispatch;
 mod error;
 mod receiver;
-mod recent;
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 pub use crypto::{decrypt, signature};
-pub use dispatch::{Dispatched, EventDispatcher, TypedEvent};
+pub use dispatch::{Dispatched, EventDispatcher, Handled, TypedEvent};
 pub use error::{DecryptError, HandlerError, WebhookError};
 pub use receiver::{APP_TICKET_EVENT_TYPE, Delivery, EventReceiver, EventReceiverBuilder};
 
@@ -102,7 +101,7 @@ impl<K: AsRef<str>, V: AsRef<str>, S: BuildHasher> RequestHeaders for HashMap<K,
 /// What to answer the platform: hand these three to the web framework.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookResponse {
-    /// HTTP status: 200, or 400, 401 or 500 for a refused delivery.
+    /// HTTP status: 200, or 400, 401, 500 or 503 for a refused delivery.
     pub status: u16,
     /// The `Content-Type` header.
     pub content_type: &'static str,
@@ -125,9 +124,21 @@ impl WebhookResponse {
     }
 
     /// The error's status ([`WebhookError::http_status`]) with `{"msg": <the error>}`.
+    ///
+    /// Every body that cannot be decrypted or decoded gets the same answer, byte for byte
+    /// ([`UNREADABLE_BODY`](Self::UNREADABLE_BODY) with 400): telling a bad padding from bad
+    /// JSON would let anyone decrypt a captured delivery block by block. The reason itself is
+    /// in the error (and the receiver's log).
     pub fn error(error: &WebhookError) -> Self {
-        Self::json(error.http_status(), &serde_json::json!({ "msg": error.to_string() }))
+        let msg = match error {
+            WebhookError::Decrypt(_) | WebhookError::Malformed(_) => Self::UNREADABLE_BODY.to_owned(),
+            other => other.to_string(),
+        };
+        Self::json(error.http_status(), &serde_json::json!({ "msg": msg }))
     }
+
+    /// The message of every answer to a body that cannot be decrypted or decoded.
+    pub const UNREADABLE_BODY: &'static str = "the delivery cannot be decrypted or decoded";
 
     fn json(status: u16, body: &serde_json::Value) -> Self {
         Self { status, content_type: Self::CONTENT_TYPE, body: body.to_string() }

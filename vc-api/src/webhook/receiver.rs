@@ -1,9 +1,9 @@
-//! The receiver itself: from request headers and raw body bytes to a verified, decrypted,
-//! deduplicated [`Delivery`], and from there to the handlers and an HTTP answer.
+//! The receiver itself: from request headers and raw body bytes to a verified, decrypted
+//! [`Delivery`], and from there, once per event id, to the handlers and an HTTP answer.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -11,11 +11,11 @@ use serde_json::value::RawValue;
 use subtle::ConstantTimeEq;
 
 use super::crypto;
-use super::dispatch::{EventDispatcher, TypedEvent};
+use super::dispatch::{EventDispatcher, Handled, TypedEvent, event_key};
 use super::error::{DecryptError, HandlerError, WebhookError};
-use super::recent::RecentKeys;
 use super::{NONCE_HEADER, RequestHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookResponse};
 use crate::Client;
+use crate::event_memory::{ClaimGuard, EventMemory, LocalEventMemory};
 use crate::events::{Event, EventCallback, EventHeader};
 use crate::secret::Secret;
 
@@ -34,9 +34,9 @@ pub enum Delivery {
         /// The value to echo back as `{"challenge": ...}`.
         challenge: String,
     },
-    /// An event seen for the first time. Its header's `token` is removed.
+    /// An event. Its header's `token` is removed.
     Event(Box<EventCallback>),
-    /// A marketplace app's `app_ticket` (v1 or v2 shape), seen for the first time.
+    /// A marketplace app's `app_ticket` (v1 or v2 shape).
     AppTicket {
         /// The id of the delivery (`uuid` in v1, `header.event_id` in v2).
         event_id: String,
@@ -45,25 +45,32 @@ pub enum Delivery {
         /// The ticket.
         ticket: Secret,
     },
-    /// An event id received before (the platform delivers again when it got no 200 in time).
-    Duplicate {
-        /// The repeated event id.
-        event_id: String,
-    },
 }
 
 /// Verifies deliveries, decrypts them, answers URL verification, drops duplicates, gives
 /// `app_ticket` to marketplace clients and runs the [`EventDispatcher`].
 ///
-/// One receiver serves all requests of an app (share it with an [`Arc`]): its memories of
-/// nonces and event ids only work if every request goes through the same receiver.
+/// One receiver serves all requests of an app (share it with an [`Arc`]), or several receivers
+/// share one [`EventMemory`]: nonces and event ids are only recognised by the memory that saw
+/// them.
+///
+/// # Replays and duplicates
+/// A signed request's nonce is remembered for as long as its timestamp can still be accepted
+/// (until the timestamp is [`timestamp_tolerance`](EventReceiverBuilder::timestamp_tolerance)
+/// in the past), and an event id for the [`event_retention`](EventReceiverBuilder::event_retention)
+/// after its handler succeeded (twice the tolerance by default): a request replayed byte for
+/// byte inside the window is refused however many other deliveries came in between. The
+/// default memory holds at most [`LocalEventMemory::DEFAULT_CAPACITY`] keys (two per
+/// delivery, each at most [`MAX_KEY_LEN`](crate::event_memory::MAX_KEY_LEN) bytes); when it is
+/// full, deliveries are refused with 503 (the platform delivers them again later) until keys
+/// expire: it never forgets a key to make room.
 pub struct EventReceiver {
     encrypt_key: Option<Secret>,
     verification_token: Option<Secret>,
     tolerance: Duration,
+    retention: Option<Duration>,
+    memory: Arc<dyn EventMemory>,
     clock: Clock,
-    nonces: Mutex<RecentKeys>,
-    event_ids: Mutex<RecentKeys>,
     dispatcher: EventDispatcher,
     ticket_clients: Vec<Client>,
 }
@@ -74,6 +81,8 @@ impl fmt::Debug for EventReceiver {
             .field("encrypt_key", &self.encrypt_key)
             .field("verification_token", &self.verification_token)
             .field("timestamp_tolerance", &self.tolerance)
+            .field("event_retention", &self.retention())
+            .field("memory", &self.memory)
             .field("dispatcher", &self.dispatcher)
             .field("ticket_clients", &self.ticket_clients.len())
             .finish_non_exhaustive()
@@ -85,9 +94,10 @@ pub struct EventReceiverBuilder {
     encrypt_key: Option<Secret>,
     verification_token: Option<Secret>,
     tolerance: Duration,
+    retention: Option<Duration>,
     clock: Clock,
-    nonce_memory: usize,
-    event_id_memory: usize,
+    memory: Option<Arc<dyn EventMemory>>,
+    memory_capacity: usize,
     dispatcher: EventDispatcher,
     ticket_clients: Vec<Client>,
 }
@@ -98,8 +108,9 @@ impl fmt::Debug for EventReceiverBuilder {
             .field("encrypt_key", &self.encrypt_key)
             .field("verification_token", &self.verification_token)
             .field("timestamp_tolerance", &self.tolerance)
-            .field("nonce_memory", &self.nonce_memory)
-            .field("event_id_memory", &self.event_id_memory)
+            .field("event_retention", &self.retention)
+            .field("memory", &self.memory)
+            .field("memory_capacity", &self.memory_capacity)
             .field("dispatcher", &self.dispatcher)
             .finish_non_exhaustive()
     }
@@ -111,9 +122,10 @@ impl Default for EventReceiverBuilder {
             encrypt_key: None,
             verification_token: None,
             tolerance: EventReceiver::DEFAULT_TIMESTAMP_TOLERANCE,
+            retention: None,
             clock: Arc::new(SystemTime::now),
-            nonce_memory: EventReceiver::DEFAULT_MEMORY,
-            event_id_memory: EventReceiver::DEFAULT_MEMORY,
+            memory: None,
+            memory_capacity: LocalEventMemory::DEFAULT_CAPACITY,
             dispatcher: EventDispatcher::new(),
             ticket_clients: Vec::new(),
         }
@@ -148,17 +160,27 @@ impl EventReceiverBuilder {
         self
     }
 
-    /// How many recent request nonces are remembered to refuse replays (default
-    /// [`EventReceiver::DEFAULT_MEMORY`]; 0 turns the check off).
-    pub fn nonce_memory(mut self, capacity: usize) -> Self {
-        self.nonce_memory = capacity;
+    /// How long a handled event id is remembered, so that its redeliveries are acknowledged
+    /// without running the handler again (default: twice the timestamp tolerance, the whole
+    /// window a signed request can be replayed in).
+    pub fn event_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
         self
     }
 
-    /// How many recent event ids are remembered to drop duplicate deliveries (default
-    /// [`EventReceiver::DEFAULT_MEMORY`]; 0 turns deduplication off).
-    pub fn event_id_memory(mut self, capacity: usize) -> Self {
-        self.event_id_memory = capacity;
+    /// Where nonces and event ids are remembered (default: a [`LocalEventMemory`] of
+    /// [`memory_capacity`](Self::memory_capacity) keys on the receiver's clock). Receivers, and
+    /// other transports, that share one memory handle each event once between them.
+    pub fn memory(mut self, memory: impl EventMemory) -> Self {
+        self.memory = Some(Arc::new(memory));
+        self
+    }
+
+    /// The bound of the default memory, in keys (default
+    /// [`LocalEventMemory::DEFAULT_CAPACITY`]); each delivery takes two (its nonce and its
+    /// event id) for the length of the window.
+    pub fn memory_capacity(mut self, capacity: usize) -> Self {
+        self.memory_capacity = capacity;
         self
     }
 
@@ -208,13 +230,20 @@ impl EventReceiverBuilder {
                 "set an encrypt key, a verification token or both: without them any request would be accepted".into(),
             ));
         }
+        let memory = match self.memory {
+            Some(memory) => memory,
+            None => {
+                let clock = self.clock.clone();
+                Arc::new(LocalEventMemory::with_clock(self.memory_capacity, move || clock()))
+            }
+        };
         Ok(EventReceiver {
             encrypt_key: self.encrypt_key,
             verification_token: self.verification_token,
             tolerance: self.tolerance,
+            retention: self.retention,
+            memory,
             clock: self.clock,
-            nonces: Mutex::new(RecentKeys::new(self.nonce_memory)),
-            event_ids: Mutex::new(RecentKeys::new(self.event_id_memory)),
             dispatcher: self.dispatcher,
             ticket_clients: self.ticket_clients,
         })
@@ -247,17 +276,15 @@ struct V1Event {
     app_ticket: Option<String>,
 }
 
-/// A delivery plus what to forget if its processing fails, so that a redelivery is accepted.
-struct Received {
+/// A verified delivery, and the memory key and time-to-live of its request's nonce when signed.
+struct Verified {
     delivery: Delivery,
-    nonce_key: Option<String>,
+    nonce: Option<(String, Duration)>,
 }
 
 impl EventReceiver {
     /// Default allowed distance between `X-Lark-Request-Timestamp` and now: 5 minutes.
     pub const DEFAULT_TIMESTAMP_TOLERANCE: Duration = Duration::from_secs(300);
-    /// Default number of nonces and of event ids remembered.
-    pub const DEFAULT_MEMORY: usize = 4096;
 
     /// Starts configuring a receiver: give it the app's encrypt key and/or verification token,
     /// handlers, and marketplace clients.
@@ -265,28 +292,29 @@ impl EventReceiver {
         EventReceiverBuilder::default()
     }
 
-    /// Verifies, decrypts and decodes one request without running any handler.
+    /// Verifies, decrypts and decodes one request without running any handler and without
+    /// touching the memory of nonces and event ids (so without refusing replays or
+    /// duplicates: [`process`](Self::process) does that).
     ///
-    /// In order: the signature (when an encrypt key is set and the request is signed), the
-    /// timestamp window and the nonce; decryption; then a URL verification is answered after
-    /// its token is checked; any other delivery must be signed (when an encrypt key is set)
-    /// and carry the verification token (when one is set); its event id must be new. The
-    /// event id is remembered: if processing the event fails, call
-    /// [`forget_event`](Self::forget_event) so that the redelivery is accepted.
+    /// In order: with an encrypt key, the signature first (nothing is decrypted before it
+    /// matches) and the timestamp window; then decryption; a URL verification is answered
+    /// after its token is checked; any other delivery must be signed (when an encrypt key is
+    /// set) and carry the verification token (when one is set). An unsigned request to a
+    /// receiver with an encrypt key is either a URL verification with the right token or
+    /// [`WebhookError::MissingHeader`], whatever else is wrong with it.
     pub fn receive<H: RequestHeaders + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Delivery, WebhookError> {
-        self.receive_inner(headers, body).map(|received| received.delivery)
+        self.verify(headers, body).map(|verified| verified.delivery)
     }
 
-    /// Forgets an event id, so that its next delivery is processed again.
-    pub fn forget_event(&self, event_id: &str) {
-        if let Ok(mut ids) = self.event_ids.lock() {
-            ids.remove(event_id);
-        }
+    /// How long handled event ids are remembered.
+    fn retention(&self) -> Duration {
+        self.retention.unwrap_or(self.tolerance.saturating_mul(2))
     }
 
     /// Processes one request completely and returns the answer to send back: never fails and
-    /// never panics. Rejections are logged (`tracing`, without secrets) and answered with 401,
-    /// 400 or 500; see [`process`](Self::process) to get the error itself.
+    /// never panics (a panicking handler is answered 500). Rejections are logged (`tracing`,
+    /// without secrets) and answered with 400, 401, 500 or 503; see [`process`](Self::process)
+    /// to get the error itself.
     pub fn handle<'a, H: RequestHeaders + ?Sized>(
         &'a self,
         headers: &H,
@@ -307,61 +335,93 @@ impl EventReceiver {
     /// Like [`handle`](Self::handle), but a rejection is returned as the error.
     ///
     /// A URL verification is answered with its challenge; an `app_ticket` is given to the
-    /// marketplace clients; an event runs its handler; a duplicate is acknowledged without
-    /// running anything. When a handler fails, the event id (and the request's nonce) are
+    /// marketplace clients; an event runs its handler through
+    /// [`EventDispatcher::dispatch_once`]; a duplicate is acknowledged without running
+    /// anything. A replayed request (its timestamp and nonce seen before) is refused. When a
+    /// handler fails, panics or is dropped unfinished, the event id and the request's nonce are
     /// forgotten so that the platform's redelivery runs it again.
     pub fn process<'a, H: RequestHeaders + ?Sized>(
         &'a self,
         headers: &H,
         body: &[u8],
     ) -> impl Future<Output = Result<WebhookResponse, WebhookError>> + Send + use<'a, H> {
-        let received = self.receive_inner(headers, body);
+        let verified = self.verify(headers, body);
         async move {
-            let Received { delivery, nonce_key } = received?;
-            match delivery {
-                Delivery::Challenge { challenge } => Ok(WebhookResponse::challenge(&challenge)),
-                Delivery::Duplicate { event_id } => {
-                    tracing::debug!(event_id, "vc_api.webhook: duplicate delivery acknowledged");
-                    Ok(WebhookResponse::ack())
-                }
-                Delivery::AppTicket { event_id, ticket, .. } => {
-                    tracing::debug!(
-                        event_id,
-                        clients = self.ticket_clients.len(),
-                        "vc_api.webhook: app_ticket received"
-                    );
-                    for client in &self.ticket_clients {
-                        client.set_app_ticket(ticket.clone());
+            let Verified { delivery, nonce } = verified?;
+            let nonce = match nonce {
+                Some((key, ttl)) => match ClaimGuard::claim(&self.memory, key, ttl).await {
+                    Ok(Ok(guard)) => Some((guard, ttl)),
+                    Ok(Err(_)) => return Err(WebhookError::Replay),
+                    Err(error) => return Err(WebhookError::memory(error)),
+                },
+                None => None,
+            };
+            // On an error the nonce's guard is dropped, and the nonce forgotten.
+            let response = self.deliver(delivery).await?;
+            if let Some((guard, ttl)) = nonce {
+                guard.complete(ttl).await.map_err(WebhookError::memory)?;
+            }
+            Ok(response)
+        }
+    }
+
+    /// Runs a verified delivery: the challenge's answer, the ticket, or the event's handler.
+    async fn deliver(&self, delivery: Delivery) -> Result<WebhookResponse, WebhookError> {
+        match delivery {
+            Delivery::Challenge { challenge } => Ok(WebhookResponse::challenge(&challenge)),
+            Delivery::AppTicket { event_id, ticket, .. } => {
+                let guard = match ClaimGuard::claim(&self.memory, event_key(&event_id), self.retention()).await {
+                    Ok(Ok(guard)) => guard,
+                    Ok(Err(_)) => {
+                        tracing::debug!(event_id, "vc_api.webhook: duplicate app_ticket acknowledged");
+                        return Ok(WebhookResponse::ack());
                     }
-                    Ok(WebhookResponse::ack())
+                    Err(error) => return Err(WebhookError::memory(error)),
+                };
+                tracing::debug!(event_id, clients = self.ticket_clients.len(), "vc_api.webhook: app_ticket received");
+                for client in &self.ticket_clients {
+                    client.set_app_ticket(ticket.clone());
                 }
-                Delivery::Event(callback) => {
-                    let EventCallback { header, event, .. } = *callback;
-                    let (event_id, event_type) = (header.event_id.clone(), header.event_type.clone());
-                    match self.dispatcher.dispatch(header, event).await {
-                        Ok(dispatched) => {
-                            tracing::debug!(event_id, event_type, ?dispatched, "vc_api.webhook: event delivered");
-                            Ok(WebhookResponse::ack())
-                        }
-                        Err(source) => {
-                            self.forget_event(&event_id);
-                            if let (Some(key), Ok(mut nonces)) = (nonce_key, self.nonces.lock()) {
-                                nonces.remove(&key);
-                            }
-                            Err(WebhookError::Handler { event_type, event_id, source })
-                        }
+                guard.complete(self.retention()).await.map_err(WebhookError::memory)?;
+                Ok(WebhookResponse::ack())
+            }
+            Delivery::Event(callback) => {
+                let EventCallback { header, event, .. } = *callback;
+                let (event_id, event_type) = (header.event_id.clone(), header.event_type.clone());
+                match self.dispatcher.dispatch_once(&self.memory, self.retention(), header, event).await? {
+                    Handled::Ran(dispatched) => {
+                        tracing::debug!(event_id, event_type, ?dispatched, "vc_api.webhook: event delivered");
+                    }
+                    Handled::Duplicate => {
+                        tracing::debug!(event_id, event_type, "vc_api.webhook: duplicate delivery acknowledged");
                     }
                 }
+                Ok(WebhookResponse::ack())
             }
         }
     }
 
-    fn receive_inner<H: RequestHeaders + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Received, WebhookError> {
+    fn verify<H: RequestHeaders + ?Sized>(&self, headers: &H, body: &[u8]) -> Result<Verified, WebhookError> {
         let signed = headers.header(SIGNATURE_HEADER).is_some();
-        let nonce_key = match &self.encrypt_key {
-            Some(key) if signed => Some(self.check_signature(key, headers, body)?),
-            _ => None,
-        };
+        match &self.encrypt_key {
+            Some(key) if signed => {
+                let nonce = self.check_signature(key, headers, body)?;
+                Ok(Verified { delivery: self.open(body, true)?, nonce: Some(nonce) })
+            }
+            // Unsigned: only a URL verification is accepted. Every other outcome, whether the
+            // body failed to decrypt, to decode, or is an event, gets the same error, so that
+            // unsigned requests tell nothing about the plaintext.
+            Some(_) => match self.open(body, false) {
+                Ok(delivery @ Delivery::Challenge { .. }) => Ok(Verified { delivery, nonce: None }),
+                Err(WebhookError::BadToken) => Err(WebhookError::BadToken),
+                Ok(_) | Err(_) => Err(WebhookError::MissingHeader(SIGNATURE_HEADER)),
+            },
+            None => Ok(Verified { delivery: self.open(body, false)?, nonce: None }),
+        }
+    }
+
+    /// Decrypts (if needed) and decodes a body whose signature, if any, has been checked.
+    fn open(&self, body: &[u8], signed: bool) -> Result<Delivery, WebhookError> {
         let outer: Wire = serde_json::from_slice(body).map_err(WebhookError::malformed)?;
         let decrypted;
         let wire = match &outer.encrypt {
@@ -383,34 +443,34 @@ impl EventReceiver {
             self.check_token(wire.token.as_deref())?;
             let challenge =
                 wire.challenge.ok_or_else(|| WebhookError::malformed("url_verification without a challenge"))?;
-            return Ok(Received { delivery: Delivery::Challenge { challenge }, nonce_key });
+            return Ok(Delivery::Challenge { challenge });
         }
         if self.encrypt_key.is_some() && !signed {
             return Err(WebhookError::MissingHeader(SIGNATURE_HEADER));
         }
 
-        let delivery = if let Some(header) = wire.header {
+        if let Some(header) = wire.header {
             self.check_token(header.token.as_deref())?;
-            self.v2_delivery(wire.schema, header, wire.event)?
+            self.v2_delivery(wire.schema, header, wire.event)
         } else if wire.kind.as_deref() == Some("event_callback") {
             self.check_token(wire.token.as_deref())?;
             let event_id = wire.uuid.ok_or_else(|| WebhookError::malformed("v1 event_callback without a uuid"))?;
-            self.v1_delivery(event_id, wire.event)?
+            self.v1_delivery(event_id, wire.event)
         } else {
-            return Err(WebhookError::malformed(
+            Err(WebhookError::malformed(
                 "neither a url_verification, a v2 event (schema 2.0 with a header) nor a v1 event_callback",
-            ));
-        };
-        Ok(Received { delivery: self.deduplicate(delivery), nonce_key })
+            ))
+        }
     }
 
-    /// Checks signature, timestamp window and nonce; returns the key the nonce is remembered by.
+    /// Checks signature and timestamp window; returns the key the nonce is remembered by and
+    /// how long: until the timestamp leaves the window.
     fn check_signature<H: RequestHeaders + ?Sized>(
         &self,
         key: &Secret,
         headers: &H,
         body: &[u8],
-    ) -> Result<String, WebhookError> {
+    ) -> Result<(String, Duration), WebhookError> {
         let header = |name| headers.header(name).ok_or(WebhookError::MissingHeader(name));
         let (signature, timestamp, nonce) =
             (header(SIGNATURE_HEADER)?, header(TIMESTAMP_HEADER)?, header(NONCE_HEADER)?);
@@ -426,12 +486,9 @@ impl EventReceiver {
         if skew_secs.unsigned_abs() > self.tolerance.as_secs() {
             return Err(WebhookError::StaleTimestamp { skew_secs, tolerance: self.tolerance });
         }
-        let nonce_key = format!("{timestamp}\n{nonce}");
-        let fresh = self.nonces.lock().map(|mut nonces| nonces.insert(&nonce_key)).unwrap_or(true);
-        if !fresh {
-            return Err(WebhookError::Replay);
-        }
-        Ok(nonce_key)
+        // Accepted while now <= sent + tolerance: remembered until one second after that.
+        let ttl = Duration::from_secs(self.tolerance.as_secs().saturating_add_signed(skew_secs).saturating_add(1));
+        Ok((format!("nonce:{timestamp}:{nonce}"), ttl))
     }
 
     /// Compares the delivery's token with the configured one, in constant time.
@@ -481,17 +538,6 @@ impl EventReceiver {
         }
         let header = header.try_into().map_err(WebhookError::malformed)?;
         Ok(Delivery::Event(Box::new(EventCallback { schema: None, header, event: decoded })))
-    }
-
-    /// Turns a delivery whose event id was seen before into [`Delivery::Duplicate`].
-    fn deduplicate(&self, delivery: Delivery) -> Delivery {
-        let event_id = match &delivery {
-            Delivery::Event(callback) => &callback.header.event_id,
-            Delivery::AppTicket { event_id, .. } => event_id,
-            Delivery::Challenge { .. } | Delivery::Duplicate { .. } => return delivery,
-        };
-        let fresh = self.event_ids.lock().map(|mut ids| ids.insert(event_id)).unwrap_or(true);
-        if fresh { delivery } else { Delivery::Duplicate { event_id: event_id.clone() } }
     }
 }
 
