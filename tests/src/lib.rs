@@ -20,6 +20,7 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 pub mod loopback;
+pub mod redis_server;
 
 /// The token every test client sends.
 pub const TEST_TOKEN: &str = "t-test-token";

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! `WEBHOOK_ADDR` changes the address. With `FEISHU_APP_ID` and `FEISHU_APP_SECRET` set, a
-//! marketplace-app client is configured and receives every `app_ticket`.
+//! marketplace-app client is configured and receives every `app_ticket`. With
+//! `FEISHU_REDIS_URL` set (and `--features axum,redis`), the memory of handled events is shared
+//! on Redis, so that several replicas run each event's handler once between them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,6 +50,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{} (event {}): {}", event.event_type(), header.event_id, serde_json::to_string(&event)?);
             Ok(())
         });
+    if let Some(url) = env("FEISHU_REDIS_URL") {
+        // Several replicas: the memory of handled events on Redis, so each runs once in all.
+        #[cfg(feature = "redis")]
+        {
+            let app_id = env("FEISHU_APP_ID").unwrap_or_else(|| "default-app".to_owned());
+            receiver = receiver.memory(vc_api::redis_store::RedisEventMemory::open(&url, &app_id)?);
+            println!("event memory on Redis (shared with every replica of {app_id})");
+        }
+        #[cfg(not(feature = "redis"))]
+        return Err(format!("FEISHU_REDIS_URL={url} needs the example built with `--features axum,redis`").into());
+    }
     if let (Some(app_id), Some(app_secret)) = (env("FEISHU_APP_ID"), env("FEISHU_APP_SECRET")) {
         let client = vc_api::Client::builder().marketplace_app(app_id, app_secret).build()?;
         receiver = receiver.app_ticket_client(client);

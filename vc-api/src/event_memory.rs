@@ -173,7 +173,16 @@ impl LocalEventMemory {
         Ok(Claim::New)
     }
 
-    fn complete_now(&self, key: &str, ttl: Duration) -> Result<(), MemoryError> {
+    /// Whether `key` is held as done (and not expired).
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_done(&self, key: &str) -> bool {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        state.drop_expired(now);
+        matches!(state.keys.get(key), Some((KeyState::Done, _)))
+    }
+
+    pub(crate) fn complete_now(&self, key: &str, ttl: Duration) -> Result<(), MemoryError> {
         check_key(key)?;
         let now = self.now_ms();
         let mut state = self.lock();

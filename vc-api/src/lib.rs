@@ -21,6 +21,8 @@ mod operation;
 pub mod pagination;
 mod rate_limit;
 mod raw;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 mod response;
 mod retry;
 mod secret;

@@ -227,6 +227,8 @@ fn ci_task() -> anyhow::Result<()> {
         &["clippy", "-p", "vc-api", "--lib", "--locked", "--", "-D", "warnings"],
         &[],
     )?;
+    // The shared-state tests start their own Redis.
+    spec_tools::install::redis_server()?;
     // Unit and integration tests of every crate, the typed-mock doctest, the mock server and the
     // `vc` binary against it.
     run_step("tests", &cargo, &["test", "--workspace", "--all-features", "--locked"], &[])?;

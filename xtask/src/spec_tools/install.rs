@@ -110,23 +110,34 @@ pub fn chromium() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    let debian = PathBuf::from("/usr/bin/chromium");
-    if debian.exists() {
-        return Ok(debian);
+    debian_package("/usr/bin/chromium", "chromium", "or set CHROMIUM to a Chromium binary")
+}
+
+/// Debian's `redis-server` for the shared-state tests, installed with apt-get when missing.
+pub fn redis_server() -> anyhow::Result<PathBuf> {
+    debian_package("/usr/bin/redis-server", "redis-server", "the shared-state tests start one")
+}
+
+/// `binary` from the Debian package `package`: installed with `apt-get install -y` when missing
+/// and running as root (as CI does); otherwise an error saying what to install (and `hint`).
+fn debian_package(binary: &str, package: &str, hint: &str) -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(binary);
+    if path.exists() {
+        return Ok(path);
     }
     let uid = process::output(Command::new("id").arg("-u"), Duration::from_secs(10))?;
     anyhow::ensure!(
         String::from_utf8_lossy(&uid.stdout).trim() == "0",
-        "Chromium is missing: install Debian's `chromium` package (or set CHROMIUM to a Chromium binary)"
+        "{binary} is missing: install Debian's `{package}` package ({hint})"
     );
-    println!("\n== installing Debian's chromium (apt-get)");
+    println!("\n== installing Debian's {package} (apt-get)");
     let apt = |args: &[&str]| {
         let mut command = Command::new("apt-get");
         command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         process::run(&mut command)
     };
     apt(&["update", "-qq"])?;
-    apt(&["install", "-y", "-qq", "chromium"])?;
-    anyhow::ensure!(debian.exists(), "apt-get installed chromium but {} is missing", debian.display());
-    Ok(debian)
+    apt(&["install", "-y", "-qq", package])?;
+    anyhow::ensure!(path.exists(), "apt-get installed {package} but {binary} is missing");
+    Ok(path)
 }
