@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     dir: PathBuf,
+    durable: bool,
     child: Option<Child>,
 }
 
@@ -18,10 +19,19 @@ impl RedisServer {
     /// Starts a server on a free loopback port, persisting every write to an append-only file in
     /// a fresh temporary directory (so a restart keeps the data, as a production Redis would).
     pub fn start() -> Self {
+        Self::start_with(true)
+    }
+
+    /// Starts a server that keeps its data in memory only (no fsync per write: for benchmarks).
+    pub fn start_in_memory() -> Self {
+        Self::start_with(false)
+    }
+
+    fn start_with(durable: bool) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let dir = std::env::temp_dir().join(format!("vc-api-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let mut server = Self { port, dir, child: None };
+        let mut server = Self { port, dir, durable, child: None };
         server.restart();
         server
     }
@@ -44,7 +54,11 @@ impl RedisServer {
         self.stop();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(if self.durable {
+                ["--appendonly", "yes", "--appendfsync", "always"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "no"]
+            })
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

@@ -205,6 +205,27 @@ const COMPARISONS: &[Comparison] = &[
         by_time: false,
         target: None,
     },
+    Comparison {
+        what: "5. receiver, in-process event memory vs none",
+        ours: "receiver/signed_event/local_memory",
+        theirs: "receiver/signed_event/verify_and_dispatch",
+        by_time: false,
+        target: None,
+    },
+    Comparison {
+        what: "5. receiver, Redis event memory vs none",
+        ours: "receiver/signed_event/redis_memory",
+        theirs: "receiver/signed_event/verify_and_dispatch",
+        by_time: false,
+        target: None,
+    },
+    Comparison {
+        what: "5. receiver, Redis event memory vs in-process",
+        ours: "receiver/signed_event/redis_memory",
+        theirs: "receiver/signed_event/local_memory",
+        by_time: false,
+        target: None,
+    },
 ];
 
 /// Prints the table of ratios from the estimates criterion left in `<target>/criterion`.
