@@ -72,12 +72,29 @@ pub struct Operation {
     pub file_media_type: Option<String>,
     /// `x-feishu-pagination.items`: the `data` field holding a page's items.
     pub pagination_items: Option<String>,
+    /// The security schemes (token types) the operation accepts, by name
+    /// (`tenant_access_token`, `user_access_token`): its own `security`, else the document's.
+    pub token_types: Vec<String>,
+    /// `x-feishu-error-codes` as `(code, HTTP status)` pairs.
+    pub error_statuses: Vec<(i64, u16)>,
 }
 
 impl Operation {
     /// The parameter `name`, if the operation has it.
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name == name)
+    }
+
+    /// Whether the operation accepts the security scheme (token type) `scheme`
+    /// (`tenant_access_token`, ...). An operation that names none accepts any.
+    pub fn accepts_token_type(&self, scheme: &str) -> bool {
+        self.token_types.is_empty() || self.token_types.iter().any(|t| t == scheme)
+    }
+
+    /// The HTTP status that comes with Feishu code `code` on this operation: its
+    /// `x-feishu-error-codes` entry, else [`DEFAULT_ERROR_STATUS`].
+    pub fn error_status(&self, code: i64) -> u16 {
+        error_status(&self.error_statuses, code)
     }
 
     /// Whether the operation pages with a `page_token` query parameter (otherwise, when it
@@ -174,6 +191,27 @@ impl Spec {
     }
 }
 
+/// The HTTP status of an error code an operation's table does not list.
+pub const DEFAULT_ERROR_STATUS: u16 = 400;
+
+/// The HTTP status that comes with Feishu code `code`, given an operation's
+/// `(code, status)` table (`x-feishu-error-codes`): the listed status, else
+/// [`DEFAULT_ERROR_STATUS`]. The one place this rule lives (vc-api's typed mocks use it too).
+pub fn error_status(table: &[(i64, u16)], code: i64) -> u16 {
+    table.iter().find(|(listed, _)| *listed == code).map_or(DEFAULT_ERROR_STATUS, |(_, status)| *status)
+}
+
+fn security_names(security: &Value) -> Option<Vec<String>> {
+    let requirements = security.as_array()?;
+    let mut names: Vec<String> = Vec::new();
+    for name in requirements.iter().filter_map(Value::as_object).flat_map(|r| r.keys()) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Some(names)
+}
+
 fn text(value: &Value, key: &str) -> String {
     value.get(key).and_then(Value::as_str).unwrap_or_default().trim().to_owned()
 }
@@ -227,6 +265,20 @@ fn operation(doc: &Value, id: &str, method: &str, path: &str, op: &Value, shared
         response_example: ok.pointer("/content/application~1json/example").cloned(),
         file_media_type,
         pagination_items: op.pointer("/x-feishu-pagination/items").and_then(Value::as_str).map(str::to_owned),
+        token_types: op
+            .get("security")
+            .and_then(security_names)
+            .or_else(|| doc.get("security").and_then(security_names))
+            .unwrap_or_default(),
+        error_statuses: op
+            .get("x-feishu-error-codes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                Some((entry.get("code")?.as_i64()?, u16::try_from(entry.get("http_status")?.as_u64()?).ok()?))
+            })
+            .collect(),
     }
 }
 
@@ -249,6 +301,20 @@ mod tests {
         assert_eq!(search.pagination_items.as_deref(), Some("rooms"));
         assert!(!search.page_token_in_query() && search.body_required);
         assert!(spec.operation("room_list").unwrap().page_token_in_query());
+        let end = spec.operation("meeting_end").unwrap();
+        assert_eq!(end.token_types, ["user_access_token"]);
+        assert!(end.accepts_token_type("user_access_token") && !end.accepts_token_type("tenant_access_token"));
+        let get = spec.operation("meeting_get").unwrap();
+        assert!(get.accepts_token_type("tenant_access_token") && get.accepts_token_type("user_access_token"));
+    }
+
+    #[test]
+    fn error_statuses_come_from_the_operation_table() {
+        let get = Spec::embedded().operation("meeting_get").unwrap();
+        assert_eq!(get.error_status(121005), 403);
+        assert_eq!(get.error_status(121003), 400);
+        assert_eq!(get.error_status(1), DEFAULT_ERROR_STATUS);
+        assert_eq!(error_status(&[(7, 418)], 7), 418);
     }
 
     #[test]
