@@ -4,7 +4,8 @@
 //   SPEC_JSON     spec/openapi.yaml converted to JSON
 //   VC_MOCK_URL   the base URL of a running vc-mock (mode `call` only)
 //   APP_ID, APP_SECRET, USER_TOKEN  what vc-mock accepts (mode `call` only)
-// Usage: node node_sdk.cjs call|agree. Prints one JSON report on stdout; the caller asserts.
+//   REPORT        where to write the JSON report (the SDK logs on stdout)
+// Usage: node node_sdk.cjs call|agree. Writes one JSON report; the caller asserts on it.
 "use strict";
 
 const fs = require("fs");
@@ -298,7 +299,7 @@ function agree() {
 
 const mode = process.argv[2];
 (mode === "call" ? callAll() : Promise.resolve().then(agree))
-  .then((report) => process.stdout.write(JSON.stringify(report, null, 1) + "\n"))
+  .then((report) => fs.writeFileSync(process.env.REPORT, JSON.stringify(report, null, 1) + "\n"))
   .catch((e) => {
     process.stderr.write(`node_sdk.cjs ${mode}: ${e && e.stack ? e.stack : e}\n`);
     process.exit(2);

@@ -148,6 +148,12 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// The HTTP status of an error answer with `code` to `operation`: its `x-feishu-error-codes`
+/// entry, by the same rule as vc-api's typed mocks ([`vc_api::mock::error_status`]).
+fn error_status(operation: &Operation, code: i64) -> u16 {
+    vc_api::mock::error_status(&operation.error_statuses, code)
+}
+
 /// The kinds of access token Feishu issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TokenKind {
@@ -261,7 +267,7 @@ impl State {
         {
             Ok(body) => body,
             Err(problem) => {
-                let status = operation.error_status(PARAM_ERROR);
+                let status = error_status(operation, PARAM_ERROR);
                 return (id, Answer::error(status, PARAM_ERROR, format!("param error: {problem}"), log_id));
             }
         };
@@ -332,7 +338,7 @@ impl State {
             .filter(|token| !token.is_empty());
         let Some(token) = token else {
             return Err(Answer::error(
-                operation.error_status(TOKEN_MISSING),
+                error_status(operation, TOKEN_MISSING),
                 TOKEN_MISSING,
                 "Missing access token for authorization. Please make a request with token attached.",
                 log_id,
@@ -343,7 +349,7 @@ impl State {
             Some(None) => return Ok(()),
             None => {
                 return Err(Answer::error(
-                    operation.error_status(TENANT_TOKEN_INVALID),
+                    error_status(operation, TENANT_TOKEN_INVALID),
                     TENANT_TOKEN_INVALID,
                     "Invalid access token for authorization. Please make a request with token attached.",
                     log_id,
@@ -365,7 +371,7 @@ impl State {
             operation.token_types.join(" or "),
             kind.scheme()
         );
-        Err(Answer::error(operation.error_status(code), code, msg, log_id))
+        Err(Answer::error(error_status(operation, code), code, msg, log_id))
     }
 
     fn success(&self, operation: &Operation, query: &[(String, String)], body: Option<&Value>) -> Answer {

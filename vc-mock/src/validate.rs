@@ -96,9 +96,10 @@ fn parse_scalar(spec: &Spec, schema: &Value, text: &str) -> Result<Value, String
             let number: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
             serde_json::Number::from_f64(number).map(Value::Number).ok_or_else(|| format!("{text:?} is not finite"))?
         }
+        // The official Python SDK spells query booleans `True` / `False` (Python's `str`).
         Some("boolean") => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
+            "true" | "True" | "TRUE" => Value::Bool(true),
+            "false" | "False" | "FALSE" => Value::Bool(false),
             _ => return Err(format!("{text:?} is not true or false")),
         },
         _ => Value::String(text.to_owned()),
@@ -322,6 +323,12 @@ mod tests {
             &pairs(&[("with_participants", "yes")]),
         );
         assert_eq!(booleans.unwrap_err(), "query parameter with_participants: \"yes\" is not true or false");
+        for spelling in ["true", "False", "TRUE"] {
+            let query = pairs(&[("with_participants", spelling)]);
+            assert!(
+                check_params(spec(), op("reserve_get_active_meeting"), &pairs(&[("reserve_id", "1")]), &query).is_ok()
+            );
+        }
     }
 
     #[test]
