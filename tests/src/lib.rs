@@ -34,14 +34,9 @@ pub fn contract_base_url() -> Option<String> {
     std::env::var(CONTRACT_BASE_URL_VAR).ok().filter(|url| !url.is_empty())
 }
 
-/// The bundled spec as JSON.
+/// The bundled spec as JSON (read by the workspace's one spec reader, [`vc_spec::Spec`]).
 pub fn spec() -> &'static Value {
-    static SPEC: OnceLock<Value> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/openapi.yaml");
-        let text = std::fs::read_to_string(path).expect("spec/openapi.yaml is readable");
-        serde_yaml::from_str(&text).expect("spec/openapi.yaml is valid YAML")
-    })
+    vc_spec::Spec::embedded().document()
 }
 
 /// One operation of the spec, with its examples.
@@ -59,20 +54,16 @@ pub struct SpecOperation {
 
 /// Every operation of the spec.
 pub fn operations() -> Vec<SpecOperation> {
-    let mut out = Vec::new();
-    for (path, item) in spec()["paths"].as_object().expect("paths") {
-        for (method, op) in item.as_object().expect("path item") {
-            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
-                out.push(SpecOperation {
-                    id: id.to_owned(),
-                    method: method.to_uppercase(),
-                    path: path.clone(),
-                    op: op.clone(),
-                });
-            }
-        }
-    }
-    out
+    vc_spec::Spec::embedded()
+        .operations()
+        .iter()
+        .map(|op| SpecOperation {
+            id: op.id.clone(),
+            method: op.method.clone(),
+            path: op.path.clone(),
+            op: op.raw.clone(),
+        })
+        .collect()
 }
 
 /// The operation with this id; panics (failing the test) if the spec has none.
@@ -81,12 +72,9 @@ pub fn operation(id: &str) -> SpecOperation {
 }
 
 fn resolve(value: &Value) -> &Value {
-    match value.get("$ref").and_then(Value::as_str) {
-        Some(reference) => {
-            let pointer = reference.trim_start_matches('#');
-            spec().pointer(pointer).unwrap_or_else(|| panic!("unresolved {reference}"))
-        }
-        None => value,
+    match vc_spec::Spec::embedded().resolve(value) {
+        Value::Null => panic!("unresolved {value}"),
+        found => found,
     }
 }
 

@@ -48,6 +48,17 @@ pub use crate::generated::mocks::*;
 use crate::operation::Operation;
 use crate::response::LOG_ID_HEADER;
 
+/// The HTTP status of an error code not in an operation's table.
+pub const DEFAULT_ERROR_STATUS: u16 = 400;
+
+/// The HTTP status that comes with Feishu code `code` on an operation whose error table
+/// (`x-feishu-error-codes`: `(code, HTTP status)` pairs) is `table`: the listed status, else
+/// [`DEFAULT_ERROR_STATUS`]. The one place this rule lives: [`OperationMock::fail`] and the
+/// `vc-mock` server both answer errors with it.
+pub fn error_status(table: &[(i64, u16)], code: i64) -> u16 {
+    table.iter().find(|(listed, _)| *listed == code).map_or(DEFAULT_ERROR_STATUS, |(_, status)| *status)
+}
+
 /// A mock of one operation, untyped: what every generated mock builder holds.
 #[derive(Clone)]
 #[must_use = "a mock does nothing until it answers and is mounted on a server"]
@@ -153,7 +164,7 @@ impl OperationMock {
     /// Answers `{"code": code, "msg": msg}` with the HTTP status the operation's error-code
     /// table gives for `code`, or 400 for a code it does not list.
     pub fn fail(self, code: i64, msg: impl Into<String>) -> Mock {
-        let status = self.error_statuses.iter().find(|(c, _)| *c == code).map_or(400, |(_, status)| *status);
+        let status = error_status(self.error_statuses, code);
         self.fail_with_status(status, code, msg)
     }
 

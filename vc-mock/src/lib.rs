@@ -8,6 +8,11 @@
 //!   server issued or one of the fixed tokens it accepts ([`TENANT_TOKEN`], [`USER_TOKEN`] and
 //!   any added with [`MockServerBuilder::accept_token`]). A missing token gets code 99991661, an
 //!   unknown or expired one 99991663 (HTTP 400).
+//! - **Token types**: each operation takes the token types its `security` lists. A token's type
+//!   is how it was issued (tenant or app token endpoint) or, for a fixed token, its prefix as
+//!   Feishu's tokens have it (`t-` tenant, `u-` user, `a-` app; a fixed token with another
+//!   prefix counts as every type). A user-only operation called with another type gets 99991668,
+//!   a tenant-only one 99991663, with a message naming the accepted types.
 //! - **Token endpoints**: `POST /open-apis/auth/v3/tenant_access_token/internal` (and
 //!   `app_access_token/internal`) issue tokens for the app [`APP_ID`] / [`APP_SECRET`]; a
 //!   marketplace app gets an app token from `POST /open-apis/auth/v3/app_access_token` with
@@ -15,11 +20,44 @@
 //! - **Validation** (see [`validate`]): path parameters present, required query parameters,
 //!   query types, enums and ranges, the JSON body against the request schema (required fields,
 //!   types, enums, ranges, lengths; fields the schema does not declare are rejected). A wrong
-//!   request gets HTTP 400 with `{"code": 121003, "msg": "param error: <what is wrong>"}`.
+//!   request gets `{"code": 121003, "msg": "param error: <what is wrong>"}` with the HTTP status
+//!   the operation's `x-feishu-error-codes` gives 121003 (400), by the rule of
+//!   [`vc_api::mock::error_status`].
 //! - **Answers**: the 200 example of the operation; the file download serves a few bytes
 //!   ([`server::FILE_BYTES`]). Paginated operations have two pages: the example, then (when
 //!   the request carries the example's `page_token`) the example with `has_more: false`.
 //!   Every answer has an `X-Tt-Logid` header.
+//!
+//! # How strict it is
+//!
+//! The mock is as strict as the spec where the spec is certain, and as lenient as the real
+//! gateway is known to be where official clients rely on it. `cargo xtask official-clients`
+//! checks that Feishu's own Node SDK gets code 0 for every operation, and the Python SDK for
+//! every operation it has.
+//!
+//! **Accepted although the spec would not allow it:**
+//! - an empty JSON object `{}` (or a blank body), with or without `Content-Type:
+//!   application/json`, on an operation without a request body (GET, DELETE, and the PATCH
+//!   operations `meeting_end` and `meeting_recording_stop`): the official SDKs send `{}` on every
+//!   call, so the gateway takes it as no body. Any other body there is rejected;
+//! - query booleans spelt `True` / `False` / `TRUE` / `FALSE` as well as `true` / `false` (the
+//!   Python SDK writes Python's spelling);
+//! - a fixed token of unknown prefix, for every operation (added with
+//!   [`MockServerBuilder::accept_token`], for tests that need a token of no particular type).
+//!
+//! **Checked:** the route (method and path template), the bearer token and its type against the
+//! operation's `security`, every path and query parameter (presence, repetition, type, enum,
+//! range, length, no unknown query parameters) and the JSON body (required fields, types,
+//! enums, ranges, lengths, item counts, no undeclared fields).
+//!
+//! **Not known to the mock, so not checked:** whether the IDs refer to anything (every
+//! well-formed ID exists; answers are the examples whatever was asked), permissions and scopes
+//! (no 121005 or 99991672), which user a user token stands for, rate limits, the conditional
+//! rules the doc pages state in prose (a field required only for some `scope` value, a time
+//! range no longer than some days), the real gateway's error texts and which exact code it
+//! uses for a token of the wrong type (the pages do not say; the mock answers with the
+//! invalid-token code of the type the operation wants), and state: nothing a call does
+//! changes later answers.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -34,8 +72,10 @@
 #![deny(missing_docs)]
 
 pub mod server;
-pub mod spec;
 pub mod validate;
+
+/// The bundled spec as the mock reads it: the workspace's one spec reader, the `vc-spec` crate.
+pub use vc_spec as spec;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;

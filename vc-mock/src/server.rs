@@ -28,6 +28,9 @@ pub const TOKEN_MISSING: i64 = 99991661;
 pub const TENANT_TOKEN_INVALID: i64 = 99991663;
 /// An app access token that was not issued here, or has expired.
 pub const APP_TOKEN_INVALID: i64 = 99991664;
+/// A user access token was needed: the operation accepts only user tokens and got another
+/// kind (Feishu's code for an invalid user access token).
+pub const USER_TOKEN_INVALID: i64 = 99991668;
 
 /// The bytes served as the file of `export_download`: the start of a zip (xlsx) archive and a
 /// line saying where it comes from.
@@ -145,6 +148,42 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// The HTTP status of an error answer with `code` to `operation`: its `x-feishu-error-codes`
+/// entry, by the same rule as vc-api's typed mocks ([`vc_api::mock::error_status`]).
+fn error_status(operation: &Operation, code: i64) -> u16 {
+    vc_api::mock::error_status(&operation.error_statuses, code)
+}
+
+/// The kinds of access token Feishu issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokenKind {
+    Tenant,
+    User,
+    App,
+}
+
+impl TokenKind {
+    const ALL: [TokenKind; 3] = [TokenKind::Tenant, TokenKind::User, TokenKind::App];
+
+    /// The security scheme naming this kind in the spec.
+    fn scheme(self) -> &'static str {
+        match self {
+            TokenKind::Tenant => "tenant_access_token",
+            TokenKind::User => "user_access_token",
+            TokenKind::App => "app_access_token",
+        }
+    }
+
+    /// How Feishu's tokens of this kind start.
+    fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::Tenant => "t-",
+            TokenKind::User => "u-",
+            TokenKind::App => "a-",
+        }
+    }
+}
+
 /// Token endpoint paths (as vc-api calls them).
 const TENANT_TOKEN_INTERNAL: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 const APP_TOKEN_INTERNAL: &str = "/open-apis/auth/v3/app_access_token/internal";
@@ -220,14 +259,17 @@ impl State {
             }
         };
         let id = Some(operation.id.clone());
-        if let Err(answer) = self.check_token(request.authorization, log_id) {
+        if let Err(answer) = self.check_token(operation, request.authorization, log_id) {
             return (id, answer);
         }
         let body = match validate::check_params(self.spec, operation, &path_params, request.query)
             .and_then(|()| validate::check_body(self.spec, operation, request.body))
         {
             Ok(body) => body,
-            Err(problem) => return (id, Answer::error(400, PARAM_ERROR, format!("param error: {problem}"), log_id)),
+            Err(problem) => {
+                let status = error_status(operation, PARAM_ERROR);
+                return (id, Answer::error(status, PARAM_ERROR, format!("param error: {problem}"), log_id));
+            }
         };
         (id, self.success(operation, request.query, body.as_ref()))
     }
@@ -271,7 +313,24 @@ impl State {
         }
     }
 
-    fn check_token(&self, authorization: Option<&str>, log_id: &str) -> Result<(), Answer> {
+    /// The kind of a bearer token: issued here (tenant or app), or fixed (by its prefix, as
+    /// Feishu's tokens have: `t-` tenant, `u-` user, `a-` app). `None` for an unknown, expired
+    /// or empty token; `Some(None)` for a fixed token of no known kind (accepted anywhere).
+    fn token_kind(&self, token: &str) -> Option<Option<TokenKind>> {
+        let now = Instant::now();
+        if lock(&self.tenant_tokens).get(token).is_some_and(|expiry| now < *expiry) {
+            return Some(Some(TokenKind::Tenant));
+        }
+        if lock(&self.app_tokens).get(token).is_some_and(|expiry| now < *expiry) {
+            return Some(Some(TokenKind::App));
+        }
+        if !self.config.tokens.iter().any(|t| t == token) {
+            return None;
+        }
+        Some(TokenKind::ALL.into_iter().find(|kind| token.starts_with(kind.prefix())))
+    }
+
+    fn check_token(&self, operation: &Operation, authorization: Option<&str>, log_id: &str) -> Result<(), Answer> {
         let token = authorization
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -279,24 +338,40 @@ impl State {
             .filter(|token| !token.is_empty());
         let Some(token) = token else {
             return Err(Answer::error(
-                400,
+                error_status(operation, TOKEN_MISSING),
                 TOKEN_MISSING,
                 "Missing access token for authorization. Please make a request with token attached.",
                 log_id,
             ));
         };
-        let fixed = self.config.tokens.iter().any(|t| t == token);
-        let issued = lock(&self.tenant_tokens).get(token).is_some_and(|expiry| Instant::now() < *expiry);
-        if fixed || issued {
-            Ok(())
-        } else {
-            Err(Answer::error(
-                400,
-                TENANT_TOKEN_INVALID,
-                "Invalid access token for authorization. Please make a request with token attached.",
-                log_id,
-            ))
+        let kind = match self.token_kind(token) {
+            Some(Some(kind)) => kind,
+            Some(None) => return Ok(()),
+            None => {
+                return Err(Answer::error(
+                    error_status(operation, TENANT_TOKEN_INVALID),
+                    TENANT_TOKEN_INVALID,
+                    "Invalid access token for authorization. Please make a request with token attached.",
+                    log_id,
+                ));
+            }
+        };
+        if operation.accepts_token_type(kind.scheme()) {
+            return Ok(());
         }
+        // The kind the operation wants decides the code: an invalid token of that kind.
+        let code = if operation.accepts_token_type(TokenKind::Tenant.scheme()) {
+            TENANT_TOKEN_INVALID
+        } else {
+            USER_TOKEN_INVALID
+        };
+        let msg = format!(
+            "Invalid access token for authorization: {} accepts {}, not a {}.",
+            operation.id,
+            operation.token_types.join(" or "),
+            kind.scheme()
+        );
+        Err(Answer::error(error_status(operation, code), code, msg, log_id))
     }
 
     fn success(&self, operation: &Operation, query: &[(String, String)], body: Option<&Value>) -> Answer {
@@ -477,23 +552,75 @@ mod tests {
                 app_id: "cli_a".into(),
                 app_secret: "s".into(),
                 app_ticket: "ticket".into(),
-                tokens: vec!["t-fixed".into()],
+                tokens: vec!["t-fixed".into(), "u-fixed".into(), "fixed-of-any-kind".into()],
                 token_lifetime: Duration::from_secs(60),
             },
         )
     }
 
     fn call(state: &State, method: &str, path: &str, query: &[(&str, &str)], body: &str) -> (Answer, Value) {
+        call_as(state, "fixed-of-any-kind", method, path, query, body)
+    }
+
+    fn call_as(
+        state: &State,
+        token: &str,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &str,
+    ) -> (Answer, Value) {
         let query: Vec<(String, String)> = query.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let authorization = format!("Bearer {token}");
         let answer = state.handle(Incoming {
             method,
             path,
             query: &query,
-            authorization: Some("Bearer t-fixed"),
+            authorization: Some(&authorization),
             body: body.as_bytes(),
         });
         let json = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
         (answer, json)
+    }
+
+    #[test]
+    fn token_types_follow_each_operations_security() {
+        let state = state();
+        // meeting_end: user tokens only; room_list: tenant tokens only; meeting_get: both.
+        let end = "/open-apis/vc/v1/meetings/M1/end";
+        let (answer, json) = call_as(&state, "t-fixed", "PATCH", end, &[], "");
+        assert_eq!((answer.status, answer.code), (400, Some(USER_TOKEN_INVALID)));
+        assert!(json["msg"].as_str().unwrap().contains("meeting_end accepts user_access_token"), "{json}");
+        assert_eq!(call_as(&state, "u-fixed", "PATCH", end, &[], "").0.code, Some(0));
+        assert_eq!(call_as(&state, "fixed-of-any-kind", "PATCH", end, &[], "").0.code, Some(0));
+        let rooms = "/open-apis/vc/v1/rooms";
+        assert_eq!(call_as(&state, "u-fixed", "GET", rooms, &[], "").0.code, Some(TENANT_TOKEN_INVALID));
+        assert_eq!(call_as(&state, "t-fixed", "GET", rooms, &[], "").0.code, Some(0));
+        let meeting = "/open-apis/vc/v1/meetings/M1";
+        for token in ["t-fixed", "u-fixed"] {
+            assert_eq!(call_as(&state, token, "GET", meeting, &[], "").0.code, Some(0), "{token}");
+        }
+        // An issued app token is valid, but no VC operation takes one.
+        let (_, app) = call(&state, "POST", APP_TOKEN_INTERNAL, &[], r#"{"app_id":"cli_a","app_secret":"s"}"#);
+        let app_token = app["app_access_token"].as_str().unwrap();
+        assert_eq!(call_as(&state, app_token, "GET", rooms, &[], "").0.code, Some(TENANT_TOKEN_INVALID));
+        assert_eq!(call_as(&state, app_token, "PATCH", end, &[], "").0.code, Some(USER_TOKEN_INVALID));
+    }
+
+    #[test]
+    fn operations_without_a_body_take_the_empty_object_official_sdks_send() {
+        let state = state();
+        for (method, path) in [
+            ("GET", "/open-apis/vc/v1/exports/T1"),
+            ("PATCH", "/open-apis/vc/v1/meetings/M1/end"),
+            ("PATCH", "/open-apis/vc/v1/meetings/M1/recording/stop"),
+            ("DELETE", "/open-apis/vc/v1/reserves/R1"),
+        ] {
+            assert_eq!(call(&state, method, path, &[], "{}").0.code, Some(0), "{method} {path}");
+            let (answer, json) = call(&state, method, path, &[], r#"{"x":1}"#);
+            assert_eq!((answer.status, answer.code), (400, Some(PARAM_ERROR)), "{method} {path}");
+            assert!(json["msg"].as_str().unwrap().ends_with("takes no request body"), "{json}");
+        }
     }
 
     #[test]

@@ -57,9 +57,13 @@ pub fn check_params(
 }
 
 /// Checks a request body (raw bytes) of `operation`; returns the parsed JSON.
+///
+/// An operation without a request body also accepts an empty JSON object (`{}`, whatever the
+/// `Content-Type`): the official SDKs send one on every call, GET and DELETE included, and the
+/// real gateway takes it as no body. Anything else is rejected.
 pub fn check_body(spec: &Spec, operation: &Operation, body: &[u8]) -> Result<Option<Value>, String> {
     let Some(schema) = &operation.body else {
-        return if body.iter().all(u8::is_ascii_whitespace) {
+        return if is_blank_or_empty_object(body) {
             Ok(None)
         } else {
             Err(format!("{} takes no request body", operation.id))
@@ -73,6 +77,16 @@ pub fn check_body(spec: &Spec, operation: &Operation, body: &[u8]) -> Result<Opt
     Ok(Some(value))
 }
 
+/// Whether `body` is blank or an empty JSON object (whitespace allowed around and inside).
+fn is_blank_or_empty_object(body: &[u8]) -> bool {
+    let mut rest = body.iter().filter(|b| !b.is_ascii_whitespace());
+    match rest.next() {
+        None => true,
+        Some(b'{') => rest.next() == Some(&b'}') && rest.next().is_none(),
+        Some(_) => false,
+    }
+}
+
 /// Reads a query or path value as the JSON value its schema describes.
 fn parse_scalar(spec: &Spec, schema: &Value, text: &str) -> Result<Value, String> {
     let schema = spec.resolve(schema);
@@ -82,9 +96,10 @@ fn parse_scalar(spec: &Spec, schema: &Value, text: &str) -> Result<Value, String
             let number: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
             serde_json::Number::from_f64(number).map(Value::Number).ok_or_else(|| format!("{text:?} is not finite"))?
         }
+        // The official Python SDK spells query booleans `True` / `False` (Python's `str`).
         Some("boolean") => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
+            "true" | "True" | "TRUE" => Value::Bool(true),
+            "false" | "False" | "FALSE" => Value::Bool(false),
             _ => return Err(format!("{text:?} is not true or false")),
         },
         _ => Value::String(text.to_owned()),
@@ -308,6 +323,12 @@ mod tests {
             &pairs(&[("with_participants", "yes")]),
         );
         assert_eq!(booleans.unwrap_err(), "query parameter with_participants: \"yes\" is not true or false");
+        for spelling in ["true", "False", "TRUE"] {
+            let query = pairs(&[("with_participants", spelling)]);
+            assert!(
+                check_params(spec(), op("reserve_get_active_meeting"), &pairs(&[("reserve_id", "1")]), &query).is_ok()
+            );
+        }
     }
 
     #[test]
@@ -367,8 +388,25 @@ mod tests {
             check_body(spec(), op("room_level_mget"), b"[]").unwrap_err(),
             "body: expected an object, got an array"
         );
-        assert_eq!(check_body(spec(), op("reserve_get"), b"{}").unwrap_err(), "reserve_get takes no request body");
         assert_eq!(check_body(spec(), op("reserve_get"), b"  ").unwrap(), None);
+    }
+
+    #[test]
+    fn operations_without_a_body_take_an_empty_object_and_nothing_else() {
+        // What the official SDKs send on every call, GET, DELETE and body-less PATCH included.
+        for id in ["reserve_get", "reserve_delete", "meeting_end", "meeting_recording_stop"] {
+            assert!(op(id).body.is_none(), "{id} has no request body in the spec");
+            for empty in [&b""[..], b"{}", b" { }\n", b"\r\n"] {
+                assert_eq!(check_body(spec(), op(id), empty).unwrap(), None, "{id}: {empty:?}");
+            }
+            for other in [&b"{\"a\":1}"[..], b"[]", b"null", b"{}{}", b"{}}", b"{", b"\"\""] {
+                assert_eq!(
+                    check_body(spec(), op(id), other).unwrap_err(),
+                    format!("{id} takes no request body"),
+                    "{other:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,11 @@ const USAGE: &str = "usage: cargo xtask <task>
   contract         start a Prism mock of spec/openapi.yaml on 127.0.0.1 and run every operation
                    test (tests/tests/<tag>.rs, VC_CONTRACT_BASE_URL set) and a Python client call
                    against it
-  spec-gate        spec-lint, spec-clients, api-docs --check and contract in one go
+  official-clients the official Node SDK (@larksuiteoapi/node-sdk) calls every operation against
+                   vc-mock through its typed methods, its request types are compared with the spec
+                   field for field, and the official Python SDK (lark-oapi) calls every operation
+                   it has (tools/official-clients/)
+  spec-gate        spec-lint, spec-clients, api-docs --check, contract and official-clients in one go
   bench            run the benchmarks and print vc-api's ratios to the hand-written baselines
                    (`--report-only` prints the last run's; other arguments go to criterion)
   bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`)
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             }
         },
         "contract" => contract_task(),
+        "official-clients" => official_clients_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
         "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
@@ -174,6 +179,15 @@ fn contract_task() -> anyhow::Result<()> {
     spec_tools::contract::run(&root, &node, Some((&python, project.as_path())), &operations)
 }
 
+/// `cargo xtask official-clients`.
+fn official_clients_task() -> anyhow::Result<()> {
+    let root = workspace_root();
+    let operations = spec_tools::spec::operations(&root)?;
+    let node = spec_tools::install::node_tools(&root)?;
+    let python = spec_tools::install::python_tools(&root)?;
+    spec_tools::official_clients::run(&root, &node, &python, &operations)
+}
+
 /// A command for a nested cargo, without the variables `cargo run` set for xtask itself
 /// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...): build scripts that watch them (ring's does)
 /// would otherwise see them change and rebuild, here and in the next plain cargo command.
@@ -258,7 +272,7 @@ fn ci_task() -> anyhow::Result<()> {
         ],
     )?;
     // The spec as other languages use it: lint, TypeScript/Python clients, HTML reference,
-    // contract against a Prism mock.
+    // contract against a Prism mock, the official Node and Python SDKs against vc-mock.
     println!("\n== the spec for other languages: cargo xtask spec-gate");
     spec_tools::gate(&workspace_root())?;
     println!("\nall CI steps passed");

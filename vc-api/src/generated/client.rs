@@ -4650,6 +4650,27 @@ screen-sharing box (`room_box_digital_signage`) while no meeting is on.
             Default::default()
         }
     }
+    ///Settings of the rooms in a scope as sent to `scope_config_create`: `RoomConfig` with the request shape of `room_status` (`RoomStatusInput`, where `status` is required). An absent setting is inherited from the scope above.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct RoomConfigInput {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        ///URL of the background image shown on the check-in board.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub display_background: ::std::option::Option<::std::string::String>,
+        ///URL of the background image shown on the room's display.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_background: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_box_digital_signage: ::std::option::Option<RoomConfigDigitalSignage>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub room_status: ::std::option::Option<RoomStatusInput>,
+    }
+    impl RoomConfigInput {
+        pub fn builder() -> builder::RoomConfigInput {
+            Default::default()
+        }
+    }
     ///The room settings that apply at the requested node.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct RoomConfigQueryData {
@@ -5628,7 +5649,7 @@ contacts are user ID objects. The deleted event fills only `room_id`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ScopeConfigCreateRequest {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub scope_config: ::std::option::Option<RoomConfig>,
+        pub scope_config: ::std::option::Option<RoomConfigInput>,
         ///ID of the scope; a room level ID when `scope_type` is 1, a room ID when it is 2.
         pub scope_id: ::std::string::String,
         pub scope_type: ::vc_api::types::ScopeConfigScopeType,
@@ -28438,6 +28459,141 @@ upwards; settings a scope does not store are absent.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct RoomConfigInput {
+            digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            display_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_background: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            room_box_digital_signage: ::std::result::Result<
+                ::std::option::Option<super::RoomConfigDigitalSignage>,
+                ::std::string::String,
+            >,
+            room_status: ::std::result::Result<
+                ::std::option::Option<super::RoomStatusInput>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for RoomConfigInput {
+            fn default() -> Self {
+                Self {
+                    digital_signage: Ok(Default::default()),
+                    display_background: Ok(Default::default()),
+                    room_background: Ok(Default::default()),
+                    room_box_digital_signage: Ok(Default::default()),
+                    room_status: Ok(Default::default()),
+                }
+            }
+        }
+        impl RoomConfigInput {
+            pub fn digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn display_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.display_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for display_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_background<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_background = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_background: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_box_digital_signage<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigDigitalSignage>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_box_digital_signage = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for room_box_digital_signage: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn room_status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomStatusInput>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.room_status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for room_status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<RoomConfigInput> for super::RoomConfigInput {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: RoomConfigInput,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    digital_signage: value.digital_signage?,
+                    display_background: value.display_background?,
+                    room_background: value.room_background?,
+                    room_box_digital_signage: value.room_box_digital_signage?,
+                    room_status: value.room_status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::RoomConfigInput> for RoomConfigInput {
+            fn from(value: super::RoomConfigInput) -> Self {
+                Self {
+                    digital_signage: Ok(value.digital_signage),
+                    display_background: Ok(value.display_background),
+                    room_background: Ok(value.room_background),
+                    room_box_digital_signage: Ok(value.room_box_digital_signage),
+                    room_status: Ok(value.room_status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct RoomConfigQueryData {
             digital_signage: ::std::result::Result<
                 ::std::option::Option<super::RoomConfigDigitalSignage>,
@@ -32161,7 +32317,7 @@ upwards; settings a scope does not store are absent.
         #[derive(Clone, Debug)]
         pub struct ScopeConfigCreateRequest {
             scope_config: ::std::result::Result<
-                ::std::option::Option<super::RoomConfig>,
+                ::std::option::Option<super::RoomConfigInput>,
                 ::std::string::String,
             >,
             scope_id: ::std::result::Result<
@@ -32185,7 +32341,9 @@ upwards; settings a scope does not store are absent.
         impl ScopeConfigCreateRequest {
             pub fn scope_config<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::RoomConfig>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::RoomConfigInput>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.scope_config = value

@@ -6,6 +6,8 @@
 //! - [`api_docs`]: a self-contained HTML reference, rendered in headless Chromium and checked
 //!   for every operation.
 //! - [`contract`]: the Rust client's operation tests against a Prism mock of the spec.
+//! - [`official_clients`]: Feishu's Node and Python SDKs call every operation against
+//!   `vc-mock`; the Node SDK's request types agree with the spec field for field.
 //!
 //! The tools are pinned in `tools/` (package.json + package-lock.json, requirements.txt) and
 //! installed by [`install`] into the gitignored `.tools/`; everything they produce goes to
@@ -16,6 +18,7 @@ pub mod clients;
 pub mod contract;
 pub mod install;
 pub mod lint;
+pub mod official_clients;
 pub mod process;
 pub mod spec;
 
@@ -41,6 +44,7 @@ pub fn gate(root: &Path) -> anyhow::Result<()> {
     let html = api_docs::build(root, &node)?;
     api_docs::check(root, &html, &chromium, &operations)?;
     contract::run(root, &node, Some((&python, python_client.as_path())), &operations)?;
+    official_clients::run(root, &node, &python, &operations)?;
     println!("\nspec gate passed in {:.0?}", started.elapsed());
     Ok(())
 }

@@ -1,49 +1,24 @@
-//! The few facts of the bundled `spec/openapi.yaml` the checks compare against: its operations.
+//! The operations of the bundled `spec/openapi.yaml` as it is on disk, read with the one spec
+//! reader of the workspace ([`vc_spec::Spec`]).
 
 use std::path::Path;
 
 use anyhow::Context as _;
-use serde_yaml::Value;
+pub use vc_spec::Operation;
 
 /// The bundled spec, relative to the workspace root.
 pub const BUNDLED_SPEC: &str = "spec/openapi.yaml";
 
-/// One operation of the bundled spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operation {
-    /// `operationId`.
-    pub id: String,
-    /// Its (single) tag.
-    pub tag: String,
-    /// Upper-case HTTP method.
-    pub method: String,
-    /// Path template.
-    pub path: String,
-    /// `summary`.
-    pub summary: String,
+/// The bundled spec as it is on disk (which may be newer than the copy compiled into vc-mock).
+pub fn read(root: &Path) -> anyhow::Result<vc_spec::Spec> {
+    let path = root.join(BUNDLED_SPEC);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    vc_spec::Spec::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Every operation of `spec/openapi.yaml`, in spec order.
 pub fn operations(root: &Path) -> anyhow::Result<Vec<Operation>> {
-    let path = root.join(BUNDLED_SPEC);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: Value = serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
-    let mut out = Vec::new();
-    for (path, item) in doc.get("paths").and_then(Value::as_mapping).into_iter().flatten() {
-        let path = path.as_str().unwrap_or_default();
-        for (method, op) in item.as_mapping().into_iter().flatten() {
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else { continue };
-            let text = |key: &str| op.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let tag = op.get("tags").and_then(|t| t.get(0)).and_then(Value::as_str).unwrap_or_default();
-            out.push(Operation {
-                id: id.to_owned(),
-                tag: tag.to_owned(),
-                method: method.as_str().unwrap_or_default().to_uppercase(),
-                path: path.to_owned(),
-                summary: text("summary"),
-            });
-        }
-    }
+    let out = read(root)?.operations().to_vec();
     anyhow::ensure!(!out.is_empty(), "{BUNDLED_SPEC} has no operations");
     Ok(out)
 }

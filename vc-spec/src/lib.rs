@@ -1,7 +1,11 @@
-//! The bundled spec (`spec/openapi.yaml`, embedded at build time) indexed for runtime use:
-//! every operation with its method, path template, parameters, request body schema, response
-//! example and pagination. The mock server routes and validates with it; the `vc` command line
-//! builds its commands from it.
+//! `vc-spec`: the one reader of the bundled spec (`spec/openapi.yaml`): every operation with its method,
+//! path template, parameters, request body schema, response example, pagination, accepted
+//! token types and error statuses. The mock server routes and validates with it, the `vc`
+//! command line builds its commands from it, `cargo xtask` lists the operations it checks
+//! ([`Spec::parse`] on the file as it is on disk) and the integration tests take their examples
+//! from it ([`Spec::embedded`], the copy compiled in).
+
+#![deny(missing_docs)]
 
 use std::sync::OnceLock;
 
@@ -72,12 +76,27 @@ pub struct Operation {
     pub file_media_type: Option<String>,
     /// `x-feishu-pagination.items`: the `data` field holding a page's items.
     pub pagination_items: Option<String>,
+    /// The security schemes (token types) the operation accepts, by name
+    /// (`tenant_access_token`, `user_access_token`): its own `security`, else the document's.
+    pub token_types: Vec<String>,
+    /// `x-feishu-error-codes` as `(code, HTTP status)` pairs (vc-api's
+    /// `mock::error_status` turns a code into its status).
+    pub error_statuses: Vec<(i64, u16)>,
+    /// The operation object as the spec writes it (`$ref`s unresolved), for anything the
+    /// fields above do not cover.
+    pub raw: Value,
 }
 
 impl Operation {
     /// The parameter `name`, if the operation has it.
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name == name)
+    }
+
+    /// Whether the operation accepts the security scheme (token type) `scheme`
+    /// (`tenant_access_token`, ...). An operation that names none accepts any.
+    pub fn accepts_token_type(&self, scheme: &str) -> bool {
+        self.token_types.is_empty() || self.token_types.iter().any(|t| t == scheme)
     }
 
     /// Whether the operation pages with a `page_token` query parameter (otherwise, when it
@@ -174,6 +193,17 @@ impl Spec {
     }
 }
 
+fn security_names(security: &Value) -> Option<Vec<String>> {
+    let requirements = security.as_array()?;
+    let mut names: Vec<String> = Vec::new();
+    for name in requirements.iter().filter_map(Value::as_object).flat_map(|r| r.keys()) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    Some(names)
+}
+
 fn text(value: &Value, key: &str) -> String {
     value.get(key).and_then(Value::as_str).unwrap_or_default().trim().to_owned()
 }
@@ -227,6 +257,21 @@ fn operation(doc: &Value, id: &str, method: &str, path: &str, op: &Value, shared
         response_example: ok.pointer("/content/application~1json/example").cloned(),
         file_media_type,
         pagination_items: op.pointer("/x-feishu-pagination/items").and_then(Value::as_str).map(str::to_owned),
+        token_types: op
+            .get("security")
+            .and_then(security_names)
+            .or_else(|| doc.get("security").and_then(security_names))
+            .unwrap_or_default(),
+        error_statuses: op
+            .get("x-feishu-error-codes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| {
+                Some((entry.get("code")?.as_i64()?, u16::try_from(entry.get("http_status")?.as_u64()?).ok()?))
+            })
+            .collect(),
+        raw: op.clone(),
     }
 }
 
@@ -249,6 +294,17 @@ mod tests {
         assert_eq!(search.pagination_items.as_deref(), Some("rooms"));
         assert!(!search.page_token_in_query() && search.body_required);
         assert!(spec.operation("room_list").unwrap().page_token_in_query());
+        let end = spec.operation("meeting_end").unwrap();
+        assert_eq!(end.token_types, ["user_access_token"]);
+        assert!(end.accepts_token_type("user_access_token") && !end.accepts_token_type("tenant_access_token"));
+        let get = spec.operation("meeting_get").unwrap();
+        assert!(get.accepts_token_type("tenant_access_token") && get.accepts_token_type("user_access_token"));
+    }
+
+    #[test]
+    fn error_statuses_come_from_the_operation_table() {
+        let get = Spec::embedded().operation("meeting_get").unwrap();
+        assert!(get.error_statuses.contains(&(121005, 403)) && get.error_statuses.contains(&(121003, 400)));
     }
 
     #[test]
