@@ -16,7 +16,9 @@ use vc_mock::spec::{Location, Operation};
 
 /// Flags of the `vc` command itself or of the operation modes. A parameter of the same name
 /// gets the flag `--<name>-param`; a body field of the same name is set through `--body` only.
-pub const RESERVED: [&str; 13] = [
+pub const RESERVED: [&str; 15] = [
+    "format",
+    "time",
     "domain",
     "mock",
     "compact",
@@ -73,6 +75,24 @@ fn kind_of(spec: &Spec, schema: &Value) -> Option<Kind> {
         Some("number") => Some(Kind::Number),
         Some("boolean") => Some(Kind::Boolean),
         _ => None,
+    }
+}
+
+/// The flag shape of a parameter or top-level body field: its kind, and whether it repeats
+/// (an array of scalars: one flag occurrence per element). Objects and arrays of objects get
+/// no flag (they go through `--body`).
+fn flag_shape(spec: &Spec, schema: &Value) -> Option<(Kind, bool)> {
+    let resolved = spec.resolve(schema);
+    match resolved.get("type").and_then(Value::as_str) {
+        Some("array") => {
+            let items = resolved.get("items")?;
+            match spec.resolve(items).get("type").and_then(Value::as_str) {
+                Some("object") | Some("array") => None,
+                _ => kind_of(spec, items).map(|kind| (kind, true)),
+            }
+        }
+        Some("object") => None,
+        _ => kind_of(spec, schema).map(|kind| (kind, false)),
     }
 }
 
@@ -171,23 +191,7 @@ fn body_fields(spec: &Spec, op: &Operation) -> Vec<(String, Kind, bool, String)>
         }
         let resolved = spec.resolve(field);
         let description = first_sentence(resolved.get("description").and_then(Value::as_str).unwrap_or_default());
-        let (kind, repeated) = if resolved.get("type").and_then(Value::as_str) == Some("array") {
-            match resolved.get("items").and_then(|items| kind_of(spec, items)) {
-                Some(kind)
-                    if spec.resolve(&resolved["items"]).get("type").and_then(Value::as_str) != Some("object") =>
-                {
-                    (kind, true)
-                }
-                _ => continue,
-            }
-        } else if resolved.get("type").and_then(Value::as_str) == Some("object") {
-            continue;
-        } else {
-            match kind_of(spec, field) {
-                Some(kind) => (kind, false),
-                None => continue,
-            }
-        };
+        let Some((kind, repeated)) = flag_shape(spec, field) else { continue };
         out.push((name.clone(), kind, repeated, description));
     }
     out
@@ -201,14 +205,19 @@ fn operation_command(spec: &Spec, op: &Operation) -> Command {
         op.summary, op.description, op.id, op.method, op.path
     ));
     for param in &op.params {
-        let Some(kind) = kind_of(spec, &param.schema) else { continue };
+        let Some((kind, repeated)) = flag_shape(spec, &param.schema) else { continue };
         let flag = param_flag(&param.name);
         let what = match param.location {
             Location::Path => "Path parameter",
             Location::Query => "Query parameter",
         };
-        let help = format!("{what} {}: {}", param.name, first_sentence(&param.description));
-        command = command.arg(value_arg(flag, &kind, help).required(param.required));
+        let again = if repeated { " (repeat for several)" } else { "" };
+        let help = format!("{what} {}{again}: {}", param.name, first_sentence(&param.description));
+        let mut arg = value_arg(flag, &kind, help).required(param.required);
+        if repeated {
+            arg = arg.action(ArgAction::Append);
+        }
+        command = command.arg(arg);
     }
     if op.body.is_some() {
         command = command.arg(
@@ -384,11 +393,11 @@ pub fn invocation(
         .ok_or_else(|| format!("no operation {tag} {action}"))?;
     let mut request = RawRequest::new();
     for param in &operation.params {
-        let flag = param_flag(&param.name);
-        if kind_of(spec, &param.schema).is_none() {
+        if flag_shape(spec, &param.schema).is_none() {
             continue;
         }
-        if let Some(value) = matches.get_one::<Value>(&flag) {
+        // A repeated flag sends the query parameter once per value (`room_ids=a&room_ids=b`).
+        for value in matches.get_many::<Value>(&param_flag(&param.name)).into_iter().flatten() {
             request = match param.location {
                 Location::Path => request.path_param(&param.name, as_text(value)),
                 Location::Query => request.query(&param.name, as_text(value)),
@@ -588,6 +597,28 @@ mod tests {
         );
         let download = parse(&["vc", "export", "download", "--file-token", "f", "--output", "f.xlsx"]).unwrap();
         assert!(!download.wait && download.output.is_some());
+    }
+
+    #[test]
+    fn array_parameters_are_repeatable_flags_sent_as_repeated_query_values() {
+        let call = parse(&[
+            "vc",
+            "resource-reservation-list",
+            "get",
+            "--room-level-id",
+            "omb_1",
+            "--room-ids",
+            "omm_a",
+            "--room-ids",
+            "omm_b",
+            "--start-time",
+            "1",
+            "--end-time",
+            "2",
+        ]);
+        let query = call.unwrap().request.query_pairs().to_vec();
+        let rooms: Vec<&str> = query.iter().filter(|(n, _)| n == "room_ids").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(rooms, ["omm_a", "omm_b"]);
     }
 
     #[test]
