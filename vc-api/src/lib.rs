@@ -18,6 +18,7 @@ mod generated;
 pub mod mock;
 mod operation;
 pub mod pagination;
+mod range;
 mod rate_limit;
 mod raw;
 mod response;

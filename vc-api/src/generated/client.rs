@@ -42777,6 +42777,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::AlertListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::ALERT_LIST,
+                    "page_size",
+                    value,
+                    None,
+                    Some(200i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43397,6 +43406,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::MeetingListByNoData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::MEETING_LIST_BY_NO,
+                    "page_size",
+                    value,
+                    None,
+                    Some(50i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43486,6 +43504,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::MeetingSearchData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::MEETING_SEARCH,
+                    "page_size",
+                    value,
+                    None,
+                    Some(30i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43713,6 +43740,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::MeetingListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::MEETING_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43988,6 +44024,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ParticipantListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::PARTICIPANT_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44079,6 +44124,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ParticipantQualityListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44237,6 +44291,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ReportGetTopUserData, crate::Error> {
+            if let Ok(value) = &self.limit {
+                crate::range::check(
+                    &crate::generated::operations::REPORT_GET_TOP_USER,
+                    "limit",
+                    value,
+                    None,
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44571,6 +44634,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ResourceReservationListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44660,6 +44732,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::RoomListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::ROOM_LIST,
+                    "page_size",
+                    value,
+                    None,
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -45049,6 +45130,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::RoomLevelListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::ROOM_LEVEL_LIST,
+                    "page_size",
+                    value,
+                    None,
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
