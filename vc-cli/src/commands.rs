@@ -328,14 +328,9 @@ pub fn command(spec: &Spec) -> Command {
                 .help("A user_access_token for this call (operations such as `meeting end` accept only user tokens)"),
         )
         .arg(Arg::new("compact").long("compact").global(true).action(ArgAction::SetTrue).help("Print JSON on one line"))
-        .arg(
-            Arg::new("verbose")
-                .long("verbose")
-                .short('v')
-                .global(true)
-                .action(ArgAction::SetTrue)
-                .help("Log each call (operation, attempt, status, code, log id) to standard error"),
-        )
+        .arg(Arg::new("verbose").long("verbose").short('v').global(true).action(ArgAction::SetTrue).help(
+            "Log each call when it ends (operation, attempts, status, code, log id, elapsed time) to standard error",
+        ))
         .subcommand(Command::new("operations").about("List every operation: command, method, path and summary"));
     for (tag, ops) in tags {
         let mut group = Command::new(kebab(&tag))

@@ -3,6 +3,7 @@
 //! retries, error mapping). See `vc --help`.
 
 mod commands;
+mod log;
 mod run;
 
 use std::io::{Read, Write};
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
     let matches = commands::command(spec).get_matches();
     let settings = settings(&matches);
     if matches.get_flag("verbose") {
-        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::DEBUG).init();
+        log::init();
     }
     let Some((tag, group)) = matches.subcommand() else { return ExitCode::from(2) };
     if tag == "operations" {
