@@ -239,12 +239,10 @@ fn operation_command(spec: &Spec, op: &Operation) -> Command {
         }
     }
     if op.pagination_items.is_some() {
-        command = command.arg(
-            Arg::new("all")
-                .long("all")
-                .action(ArgAction::SetTrue)
-                .help("Walk every page and print all items as one JSON array"),
-        );
+        command =
+            command.arg(Arg::new("all").long("all").action(ArgAction::SetTrue).help(
+                "Walk every page, writing the items as they arrive (a JSON array, or lines or rows with --format)",
+            ));
     }
     let export = ExportRequest::OPERATIONS.contains(&op.id.as_str());
     if op.file_media_type.is_some() || export {
@@ -327,7 +325,23 @@ pub fn command(spec: &Spec) -> Command {
                 .hide_env_values(true)
                 .help("A user_access_token for this call (operations such as `meeting end` accept only user tokens)"),
         )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .global(true)
+                .value_name("FORMAT")
+                .value_parser(clap::value_parser!(crate::output::Format))
+                .help("Output format [default: json]: json, jsonl (one line per item), table or csv (one row per item of the list a response holds)"),
+        )
         .arg(Arg::new("compact").long("compact").global(true).action(ArgAction::SetTrue).help("Print JSON on one line"))
+        .arg(
+            Arg::new("time")
+                .long("time")
+                .global(true)
+                .value_name("ZONE")
+                .value_parser(clap::value_parser!(crate::output::TimeZone))
+                .help("In tables, show unix-second timestamps of *time columns as dates in this zone (local or utc)"),
+        )
         .arg(Arg::new("verbose").long("verbose").short('v').global(true).action(ArgAction::SetTrue).help(
             "Log each call when it ends (operation, attempts, status, code, log id, elapsed time) to standard error",
         ))
@@ -350,7 +364,7 @@ const AUTH_HELP: &str = "Authentication (from the environment):
     + FEISHU_APP_TICKET + FEISHU_TENANT_KEY   for a marketplace app
   FEISHU_ACCESS_TOKEN                 a fixed tenant or user access token
   FEISHU_USER_ACCESS_TOKEN            a user token for this call (or --user-access-token)
-Output is the response's `data` as JSON. Errors print the Feishu code, message and log id
+Output is the response's `data` as JSON (see --format). Errors print the Feishu code, message and log id
 and exit with status 1 (2 for usage errors).";
 
 /// What the parsed flags ask for.

@@ -4,6 +4,7 @@
 
 mod commands;
 mod log;
+mod output;
 mod run;
 
 use std::io::{Read, Write};
@@ -29,7 +30,12 @@ fn settings(matches: &ArgMatches) -> Settings {
         app_ticket: env("FEISHU_APP_TICKET").map(Into::into),
         tenant_key: env("FEISHU_TENANT_KEY"),
         access_token: env("FEISHU_ACCESS_TOKEN").map(Into::into),
-        compact: matches.get_flag("compact"),
+        style: output::Style {
+            format: matches.get_one::<output::Format>("format").copied().unwrap_or_default(),
+            compact: matches.get_flag("compact"),
+            time: matches.get_one::<output::TimeZone>("time").copied(),
+            width: output::table_width(),
+        },
     }
 }
 
