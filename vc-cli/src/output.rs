@@ -212,12 +212,24 @@ const MIN_COLUMN: usize = 6;
 /// Between two table columns.
 const GAP: &str = "  ";
 
-/// Shrinks the widest columns until the row fits `total` (or every column is at its minimum).
-fn shrink(widths: &mut [usize], total: usize) {
-    let gaps = GAP.len() * widths.len().saturating_sub(1);
-    while widths.iter().sum::<usize>() + gaps > total {
-        let Some(widest) = widths.iter_mut().filter(|w| **w > MIN_COLUMN).max_by_key(|w| **w) else { return };
-        *widest -= 1;
+/// Whether a column is kept whole as long as others can give way: IDs, numbers and times.
+fn keep_whole(name: &str) -> bool {
+    name == "id" || name.ends_with("_id") || name.ends_with("_no") || time_column(name)
+}
+
+/// Shrinks the widest columns until the row fits `total` (or every column is at its minimum):
+/// first the columns that may be cut, then, if that is not enough, the [`keep_whole`] ones.
+fn shrink(columns: &mut [(String, usize)], total: usize) {
+    let gaps = GAP.len() * columns.len().saturating_sub(1);
+    for whole in [false, true] {
+        while columns.iter().map(|(_, w)| w).sum::<usize>() + gaps > total {
+            let widest = columns
+                .iter_mut()
+                .filter(|(name, w)| *w > MIN_COLUMN && (whole || !keep_whole(name)))
+                .max_by_key(|(_, w)| *w);
+            let Some((_, width)) = widest else { break };
+            *width -= 1;
+        }
     }
 }
 
@@ -257,7 +269,8 @@ impl<'w> ListWriter<'w> {
                     return Ok(());
                 }
                 if self.columns.is_none() {
-                    self.columns = Some(self.layout(&items));
+                    let columns = self.layout(&items);
+                    self.columns = Some(columns);
                     self.header()?;
                 }
                 self.report_left_out(&items);
@@ -312,7 +325,7 @@ impl<'w> ListWriter<'w> {
     }
 
     /// The columns of the first page, in order of appearance, and their table widths.
-    fn layout(&self, items: &[Value]) -> Vec<(String, usize)> {
+    fn layout(&mut self, items: &[Value]) -> Vec<(String, usize)> {
         let mut columns: Vec<(String, usize)> = Vec::new();
         for item in items {
             for (name, _) in Self::fields(item) {
@@ -327,10 +340,24 @@ impl<'w> ListWriter<'w> {
                     *width = (*width).max(width_of(&self.table_cell(name, Self::value(item, name))));
                 }
             }
-            let mut widths: Vec<usize> = columns.iter().map(|(_, w)| *w).collect();
-            shrink(&mut widths, self.style.width);
-            for ((_, width), fitted) in columns.iter_mut().zip(widths) {
-                *width = fitted;
+            shrink(&mut columns, self.style.width);
+            let fits = |columns: &[(String, usize)]| {
+                columns.iter().map(|(_, w)| w + GAP.len()).sum::<usize>() <= self.style.width + GAP.len()
+            };
+            let mut hidden = Vec::new();
+            while columns.len() > 1 && !fits(&columns) {
+                hidden.extend(columns.pop().map(|(name, _)| name));
+            }
+            if !hidden.is_empty() {
+                hidden.reverse();
+                // Not reported again as fields that appear late.
+                self.left_out.extend(hidden.iter().cloned());
+                eprintln!(
+                    "vc: {} column(s) do not fit in {} characters and are left out: {} (set COLUMNS, or use --format csv or jsonl)",
+                    hidden.len(),
+                    self.style.width,
+                    hidden.join(", ")
+                );
             }
         }
         columns
@@ -487,6 +514,11 @@ mod tests {
             assert!(width_of(line) <= 40, "{line:?}");
         }
         assert_eq!(fit("测试会议室", 6), "测试…");
+        // IDs stay whole while other columns can give way.
+        let fifty = Style { width: 50, ..style(Format::Table) };
+        let text =
+            written(&fifty, vec![vec![json!({"room_id": "omm_4de32cf10a4358788ff4e09e37ebbf9b", "name": long})]]);
+        assert!(text.contains("omm_4de32cf10a4358788ff4e09e37ebbf9b"), "{text}");
     }
 
     #[test]
