@@ -345,7 +345,17 @@ pub fn command(spec: &Spec) -> Command {
         .arg(Arg::new("verbose").long("verbose").short('v').global(true).action(ArgAction::SetTrue).help(
             "Log each call when it ends (operation, attempts, status, code, log id, elapsed time) to standard error",
         ))
-        .subcommand(Command::new("operations").about("List every operation: command, method, path and summary"));
+        .subcommand(Command::new("operations").about("List every operation: command, method, path and summary"))
+        .subcommand(
+            Command::new("completions").about("Print a shell completion script (e.g. `vc completions bash > ~/.local/share/bash-completion/completions/vc`)").arg(
+                Arg::new("shell")
+                    .required(true)
+                    .value_name("SHELL")
+                    .value_parser(["bash", "zsh", "fish", "powershell"])
+                    .help("The shell: bash, zsh, fish or powershell"),
+            ),
+        )
+        .subcommand(Command::new("man").about("Print the man page (roff), e.g. `vc man > vc.1`"));
     for (tag, ops) in tags {
         let mut group = Command::new(kebab(&tag))
             .about(descriptions.get(&tag).cloned().unwrap_or_else(|| format!("Operations of {tag}")))
@@ -471,13 +481,19 @@ mod tests {
         invocation(spec, tag, action, op_matches, |text| Ok(text.to_owned()))
     }
 
+    /// Subcommands that call nothing: they describe `vc` itself.
+    const LOCAL: [&str; 3] = ["operations", "completions", "man"];
+
     #[test]
     fn the_command_tree_is_valid_and_covers_every_operation() {
         let spec = Spec::embedded();
         let root = command(spec);
         root.clone().debug_assert();
-        let count: usize =
-            root.get_subcommands().filter(|c| c.get_name() != "operations").map(|c| c.get_subcommands().count()).sum();
+        let count: usize = root
+            .get_subcommands()
+            .filter(|c| !LOCAL.contains(&c.get_name()))
+            .map(|c| c.get_subcommands().count())
+            .sum();
         assert_eq!(count, spec.operations().len());
     }
 

@@ -235,3 +235,28 @@ fn verbose_logs_every_call_once_when_it_ends() {
     let quiet = vc().args(["reserve", "get", "--reserve-id", "1"]).output().unwrap();
     assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
 }
+
+#[test]
+fn completions_for_every_shell_know_the_commands_and_flags() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = bare().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}: {}", String::from_utf8_lossy(&output.stderr));
+        let script = String::from_utf8_lossy(&output.stdout);
+        for known in ["resource-reservation-list", "room-ids", "reserve-id", "format"] {
+            assert!(script.contains(known), "{shell} completion lacks {known}");
+        }
+    }
+    let unknown = bare().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn man_prints_a_roff_page() {
+    let output = bare().arg("man").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.starts_with(".ie") || page.contains(".TH vc"), "{page}");
+    for known in ["\\-\\-format", "\\-\\-mock", "reserve", "completions", "FEISHU_APP_ID"] {
+        assert!(page.contains(known), "the man page lacks {known}");
+    }
+}
