@@ -18,6 +18,7 @@ pub mod mocks;
 pub mod model;
 pub mod operations;
 pub mod progenitor_view;
+pub mod ranges;
 pub mod render;
 pub mod settings;
 

@@ -34,6 +34,8 @@ pub struct OperationModel {
     pub rate_limit: Option<(u32, u32)>,
     /// Token types from `security` (`tenant_access_token`, `user_access_token`).
     pub token_types: Vec<String>,
+    /// Integer parameters with a documented range, checked before sending.
+    pub ranges: Vec<crate::ranges::ParamRange>,
 }
 
 /// How a paginated operation pages: where the items are and where the next token goes.
@@ -111,6 +113,7 @@ fn operation_model(api: &OpenAPI, path: &str, method: &str, op: &Operation) -> R
             .map(str::to_owned),
         rate_limit,
         token_types,
+        ranges: crate::ranges::param_ranges(api, op),
         tag: op.tags.first().cloned().unwrap_or_default(),
         summary: op.summary.clone().unwrap_or_default(),
         method: method.to_uppercase(),

@@ -148,7 +148,7 @@ fn pagination_impl(op: &OperationModel, pagination: &PaginationModel) -> TokenSt
 }
 
 /// A field name as progenitor spells it in Rust (keywords get a trailing `_`).
-fn field_ident(name: &str) -> proc_macro2::Ident {
+pub(crate) fn field_ident(name: &str) -> proc_macro2::Ident {
     match syn::parse_str::<syn::Ident>(name) {
         Ok(ident) => ident,
         Err(_) => format_ident!("{}_", name),
@@ -178,6 +178,7 @@ fn data_impl(op: &OperationModel) -> TokenStream {
         "Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `{}`.",
         op.id
     );
+    let range_checks = crate::ranges::checks(&op.ranges, &quote!(&crate::generated::operations::#constant));
     quote! {
         impl #builder<'_> {
             #[doc = #doc]
@@ -187,6 +188,7 @@ fn data_impl(op: &OperationModel) -> TokenStream {
 
             #[doc = #doc_with]
             pub async fn data_with(self, options: crate::CallOptions) -> Result<#data, crate::Error> {
+                #range_checks
                 let client = self.client;
                 crate::call::execute(client, &crate::generated::operations::#constant, options, self, |builder| builder.send()).await
             }

@@ -4,7 +4,7 @@
 //! - only 2xx responses remain, so every failure reaches the runtime as the raw HTTP response
 //!   and is decoded in one place (and operations with several error schemas cannot panic it);
 //! - integer `minimum`/`maximum` are dropped (typify turns `minimum: 1` into `NonZeroU32`,
-//!   which a user cannot pass a plain integer to);
+//!   which a user cannot pass a plain integer to; `ranges` checks parameter bounds instead);
 //! - schemas reachable from a response or an event payload (`x-feishu-events`) lose their
 //!   validation keywords, so a value outside a documented range never fails the decoding of a
 //!   whole response or event.

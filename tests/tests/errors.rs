@@ -116,6 +116,41 @@ async fn a_missing_required_parameter_is_rejected_before_sending() {
 }
 
 #[tokio::test]
+async fn an_out_of_range_integer_parameter_is_rejected_before_sending() {
+    let api = MockApi::start().await;
+    // room_list documents page_size at most 100; meeting_list_get from 20 to 100.
+    let err = api.client().room_list().page_size(101).data().await.unwrap_err();
+    match &err {
+        Error::InvalidRequest { operation, message } => {
+            assert_eq!(*operation, "room_list");
+            assert_eq!(message, "parameter page_size is 101; the API accepts at most 100");
+        }
+        other => panic!("expected an invalid request, got {other:?}"),
+    }
+    let err = api.client().meeting_list_get().start_time("1").end_time("2").page_size(5).data().await.unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest { operation: "meeting_list_get", .. }), "{err:?}");
+    assert!(err.to_string().contains("parameter page_size is 5; the API accepts from 20 to 100"), "{err}");
+    // report_get_top_user documents limit at most 100 (a required parameter).
+    let err = api
+        .client()
+        .report_get_top_user()
+        .start_time("1")
+        .end_time("2")
+        .limit(101)
+        .order_by(types::ReportTopUserOrderBy::MeetingCount)
+        .data()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("parameter limit is 101; the API accepts at most 100"), "{err}");
+    // Pagination checks every page's request too.
+    let client = api.client();
+    let mut pages = std::pin::pin!(client.room_list().page_size(1000).pages());
+    let first = futures::StreamExt::next(&mut pages).await.expect("one item");
+    assert!(matches!(first, Err(Error::InvalidRequest { operation: "room_list", .. })), "{first:?}");
+    assert!(api.server.received_requests().await.unwrap().is_empty(), "nothing may be sent");
+}
+
+#[tokio::test]
 async fn a_missing_required_body_field_is_rejected_before_sending() {
     let api = MockApi::start().await;
     let body = types::ExportParticipantListRequest::builder().meeting_start_time("1655276858").meeting_no("123456789");

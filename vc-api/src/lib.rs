@@ -19,6 +19,7 @@ mod generated;
 pub mod mock;
 mod operation;
 pub mod pagination;
+mod range;
 mod rate_limit;
 mod raw;
 #[cfg(feature = "redis")]

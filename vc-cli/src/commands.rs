@@ -16,7 +16,9 @@ use vc_mock::spec::{Location, Operation};
 
 /// Flags of the `vc` command itself or of the operation modes. A parameter of the same name
 /// gets the flag `--<name>-param`; a body field of the same name is set through `--body` only.
-pub const RESERVED: [&str; 13] = [
+pub const RESERVED: [&str; 15] = [
+    "format",
+    "time",
     "domain",
     "mock",
     "compact",
@@ -73,6 +75,24 @@ fn kind_of(spec: &Spec, schema: &Value) -> Option<Kind> {
         Some("number") => Some(Kind::Number),
         Some("boolean") => Some(Kind::Boolean),
         _ => None,
+    }
+}
+
+/// The flag shape of a parameter or top-level body field: its kind, and whether it repeats
+/// (an array of scalars: one flag occurrence per element). Objects and arrays of objects get
+/// no flag (they go through `--body`).
+fn flag_shape(spec: &Spec, schema: &Value) -> Option<(Kind, bool)> {
+    let resolved = spec.resolve(schema);
+    match resolved.get("type").and_then(Value::as_str) {
+        Some("array") => {
+            let items = resolved.get("items")?;
+            match spec.resolve(items).get("type").and_then(Value::as_str) {
+                Some("object") | Some("array") => None,
+                _ => kind_of(spec, items).map(|kind| (kind, true)),
+            }
+        }
+        Some("object") => None,
+        _ => kind_of(spec, schema).map(|kind| (kind, false)),
     }
 }
 
@@ -171,23 +191,7 @@ fn body_fields(spec: &Spec, op: &Operation) -> Vec<(String, Kind, bool, String)>
         }
         let resolved = spec.resolve(field);
         let description = first_sentence(resolved.get("description").and_then(Value::as_str).unwrap_or_default());
-        let (kind, repeated) = if resolved.get("type").and_then(Value::as_str) == Some("array") {
-            match resolved.get("items").and_then(|items| kind_of(spec, items)) {
-                Some(kind)
-                    if spec.resolve(&resolved["items"]).get("type").and_then(Value::as_str) != Some("object") =>
-                {
-                    (kind, true)
-                }
-                _ => continue,
-            }
-        } else if resolved.get("type").and_then(Value::as_str) == Some("object") {
-            continue;
-        } else {
-            match kind_of(spec, field) {
-                Some(kind) => (kind, false),
-                None => continue,
-            }
-        };
+        let Some((kind, repeated)) = flag_shape(spec, field) else { continue };
         out.push((name.clone(), kind, repeated, description));
     }
     out
@@ -201,14 +205,19 @@ fn operation_command(spec: &Spec, op: &Operation) -> Command {
         op.summary, op.description, op.id, op.method, op.path
     ));
     for param in &op.params {
-        let Some(kind) = kind_of(spec, &param.schema) else { continue };
+        let Some((kind, repeated)) = flag_shape(spec, &param.schema) else { continue };
         let flag = param_flag(&param.name);
         let what = match param.location {
             Location::Path => "Path parameter",
             Location::Query => "Query parameter",
         };
-        let help = format!("{what} {}: {}", param.name, first_sentence(&param.description));
-        command = command.arg(value_arg(flag, &kind, help).required(param.required));
+        let again = if repeated { " (repeat for several)" } else { "" };
+        let help = format!("{what} {}{again}: {}", param.name, first_sentence(&param.description));
+        let mut arg = value_arg(flag, &kind, help).required(param.required);
+        if repeated {
+            arg = arg.action(ArgAction::Append);
+        }
+        command = command.arg(arg);
     }
     if op.body.is_some() {
         command = command.arg(
@@ -230,12 +239,10 @@ fn operation_command(spec: &Spec, op: &Operation) -> Command {
         }
     }
     if op.pagination_items.is_some() {
-        command = command.arg(
-            Arg::new("all")
-                .long("all")
-                .action(ArgAction::SetTrue)
-                .help("Walk every page and print all items as one JSON array"),
-        );
+        command =
+            command.arg(Arg::new("all").long("all").action(ArgAction::SetTrue).help(
+                "Walk every page, writing the items as they arrive (a JSON array, or lines or rows with --format)",
+            ));
     }
     let export = ExportRequest::OPERATIONS.contains(&op.id.as_str());
     if op.file_media_type.is_some() || export {
@@ -318,16 +325,37 @@ pub fn command(spec: &Spec) -> Command {
                 .hide_env_values(true)
                 .help("A user_access_token for this call (operations such as `meeting end` accept only user tokens)"),
         )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .global(true)
+                .value_name("FORMAT")
+                .value_parser(clap::value_parser!(crate::output::Format))
+                .help("Output format [default: json]: json, jsonl (one line per item), table or csv (one row per item of the list a response holds)"),
+        )
         .arg(Arg::new("compact").long("compact").global(true).action(ArgAction::SetTrue).help("Print JSON on one line"))
         .arg(
-            Arg::new("verbose")
-                .long("verbose")
-                .short('v')
+            Arg::new("time")
+                .long("time")
                 .global(true)
-                .action(ArgAction::SetTrue)
-                .help("Log each call (operation, attempt, status, code, log id) to standard error"),
+                .value_name("ZONE")
+                .value_parser(clap::value_parser!(crate::output::TimeZone))
+                .help("In tables, show unix-second timestamps of *time columns as dates in this zone (local or utc)"),
         )
-        .subcommand(Command::new("operations").about("List every operation: command, method, path and summary"));
+        .arg(Arg::new("verbose").long("verbose").short('v').global(true).action(ArgAction::SetTrue).help(
+            "Log each call when it ends (operation, attempts, status, code, log id, elapsed time) to standard error",
+        ))
+        .subcommand(Command::new("operations").about("List every operation: command, method, path and summary"))
+        .subcommand(
+            Command::new("completions").about("Print a shell completion script (e.g. `vc completions bash > ~/.local/share/bash-completion/completions/vc`)").arg(
+                Arg::new("shell")
+                    .required(true)
+                    .value_name("SHELL")
+                    .value_parser(["bash", "zsh", "fish", "powershell"])
+                    .help("The shell: bash, zsh, fish or powershell"),
+            ),
+        )
+        .subcommand(Command::new("man").about("Print the man page (roff), e.g. `vc man > vc.1`"));
     for (tag, ops) in tags {
         let mut group = Command::new(kebab(&tag))
             .about(descriptions.get(&tag).cloned().unwrap_or_else(|| format!("Operations of {tag}")))
@@ -346,7 +374,7 @@ const AUTH_HELP: &str = "Authentication (from the environment):
     + FEISHU_APP_TICKET + FEISHU_TENANT_KEY   for a marketplace app
   FEISHU_ACCESS_TOKEN                 a fixed tenant or user access token
   FEISHU_USER_ACCESS_TOKEN            a user token for this call (or --user-access-token)
-Output is the response's `data` as JSON. Errors print the Feishu code, message and log id
+Output is the response's `data` as JSON (see --format). Errors print the Feishu code, message and log id
 and exit with status 1 (2 for usage errors).";
 
 /// What the parsed flags ask for.
@@ -384,11 +412,11 @@ pub fn invocation(
         .ok_or_else(|| format!("no operation {tag} {action}"))?;
     let mut request = RawRequest::new();
     for param in &operation.params {
-        let flag = param_flag(&param.name);
-        if kind_of(spec, &param.schema).is_none() {
+        if flag_shape(spec, &param.schema).is_none() {
             continue;
         }
-        if let Some(value) = matches.get_one::<Value>(&flag) {
+        // A repeated flag sends the query parameter once per value (`room_ids=a&room_ids=b`).
+        for value in matches.get_many::<Value>(&param_flag(&param.name)).into_iter().flatten() {
             request = match param.location {
                 Location::Path => request.path_param(&param.name, as_text(value)),
                 Location::Query => request.query(&param.name, as_text(value)),
@@ -453,13 +481,19 @@ mod tests {
         invocation(spec, tag, action, op_matches, |text| Ok(text.to_owned()))
     }
 
+    /// Subcommands that call nothing: they describe `vc` itself.
+    const LOCAL: [&str; 3] = ["operations", "completions", "man"];
+
     #[test]
     fn the_command_tree_is_valid_and_covers_every_operation() {
         let spec = Spec::embedded();
         let root = command(spec);
         root.clone().debug_assert();
-        let count: usize =
-            root.get_subcommands().filter(|c| c.get_name() != "operations").map(|c| c.get_subcommands().count()).sum();
+        let count: usize = root
+            .get_subcommands()
+            .filter(|c| !LOCAL.contains(&c.get_name()))
+            .map(|c| c.get_subcommands().count())
+            .sum();
         assert_eq!(count, spec.operations().len());
     }
 
@@ -588,6 +622,28 @@ mod tests {
         );
         let download = parse(&["vc", "export", "download", "--file-token", "f", "--output", "f.xlsx"]).unwrap();
         assert!(!download.wait && download.output.is_some());
+    }
+
+    #[test]
+    fn array_parameters_are_repeatable_flags_sent_as_repeated_query_values() {
+        let call = parse(&[
+            "vc",
+            "resource-reservation-list",
+            "get",
+            "--room-level-id",
+            "omb_1",
+            "--room-ids",
+            "omm_a",
+            "--room-ids",
+            "omm_b",
+            "--start-time",
+            "1",
+            "--end-time",
+            "2",
+        ]);
+        let query = call.unwrap().request.query_pairs().to_vec();
+        let rooms: Vec<&str> = query.iter().filter(|(n, _)| n == "room_ids").map(|(_, v)| v.as_str()).collect();
+        assert_eq!(rooms, ["omm_a", "omm_b"]);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! retries, error mapping). See `vc --help`.
 
 mod commands;
+mod log;
+mod output;
 mod run;
 
 use std::io::{Read, Write};
@@ -28,7 +30,12 @@ fn settings(matches: &ArgMatches) -> Settings {
         app_ticket: env("FEISHU_APP_TICKET").map(Into::into),
         tenant_key: env("FEISHU_TENANT_KEY"),
         access_token: env("FEISHU_ACCESS_TOKEN").map(Into::into),
-        compact: matches.get_flag("compact"),
+        style: output::Style {
+            format: matches.get_one::<output::Format>("format").copied().unwrap_or_default(),
+            compact: matches.get_flag("compact"),
+            time: matches.get_one::<output::TimeZone>("time").copied(),
+            width: output::table_width(),
+        },
     }
 }
 
@@ -58,17 +65,58 @@ fn list_operations(spec: &Spec) {
     }
 }
 
+/// `vc completions <shell>`: the completion script of the whole command tree.
+fn completions(spec: &Spec, matches: &ArgMatches) -> ExitCode {
+    let shell = match matches.get_one::<String>("shell").map(String::as_str) {
+        Some("bash") => clap_complete::Shell::Bash,
+        Some("zsh") => clap_complete::Shell::Zsh,
+        Some("fish") => clap_complete::Shell::Fish,
+        Some("powershell") => clap_complete::Shell::PowerShell,
+        _ => return ExitCode::from(2),
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut commands::command(spec), "vc", &mut script);
+    write_out(&script)
+}
+
+/// `vc man`: the man page in roff.
+fn man_page(spec: &Spec) -> ExitCode {
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(commands::command(spec)).render(&mut page) {
+        eprintln!("error: cannot render the man page: {e}");
+        return ExitCode::FAILURE;
+    }
+    write_out(&page)
+}
+
+/// Writes `bytes` to standard output; a closed pipe is not an error.
+fn write_out(bytes: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
 fn main() -> ExitCode {
     let spec = Spec::embedded();
     let matches = commands::command(spec).get_matches();
     let settings = settings(&matches);
     if matches.get_flag("verbose") {
-        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::DEBUG).init();
+        log::init();
     }
     let Some((tag, group)) = matches.subcommand() else { return ExitCode::from(2) };
-    if tag == "operations" {
-        list_operations(spec);
-        return ExitCode::SUCCESS;
+    match tag {
+        "operations" => {
+            list_operations(spec);
+            return ExitCode::SUCCESS;
+        }
+        "completions" => return completions(spec, group),
+        "man" => return man_page(spec),
+        _ => {}
     }
     let Some((action, op_matches)) = group.subcommand() else { return ExitCode::from(2) };
     let invocation = match commands::invocation(spec, tag, action, op_matches, read_body) {

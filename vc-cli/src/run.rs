@@ -11,6 +11,7 @@ use vc_api::export::{ExportPolling, ExportRequest};
 use vc_api::{CallOptions, Client, Domain, Operation, RawRequest, TokenType};
 
 use crate::commands::Invocation;
+use crate::output::{self, ListWriter, Progress, Style};
 
 /// Where the client's settings come from: flags and environment variables.
 #[derive(Debug, Default, Clone)]
@@ -31,8 +32,8 @@ pub struct Settings {
     pub tenant_key: Option<String>,
     /// `FEISHU_ACCESS_TOKEN`.
     pub access_token: Option<vc_api::Secret>,
-    /// `--compact`.
-    pub compact: bool,
+    /// `--format`, `--compact`, `--time`.
+    pub style: Style,
 }
 
 /// Why a run failed: a usage problem (exit 2) or a failed call (exit 1).
@@ -120,15 +121,9 @@ pub async fn run(
         Failure::Usage(format!("{} is in the spec but not in this build of vc-api", invocation.operation.id))
     })?;
     let options = call_options(settings, operation);
+    let items_field = invocation.operation.pagination_items.as_deref();
     let print = |out: &mut (dyn Write + Send), value: &Value| -> Result<(), Failure> {
-        let text = if settings.compact { value.to_string() } else { pretty(value) };
-        match writeln!(out, "{text}").and_then(|()| out.flush()) {
-            // A reader that stopped early (`vc ... | head`) is not a failure.
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                Err(Failure::Output(format!("cannot write the output: {e}")))
-            }
-            _ => Ok(()),
-        }
+        written(output::write_value(out, &settings.style, items_field, value.clone()))
     };
     if invocation.operation.file_media_type.is_some() {
         let download = client.call_download(operation, invocation.request, options).await?;
@@ -176,11 +171,22 @@ pub async fn run(
         };
     }
     if invocation.all {
-        let items = all_items(client, operation, invocation.operation, invocation.request, options).await?;
-        return print(out, &Value::Array(items));
+        return all_items(client, operation, invocation.operation, invocation.request, options, &settings.style, out)
+            .await;
     }
     let data = client.call_json_with(operation, invocation.request, options).await?;
-    print(out, &data)
+    written(output::write_value(out, &settings.style, items_field, data))
+}
+
+/// The outcome of writing output: a reader that stopped early (`vc ... | head`) is not a
+/// failure.
+fn written(result: std::io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::Output(format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn seconds_arg(flag: &str, seconds: f64) -> Result<Duration, Failure> {
@@ -188,25 +194,37 @@ fn seconds_arg(flag: &str, seconds: f64) -> Result<Duration, Failure> {
         .map_err(|_| Failure::Usage(format!("{flag} needs a non-negative number of seconds")))
 }
 
-/// Walks every page: the items of each, in order. Stops with an error when the server repeats
-/// a `page_token` or says there is more without giving one.
+/// Walks every page, writing the items of each as it arrives (nothing is kept from one page
+/// to the next but the next `page_token`). Stops with an error when the server repeats a
+/// `page_token` or says there is more without giving one, and quietly when the reader of the
+/// output has gone.
 async fn all_items(
     client: &Client,
     operation: &'static Operation,
     spec_op: &vc_mock::spec::Operation,
     mut request: RawRequest,
     options: CallOptions,
-) -> Result<Vec<Value>, Failure> {
+    style: &Style,
+    out: &mut (dyn Write + Send),
+) -> Result<(), Failure> {
     let items_field = spec_op.pagination_items.as_deref().unwrap_or("items");
-    let mut items = Vec::new();
+    let mut writer = ListWriter::new(out, style);
+    let mut progress = Progress::new();
     let mut seen = HashSet::new();
     loop {
         let mut data = client.call_json_with(operation, request.clone(), options.clone()).await?;
-        if let Some(Value::Array(page)) = data.get_mut(items_field).map(Value::take) {
-            items.extend(page);
+        let page = match data.get_mut(items_field).map(Value::take) {
+            Some(Value::Array(page)) => page,
+            _ => Vec::new(),
+        };
+        if let Err(e) = writer.page(page) {
+            progress.finish();
+            return written(Err(e));
         }
+        progress.page(writer.written());
         if !data.get("has_more").and_then(Value::as_bool).unwrap_or(false) {
-            return Ok(items);
+            progress.finish();
+            return written(writer.finish());
         }
         let pagination =
             |message: String| Failure::Call(vc_api::Error::Pagination { operation: operation.id, message });
@@ -228,10 +246,6 @@ async fn all_items(
             request = request.body(Value::Object(body));
         }
     }
-}
-
-fn pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
 /// Progress of a file being written, on standard error when it is a terminal.

@@ -202,3 +202,61 @@ fn operations_lists_every_operation() {
     assert_eq!(listing.lines().count(), Spec::embedded().operations().len());
     assert!(listing.lines().any(|l| l.starts_with("meeting-recording set-permission") && l.contains("PATCH")));
 }
+
+#[test]
+fn verbose_logs_every_call_once_when_it_ends() {
+    let output = vc().args(["-v", "reserve", "get", "--reserve-id", "6911188411934973028"]).output().unwrap();
+    assert_eq!(stdout_json(&output), example_data("reserve_get"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let calls: Vec<&str> = stderr.lines().filter(|l| l.starts_with("vc: call ")).collect();
+    assert_eq!(calls.len(), 1, "{stderr}");
+    assert!(calls[0].starts_with("vc: call reserve_get attempts=1 status=200 code=0 log_id="), "{stderr}");
+    assert!(calls[0].contains(" elapsed=") && calls[0].ends_with("ms"), "{stderr}");
+    // Every page is a call of its own.
+    let output = vc().args(["--verbose", "room", "list", "--page-size", "10", "--all"]).output().unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("vc: call room_list attempts=1 status=200")).count(),
+        2,
+        "{stderr}"
+    );
+    // A failed call: its status, code and log id.
+    let output = vc()
+        .args(["-v", "report", "get-top-user", "--start-time", "1", "--end-time", "2", "--limit", "500"])
+        .args(["--order-by", "MeetingCount"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().find(|l| l.starts_with("vc: call report_get_top_user")).expect(&stderr);
+    assert!(line.contains("status=400 code=121003 log_id=vcmock"), "{line}");
+    // Without -v, nothing of the kind.
+    let quiet = vc().args(["reserve", "get", "--reserve-id", "1"]).output().unwrap();
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+}
+
+#[test]
+fn completions_for_every_shell_know_the_commands_and_flags() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let output = bare().args(["completions", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}: {}", String::from_utf8_lossy(&output.stderr));
+        let script = String::from_utf8_lossy(&output.stdout);
+        for known in ["resource-reservation-list", "room-ids", "reserve-id", "format"] {
+            assert!(script.contains(known), "{shell} completion lacks {known}");
+        }
+    }
+    let unknown = bare().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn man_prints_a_roff_page() {
+    let output = bare().arg("man").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let page = String::from_utf8_lossy(&output.stdout);
+    assert!(page.starts_with(".ie") || page.contains(".TH vc"), "{page}");
+    for known in ["\\-\\-format", "\\-\\-mock", "reserve", "completions", "FEISHU_APP_ID"] {
+        assert!(page.contains(known), "the man page lacks {known}");
+    }
+}

@@ -419,6 +419,7 @@ Sends a `GET` request to `/things`
 
 ```text
 let response = client.thing_list()
+    .page_size(page_size)
     .page_token(page_token)
     .send()
     .await;
@@ -473,14 +474,26 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ThingList<'a> {
         client: &'a super::Client,
+        page_size: Result<Option<i32>, String>,
         page_token: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ThingList<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                page_size: Ok(None),
                 page_token: Ok(None),
             }
+        }
+        pub fn page_size<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<i32>,
+        {
+            self.page_size = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `i32` for page_size failed".to_string());
+            self
         }
         pub fn page_token<V>(mut self, value: V) -> Self
         where
@@ -502,7 +515,8 @@ pub mod builder {
             ResponseValue<::vc_api::Envelope<::vc_api::types::ThingListData>>,
             Error<()>,
         > {
-            let Self { client, page_token } = self;
+            let Self { client, page_size, page_token } = self;
+            let page_size = page_size.map_err(Error::InvalidRequest)?;
             let page_token = page_token.map_err(Error::InvalidRequest)?;
             let url = format!("{}/things", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
@@ -521,6 +535,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("page_size", &page_size))
                 .query(&progenitor_client::QueryParam::new("page_token", &page_token))
                 .headers(header_map)
                 .build()?;
@@ -698,6 +713,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ThingListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::THING_LIST,
+                    "page_size",
+                    value,
+                    Some(1i64),
+                    Some(50i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,

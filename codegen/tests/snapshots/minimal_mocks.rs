@@ -23,6 +23,12 @@ impl ThingListMock {
             inner: self.inner.query_param("page_token", value),
         }
     }
+    ///Matches only requests whose query parameter `page_size` is `value`.
+    pub fn page_size(self, value: i32) -> Self {
+        Self {
+            inner: self.inner.query_param("page_size", value.to_string()),
+        }
+    }
     /**Answers `{"code": 0, "msg": "success", "data": data}` with HTTP 200, `data` being a [`ThingListData`](crate::types::ThingListData) or its builder.
 
 # Panics

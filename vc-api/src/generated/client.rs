@@ -42935,6 +42935,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::AlertListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::ALERT_LIST,
+                    "page_size",
+                    value,
+                    None,
+                    Some(200i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43555,6 +43564,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::MeetingListByNoData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::MEETING_LIST_BY_NO,
+                    "page_size",
+                    value,
+                    None,
+                    Some(50i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43644,6 +43662,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::MeetingSearchData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::MEETING_SEARCH,
+                    "page_size",
+                    value,
+                    None,
+                    Some(30i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -43871,6 +43898,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::MeetingListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::MEETING_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44146,6 +44182,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ParticipantListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::PARTICIPANT_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44237,6 +44282,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ParticipantQualityListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44395,6 +44449,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ReportGetTopUserData, crate::Error> {
+            if let Ok(value) = &self.limit {
+                crate::range::check(
+                    &crate::generated::operations::REPORT_GET_TOP_USER,
+                    "limit",
+                    value,
+                    None,
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44729,6 +44792,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::ResourceReservationListGetData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                    "page_size",
+                    value,
+                    Some(20i64),
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -44818,6 +44890,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::RoomListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::ROOM_LIST,
+                    "page_size",
+                    value,
+                    None,
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
@@ -45207,6 +45288,15 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             self,
             options: crate::CallOptions,
         ) -> Result<types::RoomLevelListData, crate::Error> {
+            if let Ok(value) = &self.page_size {
+                crate::range::check(
+                    &crate::generated::operations::ROOM_LEVEL_LIST,
+                    "page_size",
+                    value,
+                    None,
+                    Some(100i64),
+                )?;
+            }
             let client = self.client;
             crate::call::execute(
                     client,
