@@ -48,10 +48,7 @@ fn operation_const(op: &OperationModel) -> TokenStream {
         Some(items) => quote!(Some(#items)),
         None => quote!(None),
     };
-    let rate_limit = match op.rate_limit {
-        Some((requests, window)) => quote!(Some((#requests, #window))),
-        None => quote!(None),
-    };
+    let rate_limits = op.rate_limits.iter().map(|(requests, window)| quote!((#requests, #window)));
     let tokens = op.token_types.iter().filter_map(|t| match t.as_str() {
         "tenant_access_token" => Some(quote!(TokenType::Tenant)),
         "user_access_token" => Some(quote!(TokenType::User)),
@@ -67,7 +64,7 @@ fn operation_const(op: &OperationModel) -> TokenStream {
             tag: #tag,
             read_only: #read_only,
             pagination_items: #items,
-            rate_limit: #rate_limit,
+            rate_limits: &[#(#rate_limits),*],
             token_types: &[#(#tokens),*],
         };
     }

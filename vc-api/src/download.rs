@@ -85,11 +85,7 @@ impl Download {
                     Some((Ok(chunk), (body, received, false)))
                 }
                 Some(Err(source)) => {
-                    let error = if source.is_timeout() {
-                        Error::Timeout { operation, source }
-                    } else {
-                        Error::Transport { operation, source }
-                    };
+                    let error = crate::response::transport_error(operation, source);
                     Some((Err(error), (body, received, true)))
                 }
                 None => match content_length {
