@@ -42768,6 +42768,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl AlertList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `alert_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::AlertListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ALERT_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::AlertListData {
         type Item = types::Alert;
         fn has_more(&self) -> bool {
@@ -42848,6 +42865,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::BotEventsData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_EVENTS,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotEvents<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_events`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotEventsData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::BOT_EVENTS,
                     options,
@@ -42946,6 +42980,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl BotJoin<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_join`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotJoinData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::BOT_JOIN,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl BotLeave<'_> {
         /**Sends `bot_leave` and returns the response's `data`.
 
@@ -42969,6 +43020,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl BotLeave<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_leave`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotLeaveData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::BOT_LEAVE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl BotMessage<'_> {
         /**Sends `bot_message` and returns the response's `data`.
 
@@ -42983,6 +43051,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::BotMessageData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_MESSAGE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotMessage<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_message`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotMessageData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::BOT_MESSAGE,
                     options,
@@ -43017,6 +43102,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl BotUserActiveMeeting<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_user_active_meeting`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotUserActiveMeetingData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportDownload<'_> {
         /**Sends `export_download` and returns the response's `data`.
 
@@ -43031,6 +43133,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<crate::Download, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_DOWNLOAD,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportDownload<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_download`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<crate::Download>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::EXPORT_DOWNLOAD,
                     options,
@@ -43063,6 +43182,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ExportGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ExportGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::EXPORT_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportMeetingList<'_> {
         /**Sends `export_meeting_list` and returns the response's `data`.
 
@@ -43077,6 +43213,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ExportMeetingListData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_MEETING_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportMeetingList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_meeting_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ExportMeetingListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::EXPORT_MEETING_LIST,
                     options,
@@ -43111,6 +43264,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ExportParticipantList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_participant_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ExportParticipantListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportParticipantQualityList<'_> {
         /**Sends `export_participant_quality_list` and returns the response's `data`.
 
@@ -43127,6 +43297,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ExportParticipantQualityListData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportParticipantQualityList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_participant_quality_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ExportParticipantQualityListData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
                     options,
@@ -43161,6 +43351,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ExportResourceReservationList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_resource_reservation_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ExportResourceReservationListData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MaterialUploadMeta<'_> {
         /**Sends `material_upload_meta` and returns the response's `data`.
 
@@ -43175,6 +43385,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MaterialUploadMetaData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_UPLOAD_META,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MaterialUploadMeta<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_upload_meta`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MaterialUploadMetaData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MATERIAL_UPLOAD_META,
                     options,
@@ -43207,6 +43434,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MaterialRemove<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_remove`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MaterialRemoveData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MATERIAL_REMOVE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MaterialPullMeta<'_> {
         /**Sends `material_pull_meta` and returns the response's `data`.
 
@@ -43221,6 +43465,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MaterialPullMetaData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_PULL_META,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MaterialPullMeta<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_pull_meta`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MaterialPullMetaData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MATERIAL_PULL_META,
                     options,
@@ -43253,6 +43514,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingChangeName<'_> {
         /**Sends `meeting_change_name` and returns the response's `data`.
 
@@ -43276,6 +43554,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingChangeName<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_change_name`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingChangeNameData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_CHANGE_NAME,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingPullSubtitle<'_> {
         /**Sends `meeting_pull_subtitle` and returns the response's `data`.
 
@@ -43290,6 +43585,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MeetingPullSubtitleData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_PULL_SUBTITLE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingPullSubtitle<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_pull_subtitle`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingPullSubtitleData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_PULL_SUBTITLE,
                     options,
@@ -43388,6 +43700,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingListByNo<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_list_by_no`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingListByNoData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_LIST_BY_NO,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::MeetingListByNoData {
         type Item = types::Meeting;
         fn has_more(&self) -> bool {
@@ -43468,6 +43797,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MeetingSearchData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingSearch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_search`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingSearchData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_SEARCH,
                     options,
@@ -43566,6 +43912,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingSubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_subscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingUnsubscription<'_> {
         /**Sends `meeting_unsubscription` and returns the response's `data`.
 
@@ -43580,6 +43943,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingUnsubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_unsubscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_UNSUBSCRIPTION,
                     options,
@@ -43612,6 +43992,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingInvite<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_invite`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingInviteData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_INVITE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingKickout<'_> {
         /**Sends `meeting_kickout` and returns the response's `data`.
 
@@ -43626,6 +44023,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MeetingKickoutData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_KICKOUT,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingKickout<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_kickout`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingKickoutData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_KICKOUT,
                     options,
@@ -43658,6 +44072,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingSetHost<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_set_host`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingSetHostData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_SET_HOST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingEnd<'_> {
         /**Sends `meeting_end` and returns the response's `data`.
 
@@ -43681,6 +44112,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingEnd<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_end`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_END,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingListGet<'_> {
         /**Sends `meeting_list_get` and returns the response's `data`.
 
@@ -43695,6 +44143,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MeetingListGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingListGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_LIST_GET,
                     options,
@@ -43793,6 +44258,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingRecordingStart<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_start`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_START,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingRecordingStop<'_> {
         /**Sends `meeting_recording_stop` and returns the response's `data`.
 
@@ -43807,6 +44289,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_STOP,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingRecordingStop<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_stop`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_RECORDING_STOP,
                     options,
@@ -43839,6 +44338,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingRecordingGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingRecordingGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingRecordingSetPermission<'_> {
         /**Sends `meeting_recording_set_permission` and returns the response's `data`.
 
@@ -43862,6 +44378,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingRecordingSetPermission<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_set_permission`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl NoteGet<'_> {
         /**Sends `note_get` and returns the response's `data`.
 
@@ -43876,6 +44409,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::NoteGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::NoteGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::NOTE_GET,
                     options,
@@ -43910,6 +44460,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl NoteUnifiedNoteTranscript<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_unified_note_transcript`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::NoteUnifiedNoteTranscriptData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl NoteSubscription<'_> {
         /**Sends `note_subscription` and returns the response's `data`.
 
@@ -43924,6 +44494,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteSubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_subscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::NOTE_SUBSCRIPTION,
                     options,
@@ -43956,6 +44543,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl NoteUnsubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_unsubscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::NOTE_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ParticipantListGet<'_> {
         /**Sends `participant_list_get` and returns the response's `data`.
 
@@ -43970,6 +44574,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ParticipantListGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::PARTICIPANT_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ParticipantListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `participant_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ParticipantListGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::PARTICIPANT_LIST_GET,
                     options,
@@ -44070,6 +44691,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ParticipantQualityListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `participant_quality_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ParticipantQualityListGetData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::ParticipantQualityListGetData {
         type Item = types::ParticipantQuality;
         fn has_more(&self) -> bool {
@@ -44159,6 +44800,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RecordingSubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `recording_subscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RECORDING_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RecordingUnsubscription<'_> {
         /**Sends `recording_unsubscription` and returns the response's `data`.
 
@@ -44173,6 +44831,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RecordingUnsubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `recording_unsubscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
                     options,
@@ -44205,6 +44880,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReportGetDaily<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `report_get_daily`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReportGetDailyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::REPORT_GET_DAILY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReportGetTopUser<'_> {
         /**Sends `report_get_top_user` and returns the response's `data`.
 
@@ -44219,6 +44911,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ReportGetTopUserData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::REPORT_GET_TOP_USER,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReportGetTopUser<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `report_get_top_user`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReportGetTopUserData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::REPORT_GET_TOP_USER,
                     options,
@@ -44251,6 +44960,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveApply<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_apply`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveApplyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_APPLY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveGet<'_> {
         /**Sends `reserve_get` and returns the response's `data`.
 
@@ -44265,6 +44991,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ReserveGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_GET,
                     options,
@@ -44297,6 +45040,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveUpdate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_update`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveUpdateData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_UPDATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveDelete<'_> {
         /**Sends `reserve_delete` and returns the response's `data`.
 
@@ -44311,6 +45071,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_DELETE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveDelete<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_delete`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_DELETE,
                     options,
@@ -44345,6 +45122,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveGetActiveMeeting<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_get_active_meeting`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveGetActiveMeetingData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigReserveScope<'_> {
         /**Sends `reserve_config_reserve_scope` and returns the response's `data`.
 
@@ -44370,6 +45164,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigReserveScope<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_reserve_scope`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ReserveConfigReserveScopeData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigPatch<'_> {
         /**Sends `reserve_config_patch` and returns the response's `data`.
 
@@ -44384,6 +45198,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_PATCH,
                     options,
@@ -44418,6 +45249,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigAdminGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_admin_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveConfigAdminGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigAdminPatch<'_> {
         /**Sends `reserve_config_admin_patch` and returns the response's `data`.
 
@@ -44432,6 +45280,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigAdminPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_admin_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
                     options,
@@ -44466,6 +45331,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigFormGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_form_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveConfigFormGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigFormPatch<'_> {
         /**Sends `reserve_config_form_patch` and returns the response's `data`.
 
@@ -44480,6 +45362,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigFormPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_form_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
                     options,
@@ -44514,6 +45413,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigDisableInformGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_disable_inform_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ReserveConfigDisableInformGetData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigDisableInformPatch<'_> {
         /**Sends `reserve_config_disable_inform_patch` and returns the response's `data`.
 
@@ -44528,6 +45447,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigDisableInformPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_disable_inform_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
                     options,
@@ -44553,6 +45489,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ResourceReservationListGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ResourceReservationListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `resource_reservation_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ResourceReservationListGetData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
                     options,
@@ -44651,6 +45607,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::RoomListData {
         type Item = types::Room;
         fn has_more(&self) -> bool {
@@ -44740,6 +45713,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomCreate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_create`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomCreateData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomGet<'_> {
         /**Sends `room_get` and returns the response's `data`.
 
@@ -44754,6 +45744,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_GET,
                     options,
@@ -44786,6 +45793,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomDelete<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_delete`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_DELETE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomPatch<'_> {
         /**Sends `room_patch` and returns the response's `data`.
 
@@ -44800,6 +45824,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_PATCH,
                     options,
@@ -44832,6 +45873,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomMget<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_mget`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomMgetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_MGET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomSearch<'_> {
         /**Sends `room_search` and returns the response's `data`.
 
@@ -44846,6 +45904,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomSearchData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomSearch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_search`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomSearchData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_SEARCH,
                     options,
@@ -44944,6 +46019,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomConfigQuery<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_query`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomConfigQueryData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_QUERY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomConfigSet<'_> {
         /**Sends `room_config_set` and returns the response's `data`.
 
@@ -44958,6 +46050,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_CONFIG_SET,
                     options,
@@ -44992,6 +46101,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomConfigSetCheckboardAccessCode<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set_checkboard_access_code`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::RoomConfigSetCheckboardAccessCodeData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomConfigSetRoomAccessCode<'_> {
         /**Sends `room_config_set_room_access_code` and returns the response's `data`.
 
@@ -45017,6 +46146,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomConfigSetRoomAccessCode<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set_room_access_code`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::RoomConfigSetRoomAccessCodeData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelList<'_> {
         /**Sends `room_level_list` and returns the response's `data`.
 
@@ -45031,6 +46180,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelListData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_LIST,
                     options,
@@ -45129,6 +46295,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomLevelCreate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_create`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelCreateData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelGet<'_> {
         /**Sends `room_level_get` and returns the response's `data`.
 
@@ -45143,6 +46326,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_GET,
                     options,
@@ -45175,6 +46375,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomLevelPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelMget<'_> {
         /**Sends `room_level_mget` and returns the response's `data`.
 
@@ -45189,6 +46406,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelMgetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_MGET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelMget<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_mget`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelMgetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_MGET,
                     options,
@@ -45221,6 +46455,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomLevelDel<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_del`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_DEL,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelSearch<'_> {
         /**Sends `room_level_search` and returns the response's `data`.
 
@@ -45235,6 +46486,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelSearchData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelSearch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_search`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelSearchData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_SEARCH,
                     options,
@@ -45267,6 +46535,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ScopeConfigGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `scope_config_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ScopeConfigGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::SCOPE_CONFIG_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ScopeConfigCreate<'_> {
         /**Sends `scope_config_create` and returns the response's `data`.
 
@@ -45281,6 +46566,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::SCOPE_CONFIG_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ScopeConfigCreate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `scope_config_create`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::SCOPE_CONFIG_CREATE,
                     options,
