@@ -136,7 +136,10 @@ fn hide_constructors(client: proc_macro2::TokenStream) -> Result<proc_macro2::To
     let constructors = file.items.iter_mut().find_map(|item| match item {
         syn::Item::Impl(block)
             if block.trait_.is_none()
-                && block.items.iter().any(|i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new_with_client")) =>
+                && block
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new_with_client")) =>
         {
             Some(block)
         }

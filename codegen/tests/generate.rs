@@ -93,9 +93,14 @@ fn an_inline_enum_breaks_a_convention() {
 
 #[test]
 fn a_malformed_rate_limit_is_a_lint_error() {
-    for bad in ["{requests: many, window: minute}", "{requests: 100, window: fortnight}", "{requests: 0, window: second}",
-        "{requests: 100, window: minute, additional: {requests: 5, window: second}}", "{tier: normal}", "100/min"]
-    {
+    for bad in [
+        "{requests: many, window: minute}",
+        "{requests: 100, window: fortnight}",
+        "{requests: 0, window: second}",
+        "{requests: 100, window: minute, additional: {requests: 5, window: second}}",
+        "{tier: normal}",
+        "100/min",
+    ] {
         let err = with_thing_op(|op| {
             op.as_mapping_mut().unwrap().insert("x-feishu-rate-limit".into(), serde_yaml::from_str(bad).unwrap());
         })

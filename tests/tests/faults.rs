@@ -89,11 +89,8 @@ async fn a_slow_download_outlives_the_json_timeout() {
         })
     }))
     .await;
-    let client = download_client(&url)
-        .timeout(Duration::from_millis(100))
-        .read_timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let client =
+        download_client(&url).timeout(Duration::from_millis(100)).read_timeout(Duration::from_secs(5)).build().unwrap();
     let download = client.export_download().file_token("F1").data().await.unwrap();
     let mut body = Vec::new();
     let written = download.write_to(&mut body, |_| {}).await.expect("the slow body arrives whole");
@@ -245,7 +242,8 @@ async fn a_failing_token_request_is_retried() {
 async fn a_token_timeout_is_a_timeout_with_its_source() {
     let api = MockApi::start().await;
     token_mock().respond_with(token_answer("t-late", 7200).set_delay(Duration::from_secs(10))).mount(&api.server).await;
-    let client = app_client(&api).timeout(Duration::from_millis(100)).retry_policy(RetryPolicy::none()).build().unwrap();
+    let client =
+        app_client(&api).timeout(Duration::from_millis(100)).retry_policy(RetryPolicy::none()).build().unwrap();
     let err = client.export_get().task_id("T1").data().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { operation: "export_get", .. }), "{err:?}");
     assert!(std::error::Error::source(&err).is_some(), "the transport error is kept");
@@ -256,7 +254,10 @@ async fn a_token_timeout_is_a_timeout_with_its_source() {
 #[tokio::test]
 async fn concurrent_callers_share_one_token_failure() {
     let api = MockApi::start().await;
-    token_mock().respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(200))).mount(&api.server).await;
+    token_mock()
+        .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(200)))
+        .mount(&api.server)
+        .await;
     let client = app_client(&api).retry_policy(RetryPolicy::none()).build().unwrap();
     let calls = (0..20).map(|_| client.export_get().task_id("T1").data());
     let results = futures::future::join_all(calls).await;
@@ -354,7 +355,7 @@ async fn two_saves_to_one_path_do_not_clobber_each_other() {
         let released = released.clone();
         Box::pin(async move {
             let fill = if index == 0 { b'a' } else { b'b' };
-            let body = vec![fill; 64];
+            let body = [fill; 64];
             socket.write_all(file_head(body.len()).as_bytes()).await.unwrap();
             socket.write_all(&body[..32]).await.unwrap();
             if index == 0 {
@@ -395,9 +396,10 @@ async fn export_failures_after_submission_carry_the_task_id() {
     let api = MockApi::start().await;
     Mock::given(method("POST"))
         .and(path("/open-apis/vc/v1/exports/meeting_list"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            serde_json::json!({"code": 0, "msg": "ok", "data": {"task_id": "T1"}}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"code": 0, "msg": "ok", "data": {"task_id": "T1"}})),
+        )
         .mount(&api.server)
         .await;
     export_get_mock()

@@ -221,11 +221,7 @@ impl Slot {
 #[derive(Debug, Clone)]
 pub(crate) enum AuthFailure {
     /// No credentials fit, or the token endpoint answered without a token.
-    Refused {
-        message: String,
-        code: Option<i64>,
-        http_status: Option<u16>,
-    },
+    Refused { message: String, code: Option<i64>, http_status: Option<u16> },
     /// The token endpoint could not be reached or did not answer in time.
     Transport(Arc<reqwest::Error>),
 }
@@ -250,8 +246,7 @@ impl AuthFailure {
         match self {
             AuthFailure::Transport(source) => !source.is_builder(),
             AuthFailure::Refused { code, http_status, .. } => {
-                *code == Some(crate::error::codes::RATE_LIMITED)
-                    || http_status.is_some_and(|s| s == 429 || s >= 500)
+                *code == Some(crate::error::codes::RATE_LIMITED) || http_status.is_some_and(|s| s == 429 || s >= 500)
             }
         }
     }
@@ -431,7 +426,9 @@ impl Auth {
         let body =
             serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose(), "app_ticket": ticket.expose()});
         self.app
-            .get_or_fetch(self.refresh_margin, || self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App))
+            .get_or_fetch(self.refresh_margin, || {
+                self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App)
+            })
             .await
     }
 

@@ -9,11 +9,11 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::auth::{Auth, Credentials};
 use crate::call::ATTEMPT;
-use crate::response::LOG_ID;
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
 use crate::rate_limit::RateLimiter;
+use crate::response::LOG_ID;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
@@ -303,17 +303,16 @@ impl ClientHooks<ClientState> for Client {
         request.headers_mut().remove(API_VERSION);
         // Calls made through `data()` describe themselves in `ATTEMPT`; a bare `send()` is
         // treated as a JSON call with default options.
-        let (operation, explicit, tenant_key, timeout) = match ATTEMPT
-            .try_with(|a| (a.operation, a.access_token.clone(), a.tenant_key.clone(), a.timeout))
-        {
-            Ok(context) => context,
-            Err(_) => {
-                let operation = Operation::find(info.operation_id).ok_or_else(|| {
-                    progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
-                })?;
-                (operation, None, None, Some(self.inner.timeout))
-            }
-        };
+        let (operation, explicit, tenant_key, timeout) =
+            match ATTEMPT.try_with(|a| (a.operation, a.access_token.clone(), a.tenant_key.clone(), a.timeout)) {
+                Ok(context) => context,
+                Err(_) => {
+                    let operation = Operation::find(info.operation_id).ok_or_else(|| {
+                        progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
+                    })?;
+                    (operation, None, None, Some(self.inner.timeout))
+                }
+            };
         if timeout.is_some() {
             *request.timeout_mut() = timeout;
         }

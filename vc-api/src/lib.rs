@@ -28,8 +28,8 @@ pub mod webhook;
 
 pub use auth::Credentials;
 pub use call::CallOptions;
-pub use client::{ClientBuilder, Domain};
 pub(crate) use client::ClientState;
+pub use client::{ClientBuilder, Domain};
 pub use download::Download;
 pub use envelope::{Envelope, ErrorDetail};
 pub use error::{ApiError, Error};

@@ -83,7 +83,8 @@ mod tests {
     };
 
     /// Like `spec/src/note.yaml`: 1000 a minute and 50 a second.
-    const TWO_LIMITS: Operation = Operation { id: "two_limits", rate_limits: &[(1000, 60), (50, 1)], ..TWENTY_PER_MINUTE };
+    const TWO_LIMITS: Operation =
+        Operation { id: "two_limits", rate_limits: &[(1000, 60), (50, 1)], ..TWENTY_PER_MINUTE };
 
     /// Records when each call of `count` got through, on a paused clock.
     async fn grant_times(limiter: &RateLimiter, operation: &Operation, count: usize) -> Vec<Duration> {
