@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 use serde::Deserialize;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::Error;
@@ -516,5 +517,48 @@ impl Auth {
         }
         .instrument(span)
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic while a slot's lock was held does not stop the slot from caching.
+    #[tokio::test]
+    async fn a_poisoned_slot_keeps_caching() {
+        let slot = Arc::new(Slot::default());
+        let poisoner = Arc::clone(&slot);
+        let panicked = std::thread::spawn(move || {
+            let _held = poisoner.state.lock();
+            panic!("poisoning the token slot on purpose");
+        })
+        .join();
+        assert!(panicked.is_err() && slot.state.is_poisoned());
+        let first = slot.get_or_fetch(Duration::ZERO, || async { Ok((Secret::new("t-1"), 7200)) }).await.unwrap();
+        let again =
+            slot.get_or_fetch(Duration::ZERO, || async { Err(AuthFailure::new("must not be asked")) }).await.unwrap();
+        assert_eq!((first.token.expose(), again.token.expose()), ("t-1", "t-1"));
+    }
+
+    /// Callers arriving right after a failed fetch get its failure without a new request; once
+    /// the memory has passed, the endpoint is asked again (on a paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_is_remembered_briefly() {
+        let slot = Slot::default();
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            let failed = slot
+                .get_or_fetch(Duration::ZERO, || async {
+                    asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Err(AuthFailure::new("down"))
+                })
+                .await;
+            assert!(failed.is_err());
+        }
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::advance(FAILURE_MEMORY).await;
+        let fetched = slot.get_or_fetch(Duration::ZERO, || async { Ok((Secret::new("t-back"), 7200)) }).await;
+        assert_eq!(fetched.unwrap().token.expose(), "t-back");
     }
 }
