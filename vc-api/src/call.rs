@@ -113,7 +113,7 @@ where
     Fut: Future<Output = SendResult<R>>,
     R: Decode,
 {
-    execute_with_meta(client, operation, options, builder, send).await.map(|response| response.data)
+    run(client, operation, options, builder, send, false).await.map(|response| response.data)
 }
 
 /// Like [`execute`], returning the answer's status and log id with its data.
@@ -130,6 +130,24 @@ where
     Fut: Future<Output = SendResult<R>>,
     R: Decode,
 {
+    run(client, operation, options, builder, send, true).await
+}
+
+/// The call in its span; the answer's log id is copied out only when `want_log_id`.
+async fn run<B, F, Fut, R>(
+    client: &Client,
+    operation: &'static Operation,
+    options: CallOptions,
+    builder: B,
+    send: F,
+    want_log_id: bool,
+) -> Result<Response<R::Data>, Error>
+where
+    B: Clone,
+    F: Fn(B) -> Fut,
+    Fut: Future<Output = SendResult<R>>,
+    R: Decode,
+{
     let span = tracing::info_span!(
         "vc_api.call",
         operation = operation.id,
@@ -138,7 +156,7 @@ where
         code = Empty,
         log_id = Empty
     );
-    let call = attempts(client, operation, options, builder, send, span.clone());
+    let call = attempts(client, operation, options, builder, send, want_log_id, span.clone());
     // Entering and leaving a span nobody listens to on every poll is measurable per call.
     if span.is_disabled() { call.await } else { call.instrument(span).await }
 }
@@ -150,6 +168,7 @@ async fn attempts<B, F, Fut, R>(
     options: CallOptions,
     builder: B,
     send: F,
+    want_log_id: bool,
     current: tracing::Span,
 ) -> Result<Response<R::Data>, Error>
 where
@@ -187,11 +206,12 @@ where
         let error = match response::decode(operation, sent).await {
             Ok(data) => {
                 let http_status = learned.status.unwrap_or(200);
-                let log_id = learned.log_id();
                 current.record("http_status", http_status).record("code", 0i64);
-                if let Some(log_id) = &log_id {
-                    current.record("log_id", log_id.as_str());
+                let header = learned.log_id.as_ref().and_then(|v| v.to_str().ok());
+                if let Some(log_id) = header {
+                    current.record("log_id", log_id);
                 }
+                let log_id = if want_log_id { header.map(str::to_owned) } else { None };
                 return Ok(Response { data, http_status, log_id });
             }
             Err(error) => with_learned_meta(error, &learned),
