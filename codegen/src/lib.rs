@@ -60,6 +60,7 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
     let events = events::event_models(doc)?;
     let client = generate_client(doc, &api, &enums)?;
     let client = add_to_builder_module(client, operations::data_impls(&operations))?;
+    let client = hide_constructors(client)?;
     Ok(vec![
         GeneratedFile { path: paths::BUNDLED_SPEC.into(), contents: bundle::render(doc) },
         GeneratedFile {
@@ -124,6 +125,39 @@ fn add_to_builder_module(client: proc_macro2::TokenStream, items: Vec<syn::Item>
         });
     };
     content.extend(items);
+    Ok(quote::quote!(#file))
+}
+
+/// Replaces progenitor's public `Client::new` / `Client::new_with_client` (which skip the
+/// runtime's setup, and `new` unwraps) by one crate-private `Client::from_parts`: the only
+/// public way to a client is `ClientBuilder`.
+fn hide_constructors(client: proc_macro2::TokenStream) -> Result<proc_macro2::TokenStream> {
+    let mut file: syn::File = syn::parse2(client)
+        .map_err(|e| CodegenError::Syntax { file: paths::CLIENT.to_owned(), message: e.to_string() })?;
+    let constructors = file.items.iter_mut().find_map(|item| match item {
+        syn::Item::Impl(block)
+            if block.trait_.is_none()
+                && block
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, syn::ImplItem::Fn(f) if f.sig.ident == "new_with_client")) =>
+        {
+            Some(block)
+        }
+        _ => None,
+    });
+    let Some(block) = constructors else {
+        return Err(CodegenError::Syntax {
+            file: paths::CLIENT.to_owned(),
+            message: "progenitor's output has no `Client::new_with_client`".to_owned(),
+        });
+    };
+    block.items = vec![syn::parse_quote! {
+        /// A client from its parts; `ClientBuilder::build` is the only caller.
+        pub(crate) fn from_parts(baseurl: &str, client: reqwest::Client, inner: crate::ClientState) -> Self {
+            Self { baseurl: baseurl.to_string(), client, inner }
+        }
+    }];
     Ok(quote::quote!(#file))
 }
 

@@ -17,6 +17,15 @@ pub fn check(doc: &Value, api: &OpenAPI) -> Result<()> {
     if problems.is_empty() { Ok(()) } else { Err(CodegenError::Lint(problems)) }
 }
 
+/// A malformed `x-feishu-rate-limit` would otherwise mean "no limit" without a word.
+fn check_rate_limit(op: &openapiv3::Operation, at: &str, problems: &mut Vec<String>) {
+    if let Some(value) = op.extensions.get("x-feishu-rate-limit")
+        && let Err(problem) = crate::model::rate_limits(value)
+    {
+        problems.push(format!("{at}: malformed x-feishu-rate-limit: {problem}"));
+    }
+}
+
 fn check_operations(doc: &Value, api: &OpenAPI, problems: &mut Vec<String>) {
     let schemas = doc.get("components").and_then(|c| c.get("schemas"));
     let mut seen_ids = std::collections::BTreeSet::new();
@@ -52,6 +61,7 @@ fn check_operations(doc: &Value, api: &OpenAPI, problems: &mut Vec<String>) {
             if !op.extensions.contains_key("x-feishu-doc") {
                 problems.push(format!("{at}: no x-feishu-doc"));
             }
+            check_rate_limit(op, &at, problems);
             let raw_op = doc.get("paths").and_then(|p| p.get(path.as_str())).and_then(|i| i.get(method));
             if is_file_download(op) {
                 // A file download answers with raw bytes: no envelope and no JSON example.

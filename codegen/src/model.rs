@@ -30,8 +30,9 @@ pub struct OperationModel {
     pub pagination: Option<PaginationModel>,
     /// Whether the 200 response is a file (raw bytes) instead of a JSON envelope.
     pub file_download: bool,
-    /// `x-feishu-rate-limit` as `(requests, window in seconds)`.
-    pub rate_limit: Option<(u32, u32)>,
+    /// `x-feishu-rate-limit` as `(requests, window in seconds)`, the main limit first, then the
+    /// `additional` ones; empty when none is documented.
+    pub rate_limits: Vec<(u32, u32)>,
     /// Token types from `security` (`tenant_access_token`, `user_access_token`).
     pub token_types: Vec<String>,
     /// Integer parameters with a documented range, checked before sending.
@@ -83,17 +84,8 @@ fn operation_model(api: &OpenAPI, path: &str, method: &str, op: &Operation) -> R
         .clone()
         .ok_or_else(|| CodegenError::OpenApi(format!("{} {path} has no operationId", method.to_uppercase())))?;
     let ext = |name: &str| op.extensions.get(name);
-    let rate_limit = ext("x-feishu-rate-limit").and_then(|v| {
-        let requests = v.get("requests")?.as_u64()? as u32;
-        let window = match v.get("window")?.as_str()? {
-            "second" => 1,
-            "minute" => 60,
-            "hour" => 3600,
-            "day" => 86_400,
-            _ => return None,
-        };
-        Some((requests, window))
-    });
+    // A malformed value is a lint error (`lint::check` runs first); here it counts as none.
+    let rate_limits = ext("x-feishu-rate-limit").map(rate_limits).and_then(std::result::Result::ok).unwrap_or_default();
     let token_types = op
         .security
         .as_ref()
@@ -111,7 +103,7 @@ fn operation_model(api: &OpenAPI, path: &str, method: &str, op: &Operation) -> R
             .and_then(|v| v.get("items"))
             .and_then(Json::as_str)
             .map(str::to_owned),
-        rate_limit,
+        rate_limits,
         token_types,
         ranges: crate::ranges::param_ranges(api, op),
         tag: op.tags.first().cloned().unwrap_or_default(),
@@ -205,4 +197,44 @@ pub fn pagination(api: &OpenAPI, op: &Operation) -> std::result::Result<Option<P
         return Err("a paginated operation needs a `page_token` query parameter or body field".to_owned());
     };
     Ok(Some(PaginationModel { items, item_schema, token_in }))
+}
+
+/// The limits of an `x-feishu-rate-limit` value as `(requests, window in seconds)`:
+/// `{requests, window, additional: [{requests, window}]}`, or none for `{tier: special}`.
+/// Anything else is described in the error.
+pub fn rate_limits(value: &Json) -> std::result::Result<Vec<(u32, u32)>, String> {
+    fn one(value: &Json) -> std::result::Result<(u32, u32), String> {
+        let requests = value
+            .get("requests")
+            .and_then(Json::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("`requests` must be a positive integer in {value}"))?;
+        let window = match value.get("window").and_then(Json::as_str) {
+            Some("second") => 1,
+            Some("minute") => 60,
+            Some("hour") => 3600,
+            Some("day") => 86_400,
+            _ => return Err(format!("`window` must be second, minute, hour or day in {value}")),
+        };
+        Ok((requests, window))
+    }
+    let Some(object) = value.as_object() else { return Err(format!("not a mapping: {value}")) };
+    if object.get("tier").and_then(Json::as_str) == Some("special") && object.len() == 1 {
+        return Ok(Vec::new());
+    }
+    if let Some(key) = object.keys().find(|k| !matches!(k.as_str(), "requests" | "window" | "additional")) {
+        return Err(format!("unknown key `{key}` in {value}"));
+    }
+    let mut limits = vec![one(value)?];
+    match object.get("additional") {
+        None => {}
+        Some(Json::Array(more)) => {
+            for limit in more {
+                limits.push(one(limit)?);
+            }
+        }
+        Some(other) => return Err(format!("`additional` must be a list, not {other}")),
+    }
+    Ok(limits)
 }

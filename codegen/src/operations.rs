@@ -29,11 +29,11 @@ pub fn generate(operations: &[OperationModel]) -> TokenStream {
 pub fn data_impls(operations: &[OperationModel]) -> Vec<syn::Item> {
     let tokens = operations.iter().map(|op| {
         let pages = op.pagination.as_ref().map(|p| pagination_impl(op, p));
-        (data_impl(op), pages)
+        (data_impl(op), meta_impl(op), pages)
     });
     let mut items = Vec::new();
-    for (data, pages) in tokens {
-        let file: syn::File = syn::parse2(quote!(#data #pages)).expect("generated impls are valid items");
+    for (data, meta, pages) in tokens {
+        let file: syn::File = syn::parse2(quote!(#data #meta #pages)).expect("generated impls are valid items");
         items.extend(file.items);
     }
     items
@@ -48,10 +48,7 @@ fn operation_const(op: &OperationModel) -> TokenStream {
         Some(items) => quote!(Some(#items)),
         None => quote!(None),
     };
-    let rate_limit = match op.rate_limit {
-        Some((requests, window)) => quote!(Some((#requests, #window))),
-        None => quote!(None),
-    };
+    let rate_limits = op.rate_limits.iter().map(|(requests, window)| quote!((#requests, #window)));
     let tokens = op.token_types.iter().filter_map(|t| match t.as_str() {
         "tenant_access_token" => Some(quote!(TokenType::Tenant)),
         "user_access_token" => Some(quote!(TokenType::User)),
@@ -67,7 +64,7 @@ fn operation_const(op: &OperationModel) -> TokenStream {
             tag: #tag,
             read_only: #read_only,
             pagination_items: #items,
-            rate_limit: #rate_limit,
+            rate_limits: &[#(#rate_limits),*],
             token_types: &[#(#tokens),*],
         };
     }
@@ -152,6 +149,39 @@ pub(crate) fn field_ident(name: &str) -> proc_macro2::Ident {
     match syn::parse_str::<syn::Ident>(name) {
         Ok(ident) => ident,
         Err(_) => format_ident!("{}_", name),
+    }
+}
+
+/// `.data_with_meta()`: the data with the answer's HTTP status and log id.
+fn meta_impl(op: &OperationModel) -> TokenStream {
+    let builder = format_ident!("{}", op.id.to_upper_camel_case());
+    let constant = format_ident!("{}", op.id.to_uppercase());
+    let data = data_type(op);
+    let doc = format!(
+        "Like [`data_with`](Self::data_with), also returning the HTTP status and the log id \
+         (`X-Tt-Logid`) of the answer that carried the data of `{}`.",
+        op.id
+    );
+    quote! {
+        impl #builder<'_> {
+            #[doc = #doc]
+            pub async fn data_with_meta(self, options: crate::CallOptions) -> Result<crate::Response<#data>, crate::Error> {
+                let client = self.client;
+                crate::call::execute_with_meta(client, &crate::generated::operations::#constant, options, self, |builder| builder.send()).await
+            }
+        }
+    }
+}
+
+/// The type `.data()` returns for `op`.
+fn data_type(op: &OperationModel) -> TokenStream {
+    match &op.data_schema {
+        _ if op.file_download => quote!(crate::Download),
+        Some(name) => {
+            let ident = format_ident!("{}", name);
+            quote!(types::#ident)
+        }
+        None => quote!(::serde_json::Value),
     }
 }
 

@@ -92,6 +92,36 @@ fn an_inline_enum_breaks_a_convention() {
 }
 
 #[test]
+fn a_malformed_rate_limit_is_a_lint_error() {
+    for bad in [
+        "{requests: many, window: minute}",
+        "{requests: 100, window: fortnight}",
+        "{requests: 0, window: second}",
+        "{requests: 100, window: minute, additional: {requests: 5, window: second}}",
+        "{tier: normal}",
+        "100/min",
+    ] {
+        let err = with_thing_op(|op| {
+            op.as_mapping_mut().unwrap().insert("x-feishu-rate-limit".into(), serde_yaml::from_str(bad).unwrap());
+        })
+        .unwrap_err();
+        let CodegenError::Lint(problems) = &err else { panic!("expected lint errors for {bad}, got {err}") };
+        assert!(problems.iter().any(|p| p.contains("malformed x-feishu-rate-limit")), "{bad}: {problems:?}");
+    }
+}
+
+#[test]
+fn every_documented_rate_limit_reaches_the_operation_table() {
+    let files = with_thing_op(|op| {
+        let limit = "{requests: 1000, window: minute, additional: [{requests: 50, window: second}]}";
+        op.as_mapping_mut().unwrap().insert("x-feishu-rate-limit".into(), serde_yaml::from_str(limit).unwrap());
+    })
+    .unwrap();
+    let table = output(&files, codegen::paths::OPERATIONS);
+    assert!(table.contains("rate_limits: &[(1000u32, 60u32), (50u32, 1u32)]"), "{table}");
+}
+
+#[test]
 fn missing_examples_and_docs_break_conventions() {
     let err = with_thing_op(|op| {
         let op = op.as_mapping_mut().unwrap();

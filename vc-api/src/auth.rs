@@ -4,15 +4,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use reqwest::header::HeaderValue;
 use serde::Deserialize;
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::error::Error;
 use crate::operation::{Operation, TokenType};
+use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
 /// Path of the self-built app's tenant token endpoint.
@@ -69,78 +71,194 @@ impl BearerToken {
     }
 }
 
-/// A token and the moment it stops being used.
+/// A token, the moment it should be replaced and the moment it stops being valid.
 #[derive(Clone)]
 struct CachedToken {
     token: BearerToken,
     refresh_at: Instant,
+    expires_at: Instant,
 }
 
-impl CachedToken {
-    fn fresh(&self) -> Option<BearerToken> {
-        (Instant::now() < self.refresh_at).then(|| self.token.clone())
-    }
+/// How long a failed token request is remembered: calls arriving meanwhile get its failure
+/// instead of asking the endpoint again.
+const FAILURE_MEMORY: Duration = Duration::from_secs(1);
+
+/// The longest a token is cached, whatever lifetime the server announces.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// What a slot holds.
+#[derive(Default)]
+struct SlotState {
+    cached: Option<CachedToken>,
+    /// The last failed fetch, when it ended, and the fetch count it ended.
+    failure: Option<(AuthFailure, Instant, u64)>,
+    /// Fetches completed so far, successful or not.
+    fetches: u64,
+}
+
+/// What a look into a slot found.
+enum Found {
+    /// A token not yet due for replacement.
+    Fresh(BearerToken),
+    /// A token inside the refresh margin: still valid, due for replacement.
+    Usable(BearerToken),
+    /// No valid token.
+    Missing,
 }
 
 /// One cached token with its single-flight refresh lock.
 #[derive(Default)]
 struct Slot {
-    cached: RwLock<Option<CachedToken>>,
+    state: Mutex<SlotState>,
     refresh: tokio::sync::Mutex<()>,
 }
 
 impl Slot {
-    fn get(&self) -> Option<BearerToken> {
-        self.cached.read().ok()?.as_ref()?.fresh()
+    fn state(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        // A panic elsewhere while the lock was held cannot leave the state half-written (every
+        // write is one assignment): keep using it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn look(&self) -> (Found, u64) {
+        let now = Instant::now();
+        let state = self.state();
+        let found = match &state.cached {
+            Some(c) if now < c.refresh_at => Found::Fresh(c.token.clone()),
+            Some(c) if now < c.expires_at => Found::Usable(c.token.clone()),
+            _ => Found::Missing,
+        };
+        (found, state.fetches)
+    }
+
+    /// The failure of a fetch that ended after `seen` fetches, or within [`FAILURE_MEMORY`].
+    fn recent_failure(&self, seen: u64) -> Option<AuthFailure> {
+        let state = self.state();
+        let (failure, at, count) = state.failure.as_ref()?;
+        (*count > seen || at.elapsed() < FAILURE_MEMORY).then(|| failure.clone())
     }
 
     fn evict(&self, stale: &Secret) {
-        if let Ok(mut cached) = self.cached.write()
-            && cached.as_ref().is_some_and(|c| &c.token.token == stale)
-        {
-            *cached = None;
+        let mut state = self.state();
+        if state.cached.as_ref().is_some_and(|c| &c.token.token == stale) {
+            state.cached = None;
         }
     }
 
-    /// The cached token, or the one `fetch` returns; concurrent callers share one fetch.
+    /// The cached token, or the one `fetch` returns; concurrent callers share one fetch and
+    /// its failure. Inside the refresh margin the still-valid token is served while one caller
+    /// refreshes it, and served on if the refresh fails.
     async fn get_or_fetch<F, Fut>(&self, margin: Duration, fetch: F) -> Result<BearerToken, AuthFailure>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<(Secret, u64), AuthFailure>>,
     {
-        if let Some(token) = self.get() {
-            return Ok(token);
+        let (found, seen) = self.look();
+        match found {
+            Found::Fresh(token) => Ok(token),
+            Found::Usable(token) => {
+                // Someone is refreshing, or just failed to: the valid token does.
+                let Ok(_guard) = self.refresh.try_lock() else { return Ok(token) };
+                if self.recent_failure(u64::MAX).is_some() {
+                    return Ok(token);
+                }
+                if let (Found::Fresh(newer), _) = self.look() {
+                    return Ok(newer);
+                }
+                match self.fetch_and_store(margin, fetch).await {
+                    Ok(newer) => Ok(newer),
+                    Err(failure) => {
+                        tracing::warn!(error = %failure, "refreshing the access token failed; the current one is still valid");
+                        Ok(token)
+                    }
+                }
+            }
+            Found::Missing => {
+                if let Some(failure) = self.recent_failure(seen) {
+                    return Err(failure);
+                }
+                let _guard = self.refresh.lock().await;
+                if let (Found::Fresh(token) | Found::Usable(token), _) = self.look() {
+                    return Ok(token);
+                }
+                if let Some(failure) = self.recent_failure(seen) {
+                    return Err(failure);
+                }
+                self.fetch_and_store(margin, fetch).await
+            }
         }
-        let _guard = self.refresh.lock().await;
-        if let Some(token) = self.get() {
-            return Ok(token);
+    }
+
+    /// Runs `fetch` (the caller holds the refresh lock) and records its outcome.
+    async fn fetch_and_store<F, Fut>(&self, margin: Duration, fetch: F) -> Result<BearerToken, AuthFailure>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(Secret, u64), AuthFailure>>,
+    {
+        let started = Instant::now();
+        let outcome = fetch().await;
+        let mut state = self.state();
+        state.fetches = state.fetches.saturating_add(1);
+        match outcome {
+            Ok((token, expire_secs)) => {
+                let token = BearerToken::new(token);
+                let lifetime = Duration::from_secs(expire_secs).min(MAX_TOKEN_LIFETIME);
+                let expires_at = started.checked_add(lifetime).unwrap_or(started);
+                let refresh_at = started.checked_add(lifetime.saturating_sub(margin)).unwrap_or(started);
+                state.cached = Some(CachedToken { token: token.clone(), refresh_at, expires_at });
+                state.failure = None;
+                Ok(token)
+            }
+            Err(failure) => {
+                let count = state.fetches;
+                state.failure = Some((failure.clone(), Instant::now(), count));
+                Err(failure)
+            }
         }
-        let (token, expire_secs) = fetch().await?;
-        let token = BearerToken::new(token);
-        let lifetime = Duration::from_secs(expire_secs).saturating_sub(margin);
-        let cached = CachedToken { token: token.clone(), refresh_at: Instant::now() + lifetime };
-        if let Ok(mut slot) = self.cached.write() {
-            *slot = Some(cached);
-        }
-        Ok(token)
     }
 }
 
-/// Why no token could be had.
+/// Why no token could be had. Cheap to clone: every caller waiting on a failed fetch gets it.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthFailure {
-    pub message: String,
-    pub code: Option<i64>,
-    pub http_status: Option<u16>,
+pub(crate) enum AuthFailure {
+    /// No credentials fit, or the token endpoint answered without a token.
+    Refused { message: String, code: Option<i64>, http_status: Option<u16> },
+    /// The token endpoint could not be reached or did not answer in time.
+    Transport(Arc<reqwest::Error>),
 }
 
 impl AuthFailure {
     fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), code: None, http_status: None }
+        AuthFailure::Refused { message: message.into(), code: None, http_status: None }
     }
 
+    /// The error of a call of `operation` that could not get a token.
     pub fn into_error(self, operation: &'static str) -> Error {
-        Error::Auth { operation, message: self.message, code: self.code, http_status: self.http_status }
+        match self {
+            AuthFailure::Refused { message, code, http_status } => {
+                Error::Auth { operation, message, code, http_status }
+            }
+            AuthFailure::Transport(source) => crate::response::shared_transport_error(operation, source),
+        }
+    }
+
+    /// Whether asking the token endpoint again may help.
+    fn is_retryable(&self) -> bool {
+        match self {
+            AuthFailure::Transport(source) => !source.is_builder(),
+            AuthFailure::Refused { code, http_status, .. } => {
+                *code == Some(crate::error::codes::RATE_LIMITED) || http_status.is_some_and(|s| s == 429 || s >= 500)
+            }
+        }
+    }
+}
+
+impl fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthFailure::Refused { message, .. } => f.write_str(message),
+            AuthFailure::Transport(source) => write!(f, "token endpoint unreachable: {source}"),
+        }
     }
 }
 
@@ -166,6 +284,10 @@ pub(crate) struct Auth {
     app: Slot,
     tenants: Mutex<HashMap<String, Arc<Slot>>>,
     default_tenant_key: Option<String>,
+    /// Token requests are retried under the client's policy.
+    retry: RetryPolicy,
+    /// Total time allowed for one token request.
+    timeout: Duration,
 }
 
 impl fmt::Debug for Auth {
@@ -198,6 +320,8 @@ impl Auth {
         refresh_margin: Duration,
         app_ticket: Option<Secret>,
         default_tenant_key: Option<String>,
+        retry: RetryPolicy,
+        timeout: Duration,
     ) -> Self {
         let fixed = match &credentials {
             Credentials::AccessToken(token) => Some(BearerToken::new(token.clone())),
@@ -212,14 +336,14 @@ impl Auth {
             app: Slot::default(),
             tenants: Mutex::new(HashMap::new()),
             default_tenant_key,
+            retry,
+            timeout,
         }
     }
 
     /// Stores the latest `app_ticket` (from the `app_ticket` event).
     pub fn set_app_ticket(&self, ticket: Secret) {
-        if let Ok(mut slot) = self.app_ticket.write() {
-            *slot = Some(ticket);
-        }
+        *self.app_ticket.write().unwrap_or_else(PoisonError::into_inner) = Some(ticket);
     }
 
     /// The token for one call of `operation`.
@@ -253,7 +377,7 @@ impl Auth {
                     .tenant
                     .get_or_fetch(self.refresh_margin, || async {
                         let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
-                        fetch_token(http, base_url, SELF_BUILT_TENANT_TOKEN_PATH, body, TokenKind::Tenant).await
+                        self.fetch_token(http, base_url, SELF_BUILT_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await
                     })
                     .await?;
                 Ok((token, TokenSource::SelfBuiltTenant))
@@ -275,13 +399,13 @@ impl Auth {
         base_url: &str,
     ) -> Result<BearerToken, AuthFailure> {
         let slot = {
-            let mut tenants = self.tenants.lock().map_err(|_| AuthFailure::new("token cache poisoned"))?;
+            let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
             tenants.entry(tenant_key.to_owned()).or_default().clone()
         };
         slot.get_or_fetch(self.refresh_margin, || async {
             let app_token = self.app_token(http, base_url).await?.token;
             let body = serde_json::json!({"app_access_token": app_token.expose(), "tenant_key": tenant_key});
-            fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, body, TokenKind::Tenant).await
+            self.fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await
         })
         .await
     }
@@ -290,11 +414,12 @@ impl Auth {
         let Credentials::MarketplaceApp { app_id, app_secret } = &self.credentials else {
             return Err(AuthFailure::new("an app token needs marketplace app credentials"));
         };
-        let ticket = self.app_ticket.read().ok().and_then(|t| t.clone());
+        let ticket = self.app_ticket.read().unwrap_or_else(PoisonError::into_inner).clone();
         let Some(ticket) = ticket else {
             // Ask Feishu to push the ticket again; the caller retries once it has arrived.
             let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
-            let _ = http.post(format!("{base_url}{APP_TICKET_RESEND_PATH}")).json(&body).send().await;
+            let resend = http.post(format!("{base_url}{APP_TICKET_RESEND_PATH}")).timeout(self.timeout);
+            let _ = resend.json(&body).send().await;
             return Err(AuthFailure::new(
                 "no app_ticket yet: a resend was requested; feed the app_ticket event to Client::set_app_ticket",
             ));
@@ -302,7 +427,9 @@ impl Auth {
         let body =
             serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose(), "app_ticket": ticket.expose()});
         self.app
-            .get_or_fetch(self.refresh_margin, || fetch_token(http, base_url, APP_TOKEN_PATH, body, TokenKind::App))
+            .get_or_fetch(self.refresh_margin, || {
+                self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App)
+            })
             .await
     }
 
@@ -312,7 +439,8 @@ impl Auth {
             TokenSource::Explicit => {}
             TokenSource::SelfBuiltTenant => self.tenant.evict(rejected),
             TokenSource::MarketplaceTenant(key) => {
-                if let Some(slot) = self.tenants.lock().ok().and_then(|t| t.get(key).cloned()) {
+                let slot = self.tenants.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned();
+                if let Some(slot) = slot {
                     slot.evict(rejected);
                 }
             }
@@ -326,44 +454,111 @@ enum TokenKind {
     App,
 }
 
-async fn fetch_token(
+/// One request to a token endpoint: the token and its lifetime in seconds.
+async fn fetch_token_once(
     http: &reqwest::Client,
-    base_url: &str,
+    url: &str,
     path: &str,
-    body: serde_json::Value,
+    body: &serde_json::Value,
     kind: TokenKind,
+    timeout: Duration,
 ) -> Result<(Secret, u64), AuthFailure> {
-    let span = tracing::debug_span!("vc_api.token", endpoint = path);
-    async move {
-        let response = http
-            .post(format!("{base_url}{path}"))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| AuthFailure::new(format!("token endpoint {path} unreachable: {e}")))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| AuthFailure::new(format!("token endpoint {path}: reading the answer failed: {e}")))?;
-        let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| AuthFailure {
-            message: format!("token endpoint {path} answered HTTP {status} without a token response"),
-            code: None,
+    let transport = |e: reqwest::Error| AuthFailure::Transport(Arc::new(e));
+    let response = http.post(url).timeout(timeout).json(body).send().await.map_err(transport)?;
+    let status = response.status().as_u16();
+    let bytes = response.bytes().await.map_err(transport)?;
+    let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| AuthFailure::Refused {
+        message: format!("token endpoint {path} answered HTTP {status} without a token response"),
+        code: None,
+        http_status: Some(status),
+    })?;
+    let token = match kind {
+        TokenKind::Tenant => parsed.tenant_access_token,
+        TokenKind::App => parsed.app_access_token,
+    };
+    match (parsed.code, token) {
+        (0, Some(token)) if !token.is_empty() => Ok((Secret::new(token), parsed.expire.unwrap_or(7200))),
+        (code, _) => Err(AuthFailure::Refused {
+            message: format!("token endpoint {path} refused: {} (code {code})", parsed.msg),
+            code: Some(code),
             http_status: Some(status),
-        })?;
-        let token = match kind {
-            TokenKind::Tenant => parsed.tenant_access_token,
-            TokenKind::App => parsed.app_access_token,
-        };
-        match (parsed.code, token) {
-            (0, Some(token)) if !token.is_empty() => Ok((Secret::new(token), parsed.expire.unwrap_or(7200))),
-            (code, _) => Err(AuthFailure {
-                message: format!("token endpoint {path} refused: {} (code {code})", parsed.msg),
-                code: Some(code),
-                http_status: Some(status),
-            }),
-        }
+        }),
     }
-    .instrument(span)
-    .await
+}
+
+impl Auth {
+    /// A token from `path`, retried under the client's retry policy when the endpoint is
+    /// unreachable, slow, overloaded (5xx, 429) or rate-limited.
+    async fn fetch_token(
+        &self,
+        http: &reqwest::Client,
+        base_url: &str,
+        path: &str,
+        body: &serde_json::Value,
+        kind: TokenKind,
+    ) -> Result<(Secret, u64), AuthFailure> {
+        let span = tracing::debug_span!("vc_api.token", endpoint = path);
+        let url = format!("{base_url}{path}");
+        async move {
+            let mut attempt = 0u32;
+            loop {
+                attempt = attempt.saturating_add(1);
+                let failure = match fetch_token_once(http, &url, path, body, kind, self.timeout).await {
+                    Ok(token) => return Ok(token),
+                    Err(failure) => failure,
+                };
+                if attempt >= self.retry.max_attempts || !failure.is_retryable() {
+                    return Err(failure);
+                }
+                let delay = self.retry.backoff(attempt);
+                tracing::info!(delay_ms = delay.as_millis() as u64, error = %failure, "retrying the token request");
+                tokio::time::sleep(delay).await;
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic while a slot's lock was held does not stop the slot from caching.
+    #[tokio::test]
+    async fn a_poisoned_slot_keeps_caching() {
+        let slot = Arc::new(Slot::default());
+        let poisoner = Arc::clone(&slot);
+        let panicked = std::thread::spawn(move || {
+            let _held = poisoner.state.lock();
+            panic!("poisoning the token slot on purpose");
+        })
+        .join();
+        assert!(panicked.is_err() && slot.state.is_poisoned());
+        let first = slot.get_or_fetch(Duration::ZERO, || async { Ok((Secret::new("t-1"), 7200)) }).await.unwrap();
+        let again =
+            slot.get_or_fetch(Duration::ZERO, || async { Err(AuthFailure::new("must not be asked")) }).await.unwrap();
+        assert_eq!((first.token.expose(), again.token.expose()), ("t-1", "t-1"));
+    }
+
+    /// Callers arriving right after a failed fetch get its failure without a new request; once
+    /// the memory has passed, the endpoint is asked again (on a paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_is_remembered_briefly() {
+        let slot = Slot::default();
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..3 {
+            let failed = slot
+                .get_or_fetch(Duration::ZERO, || async {
+                    asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Err(AuthFailure::new("down"))
+                })
+                .await;
+            assert!(failed.is_err());
+        }
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        tokio::time::advance(FAILURE_MEMORY).await;
+        let fetched = slot.get_or_fetch(Duration::ZERO, || async { Ok((Secret::new("t-back"), 7200)) }).await;
+        assert_eq!(fetched.unwrap().token.expose(), "t-back");
+    }
 }

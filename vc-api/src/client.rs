@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
+use progenitor_client::{ClientHooks, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::auth::{Auth, Credentials};
@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
 use crate::rate_limit::RateLimiter;
+use crate::response::LOG_ID;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 
@@ -41,13 +42,16 @@ impl Domain {
     }
 }
 
-/// State the runtime keeps inside every [`Client`]: the token runtime, the retry policy and the
-/// optional rate limiter. Its `Debug` output never shows secrets.
+/// State the runtime keeps inside every [`Client`]: the token runtime, the retry policy, the
+/// optional rate limiter and the JSON call timeout. Its `Debug` output never shows secrets.
+/// Only [`ClientBuilder::build`] makes one, so the type is not exported.
 #[derive(Debug, Clone)]
 pub struct ClientState {
     pub(crate) auth: Arc<Auth>,
     pub(crate) retry: RetryPolicy,
     pub(crate) limiter: Option<Arc<RateLimiter>>,
+    /// Total time allowed for one JSON call (sending it and reading its whole answer).
+    pub(crate) timeout: Duration,
 }
 
 /// Configures and builds a [`Client`].
@@ -76,7 +80,9 @@ pub struct ClientBuilder {
     rate_limit: bool,
     timeout: Duration,
     connect_timeout: Duration,
+    read_timeout: Duration,
     proxy: Option<String>,
+    http: Option<reqwest::Client>,
 }
 
 impl Default for ClientBuilder {
@@ -91,14 +97,17 @@ impl Default for ClientBuilder {
             rate_limit: false,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
             proxy: None,
+            http: None,
         }
     }
 }
 
 impl ClientBuilder {
     /// Feishu domain, no credentials, default retry policy, no client-side rate limit, 30 s
-    /// request timeout, 10 s connect timeout, tokens refreshed 5 minutes before they expire.
+    /// timeout for JSON calls, 10 s connect timeout, 30 s read (idle) timeout, tokens refreshed
+    /// 5 minutes before they expire.
     pub fn new() -> Self {
         Self::default()
     }
@@ -169,15 +178,36 @@ impl ClientBuilder {
         self
     }
 
-    /// Total time allowed for one request, including reading the response.
+    /// Total time allowed for one JSON call (one attempt: sending it and reading its whole
+    /// answer; default 30 s), token requests included. File downloads have no total limit,
+    /// only the [read timeout](Self::read_timeout), so a large file may take as long as it
+    /// needs while a stalled one fails. [`CallOptions::timeout`](crate::CallOptions::timeout)
+    /// overrides it for one call (downloads included).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Time allowed to establish a connection.
+    /// Time allowed to establish a connection (default 10 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest the connection may stay silent while an answer is awaited or read (default
+    /// 30 s): the limit that stops a stalled download.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sends every request through `http`, an HTTP client set up by the caller (its own roots,
+    /// DNS resolver, connection pool or middleware-free tuning). The builder's
+    /// [`proxy`](Self::proxy), [`connect_timeout`](Self::connect_timeout) and
+    /// [`read_timeout`](Self::read_timeout) are then not used: configure them on `http`. The
+    /// JSON call [`timeout`](Self::timeout) still applies per request.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
         self
     }
 
@@ -194,22 +224,39 @@ impl ClientBuilder {
             HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| Error::Config("the access token contains characters not allowed in a header".into()))?;
         }
-        install_tls_provider();
-        let mut http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(concat!("vc-api-rust/", env!("CARGO_PKG_VERSION")));
-        if let Some(proxy) = &self.proxy {
-            let proxy = reqwest::Proxy::all(proxy).map_err(|e| Error::Config(format!("invalid proxy URL: {e}")))?;
-            http = http.proxy(proxy);
-        }
-        let http = http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                install_tls_provider();
+                // No total timeout on the client: it would cut off large downloads. JSON calls
+                // get theirs per request (see `ClientState::timeout`).
+                let mut http = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .read_timeout(self.read_timeout)
+                    .user_agent(concat!("vc-api-rust/", env!("CARGO_PKG_VERSION")));
+                if let Some(proxy) = &self.proxy {
+                    let proxy =
+                        reqwest::Proxy::all(proxy).map_err(|e| Error::Config(format!("invalid proxy URL: {e}")))?;
+                    http = http.proxy(proxy);
+                }
+                http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?
+            }
+        };
+        let auth = Auth::new(
+            self.credentials,
+            self.refresh_margin,
+            self.app_ticket,
+            self.tenant_key,
+            self.retry.clone(),
+            self.timeout,
+        );
         let state = ClientState {
-            auth: Arc::new(Auth::new(self.credentials, self.refresh_margin, self.app_ticket, self.tenant_key)),
+            auth: Arc::new(auth),
             retry: self.retry,
             limiter: self.rate_limit.then(|| Arc::new(RateLimiter::default())),
+            timeout: self.timeout,
         };
-        Ok(Client::new_with_client(&base_url, http, state))
+        Ok(Client::from_parts(&base_url, http, state))
     }
 }
 
@@ -237,6 +284,8 @@ impl Client {
 }
 
 impl ClientHooks<ClientState> for Client {
+    /// Runs on the built request, so only once its parameters have been checked: checks the
+    /// path, sets the timeout, waits for the rate limiter and puts the access token on it.
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
@@ -252,28 +301,65 @@ impl ClientHooks<ClientState> for Client {
         // progenitor adds the spec's `info.version` as `api-version`; the Feishu API has no such
         // header, so it is not sent.
         request.headers_mut().remove(API_VERSION);
+        // Calls made through `data()` describe themselves in `ATTEMPT`; a bare `send()` is
+        // treated as a JSON call with default options.
+        let (operation, explicit, tenant_key, timeout) =
+            match ATTEMPT.try_with(|a| (a.operation, a.access_token.clone(), a.tenant_key.clone(), a.timeout)) {
+                Ok(context) => context,
+                Err(_) => {
+                    let operation = Operation::find(info.operation_id).ok_or_else(|| {
+                        progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
+                    })?;
+                    (operation, None, None, Some(self.inner.timeout))
+                }
+            };
+        if timeout.is_some() {
+            *request.timeout_mut() = timeout;
+        }
+        if let Some(limiter) = &self.inner.limiter {
+            limiter.acquire(operation).await;
+        }
         if request.headers().contains_key(AUTHORIZATION) {
             return Ok(());
         }
-        // Calls made through `data()` carry their token; a bare `send()` fetches one here.
-        let bearer = match ATTEMPT.try_with(|attempt| attempt.bearer.header.clone()) {
-            Ok(header) => header,
-            Err(_) => {
-                let operation = Operation::find(info.operation_id).ok_or_else(|| {
-                    progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
-                })?;
-                let (token, _) = self
-                    .inner()
-                    .auth
-                    .token(operation, None, None, &self.client, &self.baseurl)
-                    .await
-                    .map_err(|failure| progenitor_client::Error::Custom(failure.message))?;
-                token.header
+        let fetched = self
+            .inner
+            .auth
+            .token(operation, explicit.as_ref(), tenant_key.as_deref(), &self.client, &self.baseurl)
+            .await;
+        let (bearer, source) = match fetched {
+            Ok(token) => token,
+            Err(failure) => {
+                let error = failure.into_error(operation.id);
+                let message = error.to_string();
+                // A call made through `data()` gets the typed error; a bare `send()` its text.
+                let _ = ATTEMPT.try_with(|a| a.learned.borrow_mut().token_error = Some(error));
+                return Err(progenitor_client::Error::Custom(message));
             }
         };
         // Built (and marked sensitive) once per token, not per request.
-        let value = bearer.ok_or_else(|| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
+        let value = bearer
+            .header
+            .clone()
+            .ok_or_else(|| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
         request.headers_mut().insert(AUTHORIZATION, value);
+        let _ = ATTEMPT.try_with(|a| a.learned.borrow_mut().token = Some((bearer, source)));
+        Ok(())
+    }
+
+    /// Notes the answer's status and log id for the call's result and span.
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<reqwest::Response>,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        if let Ok(response) = result {
+            let _ = ATTEMPT.try_with(|a| {
+                let mut learned = a.learned.borrow_mut();
+                learned.status = Some(response.status().as_u16());
+                learned.log_id = response.headers().get(LOG_ID).cloned();
+            });
+        }
         Ok(())
     }
 }

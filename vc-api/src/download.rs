@@ -85,11 +85,7 @@ impl Download {
                     Some((Ok(chunk), (body, received, false)))
                 }
                 Some(Err(source)) => {
-                    let error = if source.is_timeout() {
-                        Error::Timeout { operation, source }
-                    } else {
-                        Error::Transport { operation, source }
-                    };
+                    let error = crate::response::transport_error(operation, source);
                     Some((Err(error), (body, received, true)))
                 }
                 None => match content_length {
@@ -126,34 +122,69 @@ impl Download {
         Ok(written)
     }
 
-    /// Saves the body to `path`. The bytes go to a temporary file beside it (`<path>.part`),
-    /// renamed to `path` only once the whole body has arrived, so a failed download never
-    /// leaves a truncated file under the final name.
+    /// Saves the body to `path`. The bytes go to a temporary file beside it
+    /// (`<path>.<unique>.part`), renamed to `path` only once the whole body has arrived, so a
+    /// failed download never leaves a truncated file under the final name. The temporary file
+    /// is removed whenever the save does not complete: on an error, and when this future is
+    /// dropped (a timeout, a cancelled task). Two saves to the same path never share a
+    /// temporary file; the one that finishes last wins.
     pub async fn save(self, path: impl AsRef<Path>, progress: impl FnMut(u64)) -> Result<u64, Error> {
         let operation = self.operation;
         let io = |source| Error::Io { operation, source };
         let path = path.as_ref();
-        let partial = partial_path(path);
-        let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
-        let written = match self.write_to(&mut file, progress).await {
-            Ok(written) => written,
-            Err(error) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(error);
-            }
-        };
+        let (mut file, partial) = PartialFile::create(path).await.map_err(io)?;
+        let written = self.write_to(&mut file, progress).await?;
         file.sync_all().await.map_err(io)?;
         drop(file);
-        tokio::fs::rename(&partial, path).await.map_err(io)?;
+        tokio::fs::rename(&partial.path, path).await.map_err(io)?;
+        partial.keep();
         Ok(written)
     }
 }
 
-fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".part");
-    path.with_file_name(name)
+/// A temporary file that is removed when dropped, unless [`keep`](Self::keep) says it was
+/// renamed into place.
+struct PartialFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl PartialFile {
+    /// Creates a new, empty temporary file beside `target`, under a name no other save uses.
+    async fn create(target: &Path) -> std::io::Result<(tokio::fs::File, PartialFile)> {
+        loop {
+            let path = partial_path(target);
+            match tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await {
+                Ok(file) => return Ok((file, PartialFile { path, armed: true })),
+                // Left behind by a process that died: take another name.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if self.armed {
+            // A synchronous remove: a drop cannot wait, and unlinking one file is quick.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// `<target>.<process id>-<counter>.part`: unique within the process and across processes.
+fn partial_path(target: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut name = target.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".{}-{unique}.part", std::process::id()));
+    target.with_file_name(name)
 }
 
 /// The file name of a `Content-Disposition` header: `filename*=UTF-8''…` (percent-decoded)
@@ -203,7 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn the_partial_file_sits_beside_the_target() {
-        assert_eq!(partial_path(Path::new("/tmp/x/out.xlsx")), Path::new("/tmp/x/out.xlsx.part"));
+    fn partial_files_sit_beside_the_target_under_unique_names() {
+        let (a, b) = (partial_path(Path::new("/tmp/x/out.xlsx")), partial_path(Path::new("/tmp/x/out.xlsx")));
+        assert_ne!(a, b);
+        for partial in [a, b] {
+            assert_eq!(partial.parent(), Some(Path::new("/tmp/x")));
+            let name = partial.file_name().unwrap().to_str().unwrap();
+            assert!(name.starts_with("out.xlsx.") && name.ends_with(".part"), "{name}");
+        }
     }
 }

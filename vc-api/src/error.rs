@@ -91,23 +91,25 @@ pub enum Error {
         /// What is wrong with the request.
         message: String,
     },
-    /// The request did not complete in time.
+    /// The request did not complete in time (connect, read or total timeout), the token
+    /// request of the call included.
     #[error("{operation}: timed out")]
     Timeout {
         /// The operation concerned.
         operation: &'static str,
-        /// The transport's error.
+        /// The transport's error (shared: every call waiting on one failed token request
+        /// gets the same one).
         #[source]
-        source: reqwest::Error,
+        source: std::sync::Arc<reqwest::Error>,
     },
-    /// The connection failed (DNS, connect, TLS, reset).
+    /// The connection failed (DNS, connect, TLS, reset), the token request of the call included.
     #[error("{operation}: transport failed")]
     Transport {
         /// The operation concerned.
         operation: &'static str,
-        /// The transport's error.
+        /// The transport's error (shared like [`Error::Timeout`]'s).
         #[source]
-        source: reqwest::Error,
+        source: std::sync::Arc<reqwest::Error>,
     },
     /// A failed HTTP status whose body is not a Feishu response (for example an HTML 502 page).
     #[error("{operation}: HTTP {status} without a Feishu error body")]
@@ -159,6 +161,20 @@ pub enum Error {
         /// What the server did.
         message: String,
     },
+    /// A step of the export workflow after the task was submitted failed (a status check, the
+    /// download, writing the file). The task itself may be fine: resume it with
+    /// [`Client::resume_export`](crate::Client::resume_export)`(task_id)`, or download the file
+    /// with `export_download` once `file_token` is known, instead of submitting it again.
+    #[error("export task {task_id}: {source}")]
+    Export {
+        /// The submitted export task.
+        task_id: String,
+        /// The file's token, once the task is done.
+        file_token: Option<String>,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// An export task ended in failure; `message` is the task's `fail_msg`.
     #[error("export task {task_id} failed: {message}")]
     ExportFailed {
@@ -204,6 +220,7 @@ impl Error {
             | Error::Io { operation, .. }
             | Error::Auth { operation, .. } => Some(operation),
             Error::ExportFailed { .. } | Error::ExportDeadline { .. } => Some("export_get"),
+            Error::Export { source, .. } => source.operation(),
             Error::Config(_) => None,
         }
     }
@@ -212,6 +229,18 @@ impl Error {
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(e) => Some(e),
+            Error::Export { source, .. } => source.api(),
+            _ => None,
+        }
+    }
+
+    /// The export task an error of the export workflow concerns, once it was submitted: the
+    /// id to resume it with [`Client::resume_export`](crate::Client::resume_export).
+    pub fn export_task_id(&self) -> Option<&str> {
+        match self {
+            Error::Export { task_id, .. }
+            | Error::ExportFailed { task_id, .. }
+            | Error::ExportDeadline { task_id, .. } => Some(task_id).filter(|id| !id.is_empty()).map(String::as_str),
             _ => None,
         }
     }
@@ -226,6 +255,7 @@ impl Error {
         match self {
             Error::Api(e) => Some(e.http_status),
             Error::Http { status, .. } | Error::Decode { status, .. } => Some(*status),
+            Error::Export { source, .. } => source.http_status(),
             _ => None,
         }
     }
@@ -235,6 +265,7 @@ impl Error {
         match self {
             Error::Api(e) => e.log_id.as_deref(),
             Error::Http { log_id, .. } | Error::Decode { log_id, .. } => log_id.as_deref(),
+            Error::Export { source, .. } => source.log_id(),
             _ => None,
         }
     }
@@ -247,6 +278,7 @@ impl Error {
             Error::Api(e) => e.is_retryable(),
             Error::Timeout { .. } | Error::Transport { .. } => true,
             Error::Http { status, .. } => *status == 429 || *status >= 500,
+            Error::Export { source, .. } => source.is_retryable(),
             Error::InvalidRequest { .. }
             | Error::Decode { .. }
             | Error::Config(_)
@@ -263,6 +295,7 @@ impl Error {
         match self {
             Error::Api(e) => e.is_rate_limited(),
             Error::Http { status, .. } => *status == 429,
+            Error::Export { source, .. } => source.is_rate_limited(),
             _ => false,
         }
     }
@@ -272,6 +305,7 @@ impl Error {
         match self {
             Error::Api(e) => e.retry_after,
             Error::Http { retry_after, .. } => *retry_after,
+            Error::Export { source, .. } => source.retry_after(),
             _ => None,
         }
     }

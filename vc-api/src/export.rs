@@ -265,8 +265,20 @@ impl<'a> ExportJob<'a> {
     }
 
     /// Submits the export and polls it until it is done; returns where its file is.
+    ///
+    /// Every error after the submission names the task (see [`Error::export_task_id`]):
+    /// [`Error::ExportFailed`], [`Error::ExportDeadline`], or [`Error::Export`] wrapping what
+    /// failed, so the caller can [resume](Client::resume_export) the task instead of
+    /// submitting a duplicate. A caller that may drop this future (a timeout, a shutdown)
+    /// should call [`submit`](Self::submit) first, keep the id, and follow it with
+    /// [`Client::resume_export`].
     pub async fn wait(self) -> Result<ExportedFile, Error> {
         let task_id = self.submit().await?;
+        self.poll(task_id).await
+    }
+
+    /// Polls task `task_id` until it is done, failed or past the deadline.
+    async fn poll(&self, task_id: String) -> Result<ExportedFile, Error> {
         let polling = self.polling;
         let started = tokio::time::Instant::now();
         let mut delay = polling.first_delay;
@@ -274,8 +286,9 @@ impl<'a> ExportJob<'a> {
             // The last wait is cut short so that the final check happens at the deadline.
             let remaining = polling.deadline.saturating_sub(started.elapsed());
             tokio::time::sleep(delay.min(remaining)).await;
-            delay = (delay * 2).min(polling.max_delay);
-            let data = self.client.export_get().task_id(task_id.as_str()).data_with(self.options.clone()).await?;
+            delay = delay.saturating_mul(2).min(polling.max_delay);
+            let checked = self.client.export_get().task_id(task_id.as_str()).data_with(self.options.clone()).await;
+            let data = checked.map_err(|source| export_error(&task_id, None, source))?;
             match data.status {
                 Some(types::ExportTaskStatus::Done) => {
                     let file_token = data.file_token.filter(|t| !t.is_empty()).ok_or_else(|| Error::ExportFailed {
@@ -302,7 +315,8 @@ impl<'a> ExportJob<'a> {
     pub async fn download(self) -> Result<(ExportedFile, Download), Error> {
         let (client, options) = (self.client, self.options.clone());
         let file = self.wait().await?;
-        let download = client.export_download().file_token(file.file_token.as_str()).data_with(options).await?;
+        let download = client.export_download().file_token(file.file_token.as_str()).data_with(options).await;
+        let download = download.map_err(|source| file.error(source))?;
         Ok((file, download))
     }
 
@@ -313,14 +327,34 @@ impl<'a> ExportJob<'a> {
         W: AsyncWrite + Unpin + ?Sized,
     {
         let (file, download) = self.download().await?;
-        let bytes = download.write_to(writer, progress).await?;
+        let bytes = download.write_to(writer, progress).await.map_err(|source| file.error(source))?;
         Ok(ExportOutcome { file, bytes })
     }
 
     /// Runs the export and saves its file to `path` (see [`Download::save`]).
     pub async fn save(self, path: impl AsRef<Path>, progress: impl FnMut(u64)) -> Result<ExportOutcome, Error> {
         let (file, download) = self.download().await?;
-        let bytes = download.save(path, progress).await?;
+        let bytes = download.save(path, progress).await.map_err(|source| file.error(source))?;
         Ok(ExportOutcome { file, bytes })
+    }
+}
+
+impl ExportedFile {
+    /// `source` as an error of this task's workflow.
+    fn error(&self, source: Error) -> Error {
+        export_error(&self.task_id, Some(&self.file_token), source)
+    }
+}
+
+/// `source`, a failure after task `task_id` was submitted, as an error naming the task.
+fn export_error(task_id: &str, file_token: Option<&str>, source: Error) -> Error {
+    match source {
+        // These name the task already.
+        Error::ExportFailed { .. } | Error::ExportDeadline { .. } | Error::Export { .. } => source,
+        source => Error::Export {
+            task_id: task_id.to_owned(),
+            file_token: file_token.map(str::to_owned),
+            source: Box::new(source),
+        },
     }
 }

@@ -32,14 +32,15 @@ pub mod webhook;
 
 pub use auth::Credentials;
 pub use call::CallOptions;
-pub use client::{ClientBuilder, ClientState, Domain};
+pub(crate) use client::ClientState;
+pub use client::{ClientBuilder, Domain};
 pub use download::Download;
 pub use envelope::{Envelope, ErrorDetail};
 pub use error::{ApiError, Error};
 pub use generated::client::Client;
 pub use operation::{Operation, TokenType};
 pub use raw::RawRequest;
-pub use response::{LOG_ID_HEADER, RATE_LIMIT_RESET_HEADER};
+pub use response::{LOG_ID_HEADER, RATE_LIMIT_RESET_HEADER, Response};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 

@@ -27,8 +27,9 @@ pub struct Operation {
     pub read_only: bool,
     /// For paged operations, the `data` field holding the items.
     pub pagination_items: Option<&'static str>,
-    /// Documented rate limit as `(requests, window in seconds)`.
-    pub rate_limit: Option<(u32, u32)>,
+    /// Every documented rate limit as `(requests, window in seconds)` (some operations have
+    /// two, such as 1000 a minute and 50 a second); empty when none is documented.
+    pub rate_limits: &'static [(u32, u32)],
     /// Access tokens the operation accepts.
     pub token_types: &'static [TokenType],
 }

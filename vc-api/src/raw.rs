@@ -212,7 +212,7 @@ mod tests {
         tag: "thing",
         read_only: false,
         pagination_items: None,
-        rate_limit: None,
+        rate_limits: &[],
         token_types: &[],
     };
 

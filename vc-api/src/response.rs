@@ -17,8 +17,20 @@ pub const LOG_ID_HEADER: &str = "x-tt-logid";
 pub const RATE_LIMIT_RESET_HEADER: &str = "x-ogw-ratelimit-reset";
 
 // Looking a header up by a `HeaderName` skips parsing the name on every response.
-const LOG_ID: HeaderName = HeaderName::from_static(LOG_ID_HEADER);
+pub(crate) const LOG_ID: HeaderName = HeaderName::from_static(LOG_ID_HEADER);
 const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static(RATE_LIMIT_RESET_HEADER);
+
+/// A call's data with facts about the answer that carried it, from `data_with_meta()`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Response<T> {
+    /// The response's `data` (or the [`Download`] of a file).
+    pub data: T,
+    /// HTTP status of the answer.
+    pub http_status: u16,
+    /// The request's log id (`X-Tt-Logid`), to quote to Feishu support.
+    pub log_id: Option<String>,
+}
 
 /// What a generated `send()` returns when its 200 response is `R`.
 pub(crate) type SendResult<R> = Result<R, progenitor_client::Error<()>>;
@@ -27,6 +39,9 @@ pub(crate) type SendResult<R> = Result<R, progenitor_client::Error<()>>;
 pub(crate) trait Decode: Sized {
     /// What the call returns.
     type Data;
+    /// Whether the body is streamed to the caller (a file) rather than read whole: such calls
+    /// have no total timeout unless the caller sets one.
+    const STREAMED: bool = false;
     /// Unwraps the response, or turns a failure it carries into a typed [`Error`].
     fn decode(self, operation: &'static Operation) -> impl Future<Output = Result<Self::Data, Error>> + Send;
 }
@@ -53,6 +68,7 @@ impl<T: Send> Decode for ResponseValue<Envelope<T>> {
 /// A file: a [`Download`] streaming the body, unless the server answered with a JSON error body.
 impl Decode for ResponseValue<ByteStream> {
     type Data = Download;
+    const STREAMED: bool = true;
 
     async fn decode(self, operation: &'static Operation) -> Result<Download, Error> {
         let status = self.status().as_u16();
@@ -157,14 +173,19 @@ pub(crate) async fn from_progenitor(operation: &'static str, error: progenitor_c
     }
 }
 
-fn transport_error(operation: &'static str, source: reqwest::Error) -> Error {
-    if source.is_timeout() {
-        Error::Timeout { operation, source }
-    } else if source.is_builder() {
+/// A transport failure as [`Error::Timeout`], [`Error::Transport`] or, for a request reqwest
+/// could not build, [`Error::InvalidRequest`].
+pub(crate) fn transport_error(operation: &'static str, source: reqwest::Error) -> Error {
+    if source.is_builder() {
         Error::InvalidRequest { operation, message: source.to_string() }
     } else {
-        Error::Transport { operation, source }
+        shared_transport_error(operation, std::sync::Arc::new(source))
     }
+}
+
+/// [`transport_error`] for a failure several calls share (a failed token request).
+pub(crate) fn shared_transport_error(operation: &'static str, source: std::sync::Arc<reqwest::Error>) -> Error {
+    if source.is_timeout() { Error::Timeout { operation, source } } else { Error::Transport { operation, source } }
 }
 
 /// The body of a failed call as Feishu sends it.

@@ -56,7 +56,8 @@ impl RetryPolicy {
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = self.initial_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let cap = exp.min(self.max_backoff);
-        cap.mul_f64(jitter())
+        // `mul_f64` panics when the product does not fit, which a policy of huge durations reaches.
+        Duration::try_from_secs_f64(cap.as_secs_f64() * jitter()).unwrap_or(cap)
     }
 }
 
@@ -70,4 +71,31 @@ fn jitter() -> f64 {
     x ^= x >> 7;
     x ^= x << 17;
     0.5 + (x % 1_000_000) as f64 / 2_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A policy built from huge user-supplied durations computes its waits without panicking.
+    #[test]
+    fn huge_backoffs_do_not_overflow() {
+        let policy = RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_backoff: Duration::MAX,
+            max_backoff: Duration::MAX,
+            max_rate_limit_wait: Duration::MAX,
+        };
+        for attempt in [0, 1, 2, 17, u32::MAX] {
+            assert!(policy.backoff(attempt) >= Duration::from_secs(u64::MAX / 4), "attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_within_the_cap() {
+        let policy = RetryPolicy { initial_backoff: Duration::from_millis(100), ..RetryPolicy::default() };
+        let third = policy.backoff(3);
+        assert!(third >= Duration::from_millis(200) && third < Duration::from_millis(400), "{third:?}");
+        assert!(policy.backoff(30) < policy.max_backoff);
+    }
 }

@@ -356,28 +356,8 @@ pub struct Client {
     pub(crate) inner: crate::ClientState,
 }
 impl Client {
-    /// Create a new client.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::ClientState) -> Self {
-        #[cfg(not(target_arch = "wasm32"))]
-        let client = {
-            let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
-        };
-        #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap(), inner)
-    }
-    /// Construct a new client with an existing `reqwest::Client`,
-    /// allowing more control over its configuration.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
-    pub fn new_with_client(
+    /// A client from its parts; `ClientBuilder::build` is the only caller.
+    pub(crate) fn from_parts(
         baseurl: &str,
         client: reqwest::Client,
         inner: crate::ClientState,
@@ -733,6 +713,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ThingList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `thing_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ThingListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::THING_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::ThingListData {
         type Item = types::Thing;
         fn has_more(&self) -> bool {
@@ -822,6 +819,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ThingDownload<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `thing_download`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<crate::Download>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::THING_DOWNLOAD,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ThingGet<'_> {
         /**Sends `thing_get` and returns the response's `data`.
 
@@ -836,6 +850,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ThingGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::THING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ThingGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `thing_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ThingGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::THING_GET,
                     options,

@@ -10,7 +10,7 @@ pub const THING_LIST: Operation = Operation {
     tag: "thing",
     read_only: false,
     pagination_items: Some("items"),
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /things/download`: Download a thing
@@ -21,7 +21,7 @@ pub const THING_DOWNLOAD: Operation = Operation {
     tag: "thing",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /things/{thing_id}`: Get a thing
@@ -32,7 +32,7 @@ pub const THING_GET: Operation = Operation {
     tag: "thing",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 /// Every operation of the spec, in spec order.

@@ -32528,28 +32528,8 @@ pub struct Client {
     pub(crate) inner: crate::ClientState,
 }
 impl Client {
-    /// Create a new client.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str, inner: crate::ClientState) -> Self {
-        #[cfg(not(target_arch = "wasm32"))]
-        let client = {
-            let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
-        };
-        #[cfg(target_arch = "wasm32")]
-        let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap(), inner)
-    }
-    /// Construct a new client with an existing `reqwest::Client`,
-    /// allowing more control over its configuration.
-    ///
-    /// `baseurl` is the base URL provided to the internal
-    /// `reqwest::Client`, and should include a scheme and hostname,
-    /// as well as port and a path stem if applicable.
-    pub fn new_with_client(
+    /// A client from its parts; `ClientBuilder::build` is the only caller.
+    pub(crate) fn from_parts(
         baseurl: &str,
         client: reqwest::Client,
         inner: crate::ClientState,
@@ -42955,6 +42935,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl AlertList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `alert_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::AlertListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ALERT_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::AlertListData {
         type Item = types::Alert;
         fn has_more(&self) -> bool {
@@ -43035,6 +43032,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::BotEventsData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_EVENTS,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotEvents<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_events`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotEventsData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::BOT_EVENTS,
                     options,
@@ -43133,6 +43147,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl BotJoin<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_join`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotJoinData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::BOT_JOIN,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl BotLeave<'_> {
         /**Sends `bot_leave` and returns the response's `data`.
 
@@ -43156,6 +43187,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl BotLeave<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_leave`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotLeaveData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::BOT_LEAVE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl BotMessage<'_> {
         /**Sends `bot_message` and returns the response's `data`.
 
@@ -43170,6 +43218,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::BotMessageData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::BOT_MESSAGE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl BotMessage<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_message`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotMessageData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::BOT_MESSAGE,
                     options,
@@ -43204,6 +43269,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl BotUserActiveMeeting<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_user_active_meeting`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::BotUserActiveMeetingData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportDownload<'_> {
         /**Sends `export_download` and returns the response's `data`.
 
@@ -43218,6 +43300,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<crate::Download, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_DOWNLOAD,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportDownload<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_download`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<crate::Download>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::EXPORT_DOWNLOAD,
                     options,
@@ -43250,6 +43349,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ExportGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ExportGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::EXPORT_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportMeetingList<'_> {
         /**Sends `export_meeting_list` and returns the response's `data`.
 
@@ -43264,6 +43380,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ExportMeetingListData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_MEETING_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportMeetingList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_meeting_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ExportMeetingListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::EXPORT_MEETING_LIST,
                     options,
@@ -43298,6 +43431,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ExportParticipantList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_participant_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ExportParticipantListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ExportParticipantQualityList<'_> {
         /**Sends `export_participant_quality_list` and returns the response's `data`.
 
@@ -43314,6 +43464,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ExportParticipantQualityListData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ExportParticipantQualityList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_participant_quality_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ExportParticipantQualityListData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
                     options,
@@ -43348,6 +43518,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ExportResourceReservationList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_resource_reservation_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ExportResourceReservationListData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MaterialUploadMeta<'_> {
         /**Sends `material_upload_meta` and returns the response's `data`.
 
@@ -43362,6 +43552,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MaterialUploadMetaData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_UPLOAD_META,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MaterialUploadMeta<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_upload_meta`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MaterialUploadMetaData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MATERIAL_UPLOAD_META,
                     options,
@@ -43394,6 +43601,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MaterialRemove<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_remove`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MaterialRemoveData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MATERIAL_REMOVE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MaterialPullMeta<'_> {
         /**Sends `material_pull_meta` and returns the response's `data`.
 
@@ -43408,6 +43632,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MaterialPullMetaData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MATERIAL_PULL_META,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MaterialPullMeta<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_pull_meta`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MaterialPullMetaData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MATERIAL_PULL_META,
                     options,
@@ -43440,6 +43681,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingChangeName<'_> {
         /**Sends `meeting_change_name` and returns the response's `data`.
 
@@ -43463,6 +43721,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingChangeName<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_change_name`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingChangeNameData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_CHANGE_NAME,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingPullSubtitle<'_> {
         /**Sends `meeting_pull_subtitle` and returns the response's `data`.
 
@@ -43477,6 +43752,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MeetingPullSubtitleData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_PULL_SUBTITLE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingPullSubtitle<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_pull_subtitle`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingPullSubtitleData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_PULL_SUBTITLE,
                     options,
@@ -43584,6 +43876,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingListByNo<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_list_by_no`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingListByNoData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_LIST_BY_NO,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::MeetingListByNoData {
         type Item = types::Meeting;
         fn has_more(&self) -> bool {
@@ -43682,6 +43991,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingSearch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_search`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingSearchData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::MeetingSearchData {
         type Item = types::MeetingSearchItem;
         fn has_more(&self) -> bool {
@@ -43771,6 +44097,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingSubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_subscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingUnsubscription<'_> {
         /**Sends `meeting_unsubscription` and returns the response's `data`.
 
@@ -43785,6 +44128,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingUnsubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_unsubscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_UNSUBSCRIPTION,
                     options,
@@ -43817,6 +44177,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingInvite<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_invite`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingInviteData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_INVITE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingKickout<'_> {
         /**Sends `meeting_kickout` and returns the response's `data`.
 
@@ -43831,6 +44208,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::MeetingKickoutData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_KICKOUT,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingKickout<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_kickout`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingKickoutData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_KICKOUT,
                     options,
@@ -43863,6 +44257,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingSetHost<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_set_host`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingSetHostData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_SET_HOST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingEnd<'_> {
         /**Sends `meeting_end` and returns the response's `data`.
 
@@ -43877,6 +44288,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_END,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingEnd<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_end`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_END,
                     options,
@@ -43909,6 +44337,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             }
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingListGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_LIST_GET,
                     options,
@@ -44007,6 +44452,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingRecordingStart<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_start`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_START,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingRecordingStop<'_> {
         /**Sends `meeting_recording_stop` and returns the response's `data`.
 
@@ -44021,6 +44483,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_STOP,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl MeetingRecordingStop<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_stop`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::MEETING_RECORDING_STOP,
                     options,
@@ -44053,6 +44532,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingRecordingGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::MeetingRecordingGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl MeetingRecordingSetPermission<'_> {
         /**Sends `meeting_recording_set_permission` and returns the response's `data`.
 
@@ -44076,6 +44572,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl MeetingRecordingSetPermission<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_set_permission`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl NoteGet<'_> {
         /**Sends `note_get` and returns the response's `data`.
 
@@ -44090,6 +44603,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::NoteGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::NoteGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::NOTE_GET,
                     options,
@@ -44124,6 +44654,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl NoteUnifiedNoteTranscript<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_unified_note_transcript`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::NoteUnifiedNoteTranscriptData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl NoteSubscription<'_> {
         /**Sends `note_subscription` and returns the response's `data`.
 
@@ -44138,6 +44688,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::NOTE_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl NoteSubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_subscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::NOTE_SUBSCRIPTION,
                     options,
@@ -44170,6 +44737,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl NoteUnsubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_unsubscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::NOTE_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ParticipantListGet<'_> {
         /**Sends `participant_list_get` and returns the response's `data`.
 
@@ -44193,6 +44777,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             }
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::PARTICIPANT_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ParticipantListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `participant_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ParticipantListGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::PARTICIPANT_LIST_GET,
                     options,
@@ -44302,6 +44903,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ParticipantQualityListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `participant_quality_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ParticipantQualityListGetData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::ParticipantQualityListGetData {
         type Item = types::ParticipantQuality;
         fn has_more(&self) -> bool {
@@ -44391,6 +45012,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RecordingSubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `recording_subscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RECORDING_SUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RecordingUnsubscription<'_> {
         /**Sends `recording_unsubscription` and returns the response's `data`.
 
@@ -44414,6 +45052,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RecordingUnsubscription<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `recording_unsubscription`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReportGetDaily<'_> {
         /**Sends `report_get_daily` and returns the response's `data`.
 
@@ -44428,6 +45083,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ReportGetDailyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::REPORT_GET_DAILY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReportGetDaily<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `report_get_daily`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReportGetDailyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::REPORT_GET_DAILY,
                     options,
@@ -44469,6 +45141,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReportGetTopUser<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `report_get_top_user`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReportGetTopUserData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::REPORT_GET_TOP_USER,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveApply<'_> {
         /**Sends `reserve_apply` and returns the response's `data`.
 
@@ -44483,6 +45172,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::ReserveApplyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_APPLY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveApply<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_apply`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveApplyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_APPLY,
                     options,
@@ -44515,6 +45221,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveUpdate<'_> {
         /**Sends `reserve_update` and returns the response's `data`.
 
@@ -44538,6 +45261,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveUpdate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_update`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveUpdateData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_UPDATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveDelete<'_> {
         /**Sends `reserve_delete` and returns the response's `data`.
 
@@ -44552,6 +45292,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_DELETE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveDelete<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_delete`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_DELETE,
                     options,
@@ -44586,6 +45343,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveGetActiveMeeting<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_get_active_meeting`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveGetActiveMeetingData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigReserveScope<'_> {
         /**Sends `reserve_config_reserve_scope` and returns the response's `data`.
 
@@ -44611,6 +45385,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigReserveScope<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_reserve_scope`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ReserveConfigReserveScopeData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigPatch<'_> {
         /**Sends `reserve_config_patch` and returns the response's `data`.
 
@@ -44625,6 +45419,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_PATCH,
                     options,
@@ -44659,6 +45470,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigAdminGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_admin_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveConfigAdminGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigAdminPatch<'_> {
         /**Sends `reserve_config_admin_patch` and returns the response's `data`.
 
@@ -44673,6 +45501,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigAdminPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_admin_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
                     options,
@@ -44707,6 +45552,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigFormGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_form_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ReserveConfigFormGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigFormPatch<'_> {
         /**Sends `reserve_config_form_patch` and returns the response's `data`.
 
@@ -44721,6 +45583,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigFormPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_form_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
                     options,
@@ -44755,6 +45634,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ReserveConfigDisableInformGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_disable_inform_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ReserveConfigDisableInformGetData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ReserveConfigDisableInformPatch<'_> {
         /**Sends `reserve_config_disable_inform_patch` and returns the response's `data`.
 
@@ -44769,6 +45668,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ReserveConfigDisableInformPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_disable_inform_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
                     options,
@@ -44803,6 +45719,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             }
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ResourceReservationListGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `resource_reservation_list_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::ResourceReservationListGetData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
                     options,
@@ -44910,6 +45846,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl crate::pagination::Page for types::RoomListData {
         type Item = types::Room;
         fn has_more(&self) -> bool {
@@ -44999,6 +45952,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomCreate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_create`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomCreateData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomGet<'_> {
         /**Sends `room_get` and returns the response's `data`.
 
@@ -45013,6 +45983,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_GET,
                     options,
@@ -45045,6 +46032,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomDelete<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_delete`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_DELETE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomPatch<'_> {
         /**Sends `room_patch` and returns the response's `data`.
 
@@ -45059,6 +46063,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_PATCH,
                     options,
@@ -45091,6 +46112,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomMget<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_mget`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomMgetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_MGET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomSearch<'_> {
         /**Sends `room_search` and returns the response's `data`.
 
@@ -45105,6 +46143,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomSearchData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomSearch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_search`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomSearchData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_SEARCH,
                     options,
@@ -45203,6 +46258,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomConfigQuery<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_query`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomConfigQueryData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_QUERY,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomConfigSet<'_> {
         /**Sends `room_config_set` and returns the response's `data`.
 
@@ -45217,6 +46289,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_CONFIG_SET,
                     options,
@@ -45251,6 +46340,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomConfigSetCheckboardAccessCode<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set_checkboard_access_code`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::RoomConfigSetCheckboardAccessCodeData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomConfigSetRoomAccessCode<'_> {
         /**Sends `room_config_set_room_access_code` and returns the response's `data`.
 
@@ -45267,6 +46376,26 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomConfigSetRoomAccessCode<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set_room_access_code`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<
+            crate::Response<types::RoomConfigSetRoomAccessCodeData>,
+            crate::Error,
+        > {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
                     options,
@@ -45299,6 +46428,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
             }
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_LIST,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelList<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_list`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelListData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_LIST,
                     options,
@@ -45397,6 +46543,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomLevelCreate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_create`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelCreateData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelGet<'_> {
         /**Sends `room_level_get` and returns the response's `data`.
 
@@ -45411,6 +46574,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelGetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_GET,
                     options,
@@ -45443,6 +46623,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomLevelPatch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_patch`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_PATCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelMget<'_> {
         /**Sends `room_level_mget` and returns the response's `data`.
 
@@ -45457,6 +46654,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelMgetData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_MGET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelMget<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_mget`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelMgetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_MGET,
                     options,
@@ -45489,6 +46703,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl RoomLevelDel<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_del`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_DEL,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl RoomLevelSearch<'_> {
         /**Sends `room_level_search` and returns the response's `data`.
 
@@ -45503,6 +46734,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::RoomLevelSearchData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::ROOM_LEVEL_SEARCH,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl RoomLevelSearch<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_search`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::RoomLevelSearchData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::ROOM_LEVEL_SEARCH,
                     options,
@@ -45535,6 +46783,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
                 .await
         }
     }
+    impl ScopeConfigGet<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `scope_config_get`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::ScopeConfigGetData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
+                    client,
+                    &crate::generated::operations::SCOPE_CONFIG_GET,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
     impl ScopeConfigCreate<'_> {
         /**Sends `scope_config_create` and returns the response's `data`.
 
@@ -45549,6 +46814,23 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         ) -> Result<types::EmptyData, crate::Error> {
             let client = self.client;
             crate::call::execute(
+                    client,
+                    &crate::generated::operations::SCOPE_CONFIG_CREATE,
+                    options,
+                    self,
+                    |builder| builder.send(),
+                )
+                .await
+        }
+    }
+    impl ScopeConfigCreate<'_> {
+        ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `scope_config_create`.
+        pub async fn data_with_meta(
+            self,
+            options: crate::CallOptions,
+        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
+            let client = self.client;
+            crate::call::execute_with_meta(
                     client,
                     &crate::generated::operations::SCOPE_CONFIG_CREATE,
                     options,

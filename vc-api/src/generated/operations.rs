@@ -10,7 +10,7 @@ pub const ALERT_LIST: Operation = Operation {
     tag: "alert",
     read_only: false,
     pagination_items: Some("items"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/bots/events`: List the in-meeting activity of a meeting
@@ -21,7 +21,7 @@ pub const BOT_EVENTS: Operation = Operation {
     tag: "bot",
     read_only: false,
     pagination_items: Some("events"),
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/bots/join`: Let the app's bot join a meeting
@@ -32,7 +32,7 @@ pub const BOT_JOIN: Operation = Operation {
     tag: "bot",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/bots/leave`: Let the app's bot leave a meeting
@@ -43,7 +43,7 @@ pub const BOT_LEAVE: Operation = Operation {
     tag: "bot",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/bots/message`: Post a chat message or a reaction in a meeting
@@ -54,7 +54,7 @@ pub const BOT_MESSAGE: Operation = Operation {
     tag: "bot",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/bots/user_active_meeting`: List the meetings a user is in right now
@@ -65,7 +65,7 @@ pub const BOT_USER_ACTIVE_MEETING: Operation = Operation {
     tag: "bot",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/exports/download`: Download the file of a finished export task
@@ -76,7 +76,7 @@ pub const EXPORT_DOWNLOAD: Operation = Operation {
     tag: "export",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/exports/{task_id}`: Get the result of an export task
@@ -87,7 +87,7 @@ pub const EXPORT_GET: Operation = Operation {
     tag: "export",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/exports/meeting_list`: Export meeting details
@@ -98,7 +98,7 @@ pub const EXPORT_MEETING_LIST: Operation = Operation {
     tag: "export",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/exports/participant_list`: Export the participants of a meeting
@@ -109,7 +109,7 @@ pub const EXPORT_PARTICIPANT_LIST: Operation = Operation {
     tag: "export",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/exports/participant_quality_list`: Export the call quality of one participant
@@ -120,7 +120,7 @@ pub const EXPORT_PARTICIPANT_QUALITY_LIST: Operation = Operation {
     tag: "export",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/exports/resource_reservation_list`: Export meeting room reservations
@@ -131,7 +131,7 @@ pub const EXPORT_RESOURCE_RESERVATION_LIST: Operation = Operation {
     tag: "export",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/materials/upload_meta`: Register uploaded files as meeting materials
@@ -142,7 +142,7 @@ pub const MATERIAL_UPLOAD_META: Operation = Operation {
     tag: "material",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/materials/remove`: Remove meeting materials
@@ -153,7 +153,7 @@ pub const MATERIAL_REMOVE: Operation = Operation {
     tag: "material",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/materials/pull_meta`: List registered meeting materials
@@ -164,7 +164,7 @@ pub const MATERIAL_PULL_META: Operation = Operation {
     tag: "material",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/meetings/{meeting_id}`: Get a meeting's details
@@ -175,7 +175,7 @@ pub const MEETING_GET: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/meetings/{meeting_id}/change_name`: Rename participants inside a meeting
@@ -186,7 +186,7 @@ pub const MEETING_CHANGE_NAME: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/meetings/{meeting_id}/pull_subtitle`: Fetch the subtitles of a meeting or recording
@@ -197,7 +197,7 @@ pub const MEETING_PULL_SUBTITLE: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: Some("meeting_subtitles"),
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/meetings/list_by_no`: List the meetings held under a meeting number
@@ -208,7 +208,7 @@ pub const MEETING_LIST_BY_NO: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: Some("meeting_briefs"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/meetings/search`: Search the calling user's meeting records
@@ -219,7 +219,7 @@ pub const MEETING_SEARCH: Operation = Operation {
     tag: "meeting",
     read_only: true,
     pagination_items: Some("items"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::User],
 };
 ///`POST /open-apis/vc/v1/meetings/subscription`: Subscribe the calling user to meeting events
@@ -230,7 +230,7 @@ pub const MEETING_SUBSCRIPTION: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`POST /open-apis/vc/v1/meetings/unsubscription`: Unsubscribe the calling user from meeting events
@@ -241,7 +241,7 @@ pub const MEETING_UNSUBSCRIPTION: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/invite`: Invite participants into a running meeting
@@ -252,7 +252,7 @@ pub const MEETING_INVITE: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::User],
 };
 ///`POST /open-apis/vc/v1/meetings/{meeting_id}/kickout`: Remove participants from a running meeting
@@ -263,7 +263,7 @@ pub const MEETING_KICKOUT: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/set_host`: Make a participant the host of a running meeting
@@ -274,7 +274,7 @@ pub const MEETING_SET_HOST: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/end`: End a running meeting
@@ -285,7 +285,7 @@ pub const MEETING_END: Operation = Operation {
     tag: "meeting",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/meeting_list`: List meeting details
@@ -296,7 +296,7 @@ pub const MEETING_LIST_GET: Operation = Operation {
     tag: "meeting_list",
     read_only: false,
     pagination_items: Some("meeting_list"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/recording/start`: Start recording a meeting
@@ -307,7 +307,7 @@ pub const MEETING_RECORDING_START: Operation = Operation {
     tag: "meeting_recording",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/recording/stop`: Stop recording a meeting
@@ -318,7 +318,7 @@ pub const MEETING_RECORDING_STOP: Operation = Operation {
     tag: "meeting_recording",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/meetings/{meeting_id}/recording`: Get the recording of a meeting
@@ -329,7 +329,7 @@ pub const MEETING_RECORDING_GET: Operation = Operation {
     tag: "meeting_recording",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`PATCH /open-apis/vc/v1/meetings/{meeting_id}/recording/set_permission`: Grant or revoke access to a meeting's recording
@@ -340,7 +340,7 @@ pub const MEETING_RECORDING_SET_PERMISSION: Operation = Operation {
     tag: "meeting_recording",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/notes/{note_id}`: Get a note's documents
@@ -351,7 +351,7 @@ pub const NOTE_GET: Operation = Operation {
     tag: "note",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/notes/{note_id}/unified_note_transcript`: Read the transcript of a unified note, page by page
@@ -362,7 +362,7 @@ pub const NOTE_UNIFIED_NOTE_TRANSCRIPT: Operation = Operation {
     tag: "note",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`POST /open-apis/vc/v1/notes/subscription`: Subscribe the calling user to note events
@@ -373,7 +373,7 @@ pub const NOTE_SUBSCRIPTION: Operation = Operation {
     tag: "note",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`POST /open-apis/vc/v1/notes/unsubscription`: Unsubscribe the calling user from note events
@@ -384,7 +384,7 @@ pub const NOTE_UNSUBSCRIPTION: Operation = Operation {
     tag: "note",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/participant_list`: List the participants of a meeting
@@ -395,7 +395,7 @@ pub const PARTICIPANT_LIST_GET: Operation = Operation {
     tag: "participant_list",
     read_only: false,
     pagination_items: Some("participants"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/participant_quality_list`: List the call quality of a participant
@@ -406,7 +406,7 @@ pub const PARTICIPANT_QUALITY_LIST_GET: Operation = Operation {
     tag: "participant_quality_list",
     read_only: false,
     pagination_items: Some("participant_quality_list"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`POST /open-apis/vc/v1/recordings/subscription`: Subscribe to a recording event type
@@ -417,7 +417,7 @@ pub const RECORDING_SUBSCRIPTION: Operation = Operation {
     tag: "recording",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`POST /open-apis/vc/v1/recordings/unsubscription`: Unsubscribe from a recording event type
@@ -428,7 +428,7 @@ pub const RECORDING_UNSUBSCRIPTION: Operation = Operation {
     tag: "recording",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reports/get_daily`: Get the daily meeting usage report
@@ -439,7 +439,7 @@ pub const REPORT_GET_DAILY: Operation = Operation {
     tag: "report",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/reports/get_top_user`: List the tenant's most active meeting users
@@ -450,7 +450,7 @@ pub const REPORT_GET_TOP_USER: Operation = Operation {
     tag: "report",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/reserves/apply`: Reserve a meeting
@@ -461,7 +461,7 @@ pub const RESERVE_APPLY: Operation = Operation {
     tag: "reserve",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reserves/{reserve_id}`: Get a reservation
@@ -472,7 +472,7 @@ pub const RESERVE_GET: Operation = Operation {
     tag: "reserve",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`PUT /open-apis/vc/v1/reserves/{reserve_id}`: Update a reservation
@@ -483,7 +483,7 @@ pub const RESERVE_UPDATE: Operation = Operation {
     tag: "reserve",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`DELETE /open-apis/vc/v1/reserves/{reserve_id}`: Delete a reservation
@@ -494,7 +494,7 @@ pub const RESERVE_DELETE: Operation = Operation {
     tag: "reserve",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reserves/{reserve_id}/get_active_meeting`: Get the active meeting of a reservation
@@ -505,7 +505,7 @@ pub const RESERVE_GET_ACTIVE_MEETING: Operation = Operation {
     tag: "reserve",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/reserve_configs/reserve_scope`: Get the reservation limits of a room or room level
@@ -516,7 +516,7 @@ pub const RESERVE_CONFIG_RESERVE_SCOPE: Operation = Operation {
     tag: "reserve_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}`: Update the reservation limits of a room or room level
@@ -527,7 +527,7 @@ pub const RESERVE_CONFIG_PATCH: Operation = Operation {
     tag: "reserve_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`: Get the reservation administrators of a room or room level
@@ -538,7 +538,7 @@ pub const RESERVE_CONFIG_ADMIN_GET: Operation = Operation {
     tag: "reserve_config_admin",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/admin`: Update the reservation administrators of a room or room level
@@ -549,7 +549,7 @@ pub const RESERVE_CONFIG_ADMIN_PATCH: Operation = Operation {
     tag: "reserve_config_admin",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`: Get the reservation form settings of a room or room level
@@ -560,7 +560,7 @@ pub const RESERVE_CONFIG_FORM_GET: Operation = Operation {
     tag: "reserve_config_form",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/form`: Update the reservation form settings of a room or room level
@@ -571,7 +571,7 @@ pub const RESERVE_CONFIG_FORM_PATCH: Operation = Operation {
     tag: "reserve_config_form",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`: Get the disable-notification settings of a room or room level
@@ -582,7 +582,7 @@ pub const RESERVE_CONFIG_DISABLE_INFORM_GET: Operation = Operation {
     tag: "reserve_config_disable_inform",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/reserve_configs/{reserve_config_id}/disable_inform`: Update the disable-notification settings of a room or room level
@@ -593,7 +593,7 @@ pub const RESERVE_CONFIG_DISABLE_INFORM_PATCH: Operation = Operation {
     tag: "reserve_config_disable_inform",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/resource_reservation_list`: List meeting room reservations
@@ -604,7 +604,7 @@ pub const RESOURCE_RESERVATION_LIST_GET: Operation = Operation {
     tag: "resource_reservation_list",
     read_only: false,
     pagination_items: Some("room_reservation_list"),
-    rate_limit: Some((100u32, 60u32)),
+    rate_limits: &[(100u32, 60u32)],
     token_types: &[TokenType::Tenant, TokenType::User],
 };
 ///`GET /open-apis/vc/v1/rooms`: List rooms under a room level
@@ -615,7 +615,7 @@ pub const ROOM_LIST: Operation = Operation {
     tag: "room",
     read_only: false,
     pagination_items: Some("rooms"),
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/rooms`: Create a room
@@ -626,7 +626,7 @@ pub const ROOM_CREATE: Operation = Operation {
     tag: "room",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/rooms/{room_id}`: Get a room
@@ -637,7 +637,7 @@ pub const ROOM_GET: Operation = Operation {
     tag: "room",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`DELETE /open-apis/vc/v1/rooms/{room_id}`: Delete a room
@@ -648,7 +648,7 @@ pub const ROOM_DELETE: Operation = Operation {
     tag: "room",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/rooms/{room_id}`: Update a room
@@ -659,7 +659,7 @@ pub const ROOM_PATCH: Operation = Operation {
     tag: "room",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/rooms/mget`: Get several rooms by ID
@@ -670,7 +670,7 @@ pub const ROOM_MGET: Operation = Operation {
     tag: "room",
     read_only: true,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/rooms/search`: Search rooms
@@ -681,7 +681,7 @@ pub const ROOM_SEARCH: Operation = Operation {
     tag: "room",
     read_only: true,
     pagination_items: Some("rooms"),
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::User],
 };
 ///`GET /open-apis/vc/v1/room_configs/query`: Get the room configuration of a location (legacy)
@@ -692,7 +692,7 @@ pub const ROOM_CONFIG_QUERY: Operation = Operation {
     tag: "room_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/room_configs/set`: Set the room configuration of a location (legacy)
@@ -703,7 +703,7 @@ pub const ROOM_CONFIG_SET: Operation = Operation {
     tag: "room_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/room_configs/set_checkboard_access_code`: Create a deployment code for check-in boards (legacy)
@@ -714,7 +714,7 @@ pub const ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE: Operation = Operation {
     tag: "room_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/room_configs/set_room_access_code`: Create a deployment code for room devices (legacy)
@@ -725,7 +725,7 @@ pub const ROOM_CONFIG_SET_ROOM_ACCESS_CODE: Operation = Operation {
     tag: "room_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: None,
+    rate_limits: &[],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/room_levels`: List the child levels of a room level
@@ -736,7 +736,7 @@ pub const ROOM_LEVEL_LIST: Operation = Operation {
     tag: "room_level",
     read_only: false,
     pagination_items: Some("items"),
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/room_levels`: Create a room level
@@ -747,7 +747,7 @@ pub const ROOM_LEVEL_CREATE: Operation = Operation {
     tag: "room_level",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/room_levels/{room_level_id}`: Get a room level
@@ -758,7 +758,7 @@ pub const ROOM_LEVEL_GET: Operation = Operation {
     tag: "room_level",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`PATCH /open-apis/vc/v1/room_levels/{room_level_id}`: Update a room level
@@ -769,7 +769,7 @@ pub const ROOM_LEVEL_PATCH: Operation = Operation {
     tag: "room_level",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/room_levels/mget`: Get several room levels by ID
@@ -780,7 +780,7 @@ pub const ROOM_LEVEL_MGET: Operation = Operation {
     tag: "room_level",
     read_only: true,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/room_levels/del`: Delete a room level
@@ -791,7 +791,7 @@ pub const ROOM_LEVEL_DEL: Operation = Operation {
     tag: "room_level",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/room_levels/search`: Find room levels by custom ID
@@ -802,7 +802,7 @@ pub const ROOM_LEVEL_SEARCH: Operation = Operation {
     tag: "room_level",
     read_only: true,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`GET /open-apis/vc/v1/scope_config`: Get the room configuration of a scope
@@ -813,7 +813,7 @@ pub const SCOPE_CONFIG_GET: Operation = Operation {
     tag: "scope_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((1000u32, 60u32)),
+    rate_limits: &[(1000u32, 60u32), (50u32, 1u32)],
     token_types: &[TokenType::Tenant],
 };
 ///`POST /open-apis/vc/v1/scope_config`: Set the room configuration of a scope
@@ -824,7 +824,7 @@ pub const SCOPE_CONFIG_CREATE: Operation = Operation {
     tag: "scope_config",
     read_only: false,
     pagination_items: None,
-    rate_limit: Some((20u32, 60u32)),
+    rate_limits: &[(20u32, 60u32)],
     token_types: &[TokenType::Tenant],
 };
 /// Every operation of the spec, in spec order.
