@@ -7,6 +7,7 @@
 //!
 //! [`docs_drift`] compares doc page snapshots (`spec/docs/`) with the spec (`cargo xtask docs-drift`).
 
+pub mod builders;
 pub mod bundle;
 pub mod docs_drift;
 pub mod enums;
@@ -58,6 +59,7 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
     let enums = enums::enum_models(doc)?;
     let events = events::event_models(doc)?;
     let client = generate_client(doc, &api, &enums)?;
+    let client = builders::refine(client, doc)?;
     let client = add_to_builder_module(client, operations::data_impls(&operations))?;
     Ok(vec![
         GeneratedFile { path: paths::BUNDLED_SPEC.into(), contents: bundle::render(doc) },
