@@ -72,7 +72,8 @@ impl<'a> Spec<'a> {
     fn new(doc: &'a Value) -> Self {
         let mut operations = BTreeMap::new();
         for (_, item) in doc.get("paths").and_then(Value::as_mapping).into_iter().flatten() {
-            let shared: Vec<&Value> = item.get("parameters").and_then(Value::as_sequence).into_iter().flatten().collect();
+            let shared: Vec<&Value> =
+                item.get("parameters").and_then(Value::as_sequence).into_iter().flatten().collect();
             for (method, op) in item.as_mapping().into_iter().flatten() {
                 if method.as_str() == Some("parameters") {
                     continue;
@@ -152,11 +153,8 @@ fn struct_fields(items: &[syn::Item]) -> BTreeMap<String, BTreeMap<String, syn::
         if let syn::Item::Struct(s) = item
             && let syn::Fields::Named(fields) = &s.fields
         {
-            let fields = fields
-                .named
-                .iter()
-                .filter_map(|f| Some((f.ident.as_ref()?.to_string(), f.ty.clone())))
-                .collect();
+            let fields =
+                fields.named.iter().filter_map(|f| Some((f.ident.as_ref()?.to_string(), f.ty.clone()))).collect();
             out.insert(s.ident.to_string(), fields);
         }
     }
@@ -235,7 +233,10 @@ fn refine_request_builders(items: &mut Vec<syn::Item>, spec: &Spec<'_>) -> Resul
                     match method.sig.ident.to_string().as_str() {
                         "new" => {
                             method.vis = crate_private();
-                            let doc = format!("Starts the request; users call [`Client::{}`](crate::Client::{}).", op.id, op.id);
+                            let doc = format!(
+                                "Starts the request; users call [`Client::{}`](crate::Client::{}).",
+                                op.id, op.id
+                            );
                             set_doc(&mut method.attrs, &doc);
                         }
                         "send" => {
@@ -263,7 +264,9 @@ fn refine_request_builders(items: &mut Vec<syn::Item>, spec: &Spec<'_>) -> Resul
                             let ident = method.sig.ident.clone();
                             let name = spec_name(&ident);
                             let Some(param) = op.parameters.iter().find(|p| {
-                                p.get("name").and_then(Value::as_str).is_some_and(|n| n.to_snake_case() == name.trim_end_matches('_'))
+                                p.get("name")
+                                    .and_then(Value::as_str)
+                                    .is_some_and(|n| n.to_snake_case() == name.trim_end_matches('_'))
                             }) else {
                                 return Err(syntax(format!(
                                     "request builder {} has a setter `{ident}` for no parameter of `{}`",
@@ -278,7 +281,12 @@ fn refine_request_builders(items: &mut Vec<syn::Item>, spec: &Spec<'_>) -> Resul
                                 Some("query") => "Query parameter",
                                 _ => "Parameter",
                             };
-                            let doc = describe(spec, param, schema, &Setter { what, required, clear: optional.is_some(), ident: &ident });
+                            let doc = describe(
+                                spec,
+                                param,
+                                schema,
+                                &Setter { what, required, clear: optional.is_some(), ident: &ident },
+                            );
                             set_doc(&mut method.attrs, &doc);
                             if let Some(inner) = optional {
                                 extra.push(clear_setter(&ident, &inner, &name, quote!(Ok(value))));
@@ -435,7 +443,11 @@ fn describe(spec: &Spec<'_>, holder: &Value, schema: &Value, setter: &Setter<'_>
         let _ = writeln!(out, "- {}, required.", setter.what);
     } else if setter.clear {
         let set = format!("set_{}", setter.ident.to_string().trim_start_matches("r#"));
-        let _ = writeln!(out, "- {}, optional; [`{set}`](Self::{set}) takes an `Option` (`None` leaves it out).", setter.what);
+        let _ = writeln!(
+            out,
+            "- {}, optional; [`{set}`](Self::{set}) takes an `Option` (`None` leaves it out).",
+            setter.what
+        );
     } else {
         let _ = writeln!(out, "- {}, optional (empty when not set).", setter.what);
     }
