@@ -5,6 +5,7 @@
 //! `cargo xtask bench-build` measure (see BENCHMARKS.md). `cargo xtask ci` runs everything.
 
 mod bench;
+mod fresh_deps;
 mod spec_tools;
 
 use std::path::PathBuf;
@@ -33,7 +34,10 @@ const USAGE: &str = "usage: cargo xtask <task>
   spec-gate        spec-lint, spec-clients, api-docs --check and contract in one go
   bench            run the benchmarks and print vc-api's ratios to the hand-written baselines
                    (`--report-only` prints the last run's; other arguments go to criterion)
-  bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`)
+  bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`);
+                   `--tls`: the vc-api consumer with rustls-ring and with rustls-aws-lc-rs
+  fresh-deps       copy the workspace to target/fresh-deps/, `cargo update` there (dependencies as
+                   users resolve them), then lint (warnings denied) and test vc-api in the copy
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         "contract" => contract_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "fresh-deps" => fresh_deps::fresh_deps_task(&workspace_root(), &cargo_program()),
         "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-build" => bench::bench_build_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
@@ -212,8 +217,13 @@ fn run_step(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> a
 }
 
 /// The whole CI gate, in order from fastest to slowest feedback.
+/// The cargo that runs xtask.
+fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
 fn ci_task() -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = cargo_program();
     run_step("format", &cargo, &["fmt", "--all", "--", "--check"], &[])?;
     println!("\n== drift and spec lints: cargo xtask check");
     check_task()?;
@@ -255,6 +265,9 @@ fn ci_task() -> anyhow::Result<()> {
             ("FEISHU_APP_SECRET", ""),
         ],
     )?;
+    // vc-api with the newest compatible releases of its dependencies, as a user resolves them.
+    println!("\n== dependencies as users get them: cargo xtask fresh-deps");
+    fresh_deps::fresh_deps_task(&workspace_root(), &cargo)?;
     // The spec as other languages use it: lint, TypeScript/Python clients, HTML reference,
     // contract against a Prism mock.
     println!("\n== the spec for other languages: cargo xtask spec-gate");
