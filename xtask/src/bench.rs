@@ -321,8 +321,8 @@ fn consumers(root: &Path) -> Vec<Consumer> {
             dependencies: format!(
                 "reqwest = {{ version = \"0.13\", default-features = false, features = [\"json\", \"query\", \
                  \"stream\", \"http2\", \"charset\", \"rustls-no-provider\"] }}\n\
-                 rustls = {{ version = \"0.23\", default-features = false, features = [\"ring\", \"std\", \"tls12\", \
-                 \"logging\"] }}\n\
+                 rustls = {{ version = \"0.23\", default-features = false, features = [\"aws_lc_rs\", \
+                 \"prefer-post-quantum\", \"std\", \"tls12\", \"logging\"] }}\n\
                  serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n{tokio}\n"
             ),
             main: REQWEST_MAIN,

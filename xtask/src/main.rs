@@ -5,6 +5,7 @@
 //! `cargo xtask bench-build` measure (see BENCHMARKS.md). `cargo xtask ci` runs everything.
 
 mod bench;
+mod deny;
 mod fresh_deps;
 mod spec_tools;
 
@@ -36,6 +37,8 @@ const USAGE: &str = "usage: cargo xtask <task>
                    (`--report-only` prints the last run's; other arguments go to criterion)
   bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`);
                    `--tls`: the vc-api consumer with rustls-ring and with rustls-aws-lc-rs
+  deny             cargo-deny's offline checks (licenses, bans incl. duplicate versions, sources) with
+                   deny.toml; installs the pinned cargo-deny into .tools/cargo/ when missing
   fresh-deps       copy the workspace to target/fresh-deps/, `cargo update` there (dependencies as
                    users resolve them), then lint (warnings denied) and test vc-api in the copy
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         "contract" => contract_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "deny" => deny::deny_task(&workspace_root(), &cargo_program()),
         "fresh-deps" => fresh_deps::fresh_deps_task(&workspace_root(), &cargo_program()),
         "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-build" => bench::bench_build_task(&std::env::args().skip(2).collect::<Vec<_>>()),
@@ -237,6 +241,13 @@ fn ci_task() -> anyhow::Result<()> {
         &["clippy", "-p", "vc-api", "--lib", "--locked", "--", "-D", "warnings"],
         &[],
     )?;
+    // The other TLS provider (`--all-features` compiles only the aws-lc-rs branch).
+    run_step(
+        "lint vc-api with rustls-ring",
+        &cargo,
+        &["clippy", "-p", "vc-api", "--lib", "--locked", "--no-default-features", "--features", "rustls-ring", "--", "-D", "warnings"],
+        &[],
+    )?;
     // Unit and integration tests of every crate, the typed-mock doctest, the mock server and the
     // `vc` binary against it.
     run_step("tests", &cargo, &["test", "--workspace", "--all-features", "--locked"], &[])?;
@@ -265,6 +276,9 @@ fn ci_task() -> anyhow::Result<()> {
             ("FEISHU_APP_SECRET", ""),
         ],
     )?;
+    // Licenses, banned and duplicate crates, sources of the locked tree.
+    println!("\n== dependency policy: cargo xtask deny");
+    deny::deny_task(&workspace_root(), &cargo)?;
     // vc-api with the newest compatible releases of its dependencies, as a user resolves them.
     println!("\n== dependencies as users get them: cargo xtask fresh-deps");
     fresh_deps::fresh_deps_task(&workspace_root(), &cargo)?;
