@@ -3,7 +3,8 @@
 //!
 //! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
 //! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`], [`events`], [`mocks`])
-//! add what progenitor lacks; [`events`] types the webhook events. Output is deterministic: the same spec always gives the same bytes.
+//! add what progenitor lacks; [`builders`] finishes progenitor's and typify's builders (one public
+//! way to send, documented setters, plain optional setters, `#[non_exhaustive]` types); [`events`] types the webhook events. Output is deterministic: the same spec always gives the same bytes.
 //!
 //! [`docs_drift`] compares doc page snapshots (`spec/docs/`) with the spec (`cargo xtask docs-drift`).
 

@@ -245,7 +245,19 @@ fn ci_task() -> anyhow::Result<()> {
     run_step(
         "lint vc-api with rustls-ring",
         &cargo,
-        &["clippy", "-p", "vc-api", "--lib", "--locked", "--no-default-features", "--features", "rustls-ring", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "-p",
+            "vc-api",
+            "--lib",
+            "--locked",
+            "--no-default-features",
+            "--features",
+            "rustls-ring",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     // Unit and integration tests of every crate, the typed-mock doctest, the mock server and the
