@@ -209,7 +209,7 @@ fn crate_private() -> syn::Visibility {
 
 /// progenitor's request builders: crate-private `send` and `new`, documented setters, `set_*`
 /// for optional parameters.
-fn refine_request_builders(items: &mut Vec<syn::Item>, spec: &Spec<'_>) -> Result<()> {
+fn refine_request_builders(items: &mut [syn::Item], spec: &Spec<'_>) -> Result<()> {
     let fields = struct_fields(items);
     for item in items.iter_mut() {
         match item {
@@ -322,10 +322,11 @@ fn clear_setter(ident: &syn::Ident, inner: &syn::Type, name: &str, assign: Token
 fn refine_types(items: &mut [syn::Item], spec: &Spec<'_>) -> Result<()> {
     for item in items.iter_mut() {
         match item {
-            syn::Item::Struct(s) if matches!(s.fields, syn::Fields::Named(_)) => {
-                if !s.attrs.iter().any(|a| a.path().is_ident("non_exhaustive")) {
-                    s.attrs.push(syn::parse_quote!(#[non_exhaustive]));
-                }
+            syn::Item::Struct(s)
+                if matches!(s.fields, syn::Fields::Named(_))
+                    && !s.attrs.iter().any(|a| a.path().is_ident("non_exhaustive")) =>
+            {
+                s.attrs.push(syn::parse_quote!(#[non_exhaustive]));
             }
             syn::Item::Impl(block) if block.trait_.is_none() => {
                 // `Foo::builder()`: say what the builder is for.
