@@ -2,8 +2,8 @@
 //! hides what the newest compatible releases of our dependencies do (new deprecations, lints,
 //! breakage). This copies the workspace to `target/fresh-deps/workspace`, runs `cargo update`
 //! there, prints which versions moved, then lints (warnings denied, all features and the
-//! defaults) and tests vc-api in the copy. Its builds go to `target/fresh-deps/target`, so a
-//! second run is incremental.
+//! defaults) and tests vc-api in the copy. It builds into the workspace's `target/`, where
+//! every crate whose version did not move is already built.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +21,9 @@ pub fn fresh_deps_task(root: &Path, cargo: &str) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&copy).with_context(|| format!("cannot remove {}", copy.display()))?;
     }
     copy_tree(root, &copy)?;
-    let target = base.join("target");
+    // The workspace's own target directory: crates whose version did not move are reused, so
+    // only the updated ones and their dependents build again.
+    let target = root.join("target");
     let target = target.to_str().context("target path is not UTF-8")?;
     let env = [("CARGO_TARGET_DIR", target)];
     step(&copy, "update every dependency to its newest compatible release", cargo, &["update"], &env)?;
