@@ -13,7 +13,18 @@ pub const CARGO_DENY_VERSION: &str = "0.20.2";
 /// `root`.
 pub fn deny_task(root: &Path, cargo: &str) -> anyhow::Result<()> {
     let deny = ensure_installed(root, cargo)?;
-    let args = ["deny", "--offline", "--workspace", "check", "--config", "deny.toml", "licenses", "bans", "sources"];
+    let args = [
+        "deny",
+        "--offline",
+        "--locked",
+        "--workspace",
+        "--config",
+        "deny.toml",
+        "check",
+        "licenses",
+        "bans",
+        "sources",
+    ];
     println!("\n== cargo-deny {CARGO_DENY_VERSION}: {}", args.join(" "));
     let status = crate::nested_cargo(deny.to_str().context("tool path is not UTF-8")?)
         .args(&args[1..])
