@@ -1,5 +1,7 @@
 //! Open enums: every named enum schema becomes a Rust enum with one variant per documented
-//! value plus `Unknown(..)`, so a value the spec does not list is kept instead of failing.
+//! value plus `Unknown(..)`, so a value the spec does not list is kept instead of failing. They
+//! are `#[non_exhaustive]`: a value added to the spec is a new variant, which must not break a
+//! user's `match`.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -121,6 +123,7 @@ fn generate_one(model: &EnumModel) -> TokenStream {
             quote! {
                 #[doc = #doc]
                 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+                #[non_exhaustive]
                 pub enum #ident {
                     #( #[doc = #variant_docs] #variants, )*
                     #[doc = #unknown_doc]
@@ -180,6 +183,7 @@ fn generate_one(model: &EnumModel) -> TokenStream {
             quote! {
                 #[doc = #doc]
                 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+                #[non_exhaustive]
                 pub enum #ident {
                     #( #[doc = #variant_docs] #variants, )*
                     #[doc = #unknown_doc]

@@ -3,10 +3,12 @@
 //!
 //! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
 //! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`], [`events`], [`mocks`])
-//! add what progenitor lacks; [`events`] types the webhook events. Output is deterministic: the same spec always gives the same bytes.
+//! add what progenitor lacks; [`builders`] finishes progenitor's and typify's builders (one public
+//! way to send, documented setters, plain optional setters, `#[non_exhaustive]` types); [`events`] types the webhook events. Output is deterministic: the same spec always gives the same bytes.
 //!
 //! [`docs_drift`] compares doc page snapshots (`spec/docs/`) with the spec (`cargo xtask docs-drift`).
 
+pub mod builders;
 pub mod bundle;
 pub mod docs_drift;
 pub mod enums;
@@ -59,6 +61,7 @@ pub fn generate(doc: &serde_yaml::Value) -> Result<Vec<GeneratedFile>> {
     let enums = enums::enum_models(doc)?;
     let events = events::event_models(doc)?;
     let client = generate_client(doc, &api, &enums)?;
+    let client = builders::refine(client, doc)?;
     let client = add_to_builder_module(client, operations::data_impls(&operations))?;
     let client = hide_constructors(client)?;
     Ok(vec![

@@ -79,7 +79,7 @@ fn pagination_impl(op: &OperationModel, pagination: &PaginationModel) -> TokenSt
     let items = field_ident(&pagination.items);
     let with_token = match pagination.token_in {
         TokenLocation::Query => quote!(self.page_token(token)),
-        TokenLocation::Body => quote!(self.body_map(|body| body.page_token(Some(token)))),
+        TokenLocation::Body => quote!(self.body_map(|body| body.page_token(token))),
     };
     let pages_doc = format!(
         "Every page of `{}`, starting at this request's `page_token` (the first page if none), \

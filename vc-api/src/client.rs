@@ -260,13 +260,21 @@ impl ClientBuilder {
     }
 }
 
-/// Makes `ring` the process's rustls provider unless one is installed already.
+/// Installs the rustls crypto provider chosen by vc-api's features (aws-lc-rs when both are
+/// enabled) as the process default, unless the application installed one already.
 fn install_tls_provider() {
-    #[cfg(feature = "rustls-ring")]
+    #[cfg(any(feature = "rustls-ring", feature = "rustls-aws-lc-rs"))]
     {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
+            #[cfg(feature = "rustls-aws-lc-rs")]
+            let provider = rustls::crypto::aws_lc_rs::default_provider();
+            // rustls 0.23.48 deprecates the ring provider ("no support for post-quantum
+            // algorithms"); it remains the opt-in `rustls-ring` feature, for its shorter build.
+            #[cfg(not(feature = "rustls-aws-lc-rs"))]
+            #[allow(deprecated)]
+            let provider = rustls::crypto::ring::default_provider();
             // Losing a race against another installer is fine: a provider is installed either way.
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            let _ = provider.install_default();
         }
     }
 }

@@ -25,6 +25,7 @@ pub use crate::types::EventHeader;
 
 /// A whole version 2.0 event delivery: the header and the typed payload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct EventCallback {
     /// The delivery format, `"2.0"`.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,11 +15,14 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), vc_api::Error> {
 //! let server = wiremock::MockServer::start().await;
-//! let room = types::Room { room_id: Some("omm_1".into()), name: Some("Atlas".into()), ..Default::default() };
+//! // Generated types are `#[non_exhaustive]`: `Default` plus field assignment, or a builder.
+//! let mut room = types::Room::default();
+//! room.room_id = Some("omm_1".into());
+//! room.name = Some("Atlas".into());
 //!
-//! // One line per stub: the operation, typed matchers, a typed answer.
+//! // One line per stub: the operation, typed matchers, a typed answer (a value or a builder).
 //! mock::room_get().room_id("omm_1").user_id_type(types::UserIdType::OpenId)
-//!     .respond(types::RoomGetData { room: Some(room.clone()) }).expect(1).mount(&server).await;
+//!     .respond(types::RoomGetData::builder().room(room.clone())).expect(1).mount(&server).await;
 //! mock::meeting_end().meeting_id("6911188411932033028").fail(121005, "no permission").mount(&server).await;
 //! mock::report_get_top_user().order_by(types::ReportTopUserOrderBy::from(1)).limit(10)
 //!     .respond(types::ReportGetTopUserData::default()).mount(&server).await;

@@ -3,6 +3,7 @@
 
 /// The kinds of access token an operation accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TokenType {
     /// `tenant_access_token`: the app acting inside one tenant.
     Tenant,
@@ -14,6 +15,7 @@ pub enum TokenType {
 
 /// One operation of the VC API, as described by the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Operation {
     /// The spec's `operationId`, also the client method's name (`reserve_get`).
     pub id: &'static str,

@@ -342,13 +342,62 @@ fn consumers(root: &Path) -> Vec<Consumer> {
             dependencies: format!(
                 "reqwest = {{ version = \"0.13\", default-features = false, features = [\"json\", \"query\", \
                  \"stream\", \"http2\", \"charset\", \"rustls-no-provider\"] }}\n\
-                 rustls = {{ version = \"0.23\", default-features = false, features = [\"ring\", \"std\", \"tls12\", \
-                 \"logging\"] }}\n\
+                 rustls = {{ version = \"0.23\", default-features = false, features = [\"aws_lc_rs\", \
+                 \"prefer-post-quantum\", \"std\", \"tls12\", \"logging\"] }}\n\
                  serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n{tokio}\n"
             ),
             main: REQWEST_MAIN,
         },
     ]
+}
+
+/// The vc-api consumer with each TLS feature alone.
+fn tls_consumers(root: &Path) -> Vec<Consumer> {
+    let tokio = r#"tokio = { version = "1", features = ["macros", "rt-multi-thread"] }"#;
+    let vc_api = root.join("vc-api").display().to_string();
+    [("vc-api-rustls-ring", "rustls-ring"), ("vc-api-rustls-aws-lc-rs", "rustls-aws-lc-rs")]
+        .into_iter()
+        .map(|(name, feature)| Consumer {
+            name,
+            dependencies: format!(
+                "vc-api = {{ path = {vc_api:?}, default-features = false, features = [\"{feature}\"] }}\n{tokio}\n"
+            ),
+            main: VC_API_MAIN,
+        })
+        .collect()
+}
+
+/// `bench-build --tls`: cold builds of the vc-api consumer with `rustls-ring` and with
+/// `rustls-aws-lc-rs`, alternating, each time reported.
+fn tls_build_comparison(root: &Path, base: &Path, runs: usize) -> anyhow::Result<()> {
+    let consumers = tls_consumers(root);
+    let mut dirs = Vec::new();
+    for consumer in &consumers {
+        let dir = base.join(consumer.name);
+        write_consumer(&dir, consumer, root)?;
+        cargo_output(&dir, &["generate-lockfile", "--offline"]).map(|_| ())?;
+        dirs.push(dir);
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); consumers.len()];
+    let mut compiled = vec![0; consumers.len()];
+    for run in 1..=runs {
+        for (i, dir) in dirs.iter().enumerate() {
+            println!("cold build {run}/{runs} of {} ...", consumers[i].name);
+            let build = cold_build(dir)?;
+            println!("  {:.1} s, {} crates compiled", build.seconds, build.compiled);
+            times[i].push(build.seconds);
+            compiled[i] = build.compiled;
+        }
+    }
+    println!("\n## Cold build of the vc-api consumer per TLS feature (debug, `cargo build --offline`, alternating)\n");
+    println!("| TLS feature | runs | fastest | crates compiled |");
+    println!("| --- | --- | --- | --- |");
+    for (i, consumer) in consumers.iter().enumerate() {
+        let runs: Vec<String> = times[i].iter().map(|t| format!("{t:.1} s")).collect();
+        let fastest = times[i].iter().copied().fold(f64::INFINITY, f64::min);
+        println!("| {} | {} | {fastest:.1} s | {} |", consumer.name, runs.join(", "), compiled[i]);
+    }
+    Ok(())
 }
 
 const VC_API_MAIN: &str = r#"#[tokio::main]
@@ -460,13 +509,18 @@ fn packages(dir: &Path) -> anyhow::Result<Vec<String>> {
 
 /// `cargo xtask bench-build [--runs N]`.
 pub fn bench_build_task(args: &[String]) -> anyhow::Result<()> {
-    let runs: usize = match args {
+    let tls = args.iter().any(|a| a == "--tls");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--tls").collect();
+    let runs: usize = match args.as_slice() {
         [] => 1,
-        [flag, n] if flag == "--runs" => n.parse().context("--runs takes a number")?,
-        _ => bail!("usage: cargo xtask bench-build [--runs N]"),
+        [flag, n] if *flag == "--runs" => n.parse().context("--runs takes a number")?,
+        _ => bail!("usage: cargo xtask bench-build [--tls] [--runs N]"),
     };
     let root = workspace_root();
     let base = target_dir()?.join("bench-build");
+    if tls {
+        return tls_build_comparison(&root, &base, runs);
+    }
     let consumers = consumers(&root);
     let mut dirs = Vec::new();
     for consumer in &consumers {

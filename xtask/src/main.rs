@@ -5,6 +5,8 @@
 //! `cargo xtask bench-build` measure (see BENCHMARKS.md). `cargo xtask ci` runs everything.
 
 mod bench;
+mod deny;
+mod fresh_deps;
 mod spec_tools;
 
 use std::path::PathBuf;
@@ -37,7 +39,12 @@ const USAGE: &str = "usage: cargo xtask <task>
   spec-gate        spec-lint, spec-clients, api-docs --check, contract and official-clients in one go
   bench            run the benchmarks and print vc-api's ratios to the hand-written baselines
                    (`--report-only` prints the last run's; other arguments go to criterion)
-  bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`)
+  bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`);
+                   `--tls`: the vc-api consumer with rustls-ring and with rustls-aws-lc-rs
+  deny             cargo-deny's offline checks (licenses, bans incl. duplicate versions, sources) with
+                   deny.toml; installs the pinned cargo-deny into .tools/cargo/ when missing
+  fresh-deps       copy the workspace to target/fresh-deps/, `cargo update` there (dependencies as
+                   users resolve them), then lint (warnings denied) and test vc-api in the copy
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -72,6 +79,8 @@ fn main() -> ExitCode {
         "official-clients" => official_clients_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "deny" => deny::deny_task(&workspace_root(), &cargo_program()),
+        "fresh-deps" => fresh_deps::fresh_deps_task(&workspace_root(), &cargo_program()),
         "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench-build" => bench::bench_build_task(&std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
@@ -226,8 +235,13 @@ fn run_step(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> a
 }
 
 /// The whole CI gate, in order from fastest to slowest feedback.
+/// The cargo that runs xtask.
+fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
 fn ci_task() -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cargo = cargo_program();
     run_step("format", &cargo, &["fmt", "--all", "--", "--check"], &[])?;
     println!("\n== drift and spec lints: cargo xtask check");
     check_task()?;
@@ -239,6 +253,25 @@ fn ci_task() -> anyhow::Result<()> {
         "lint vc-api default features",
         &cargo,
         &["clippy", "-p", "vc-api", "--lib", "--locked", "--", "-D", "warnings"],
+        &[],
+    )?;
+    // The other TLS provider (`--all-features` compiles only the aws-lc-rs branch).
+    run_step(
+        "lint vc-api with rustls-ring",
+        &cargo,
+        &[
+            "clippy",
+            "-p",
+            "vc-api",
+            "--lib",
+            "--locked",
+            "--no-default-features",
+            "--features",
+            "rustls-ring",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     // The shared-state tests start their own Redis.
@@ -271,6 +304,12 @@ fn ci_task() -> anyhow::Result<()> {
             ("FEISHU_APP_SECRET", ""),
         ],
     )?;
+    // Licenses, banned and duplicate crates, sources of the locked tree.
+    println!("\n== dependency policy: cargo xtask deny");
+    deny::deny_task(&workspace_root(), &cargo)?;
+    // vc-api with the newest compatible releases of its dependencies, as a user resolves them.
+    println!("\n== dependencies as users get them: cargo xtask fresh-deps");
+    fresh_deps::fresh_deps_task(&workspace_root(), &cargo)?;
     // The spec as other languages use it: lint, TypeScript/Python clients, HTML reference,
     // contract against a Prism mock, the official Node and Python SDKs against vc-mock.
     println!("\n== the spec for other languages: cargo xtask spec-gate");

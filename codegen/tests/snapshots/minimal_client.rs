@@ -9,6 +9,7 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 pub mod types {
     ///A thing.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct Thing {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub count: ::std::option::Option<i32>,
@@ -18,34 +19,40 @@ pub mod types {
         pub status: ::std::option::Option<::vc_api::types::ThingStatus>,
     }
     impl Thing {
+        /// A builder of [`Thing`]: one setter per field, each documented with the field; pass it where a `Thing` is expected (request `body`, mock data) or finish it with `Thing::try_from(builder)`, which reports missing required fields.
         pub fn builder() -> builder::Thing {
             Default::default()
         }
     }
     ///Payload of vc.thing.changed_v1.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct ThingChangedV1Event {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub thing: ::std::option::Option<Thing>,
     }
     impl ThingChangedV1Event {
+        /// A builder of [`ThingChangedV1Event`]: one setter per field, each documented with the field; pass it where a `ThingChangedV1Event` is expected (request `body`, mock data) or finish it with `ThingChangedV1Event::try_from(builder)`, which reports missing required fields.
         pub fn builder() -> builder::ThingChangedV1Event {
             Default::default()
         }
     }
     ///The data of thing_get.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct ThingGetData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub thing: ::std::option::Option<Thing>,
     }
     impl ThingGetData {
+        /// A builder of [`ThingGetData`]: one setter per field, each documented with the field; pass it where a `ThingGetData` is expected (request `body`, mock data) or finish it with `ThingGetData::try_from(builder)`, which reports missing required fields.
         pub fn builder() -> builder::ThingGetData {
             Default::default()
         }
     }
     ///One page of things.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
     pub struct ThingListData {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub has_more: ::std::option::Option<bool>,
@@ -55,6 +62,7 @@ pub mod types {
         pub page_token: ::std::option::Option<::std::string::String>,
     }
     impl ThingListData {
+        /// A builder of [`ThingListData`]: one setter per field, each documented with the field; pass it where a `ThingListData` is expected (request `body`, mock data) or finish it with `ThingListData::try_from(builder)`, which reports missing required fields.
         pub fn builder() -> builder::ThingListData {
             Default::default()
         }
@@ -86,42 +94,78 @@ pub mod types {
             }
         }
         impl Thing {
+            /// Sets `count`.
+            ///
+            /// - Field, optional; [`set_count`](Self::set_count) takes an `Option` (`None` leaves it out).
+            /// - Range: 1 to 10.
             pub fn count<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T: ::std::convert::TryInto<i32>,
                 T::Error: ::std::fmt::Display,
             {
                 self.count = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for count: {e}")
                     });
                 self
             }
+            /// Sets `name`.
+            ///
+            /// - Field, optional; [`set_name`](Self::set_name) takes an `Option` (`None` leaves it out).
+            /// - Length: at most 5 characters.
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for name: {e}")
                     });
                 self
             }
+            /// State of a thing.
+            ///
+            /// - Field, optional; [`set_status`](Self::set_status) takes an `Option` (`None` leaves it out).
+            /// - Values: a [`ThingStatus`](crate::types::ThingStatus) or its wire value:
+            ///   - `1` ([`Active`](crate::types::ThingStatus::Active)): In use.
+            ///   - `2` ([`Retired`](crate::types::ThingStatus::Retired)): No longer used.
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::vc_api::types::ThingStatus>,
-                >,
+                T: ::std::convert::TryInto<::vc_api::types::ThingStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for status: {e}")
                     });
+                self
+            }
+            ///Sets `count` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`count`](Self::count).
+            pub fn set_count(mut self, value: ::std::option::Option<i32>) -> Self {
+                self.count = Ok(value);
+                self
+            }
+            ///Sets `name` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`name`](Self::name).
+            pub fn set_name(
+                mut self,
+                value: ::std::option::Option<::std::string::String>,
+            ) -> Self {
+                self.name = Ok(value);
+                self
+            }
+            ///Sets `status` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`status`](Self::status).
+            pub fn set_status(
+                mut self,
+                value: ::std::option::Option<::vc_api::types::ThingStatus>,
+            ) -> Self {
+                self.status = Ok(value);
                 self
             }
         }
@@ -161,16 +205,29 @@ pub mod types {
             }
         }
         impl ThingChangedV1Event {
+            /// A thing.
+            ///
+            /// - Field, optional; [`set_thing`](Self::set_thing) takes an `Option` (`None` leaves it out).
+            /// - A [`Thing`](crate::types::Thing) or its builder ([`Thing::builder()`](crate::types::Thing::builder)).
             pub fn thing<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::Thing>>,
+                T: ::std::convert::TryInto<super::Thing>,
                 T::Error: ::std::fmt::Display,
             {
                 self.thing = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for thing: {e}")
                     });
+                self
+            }
+            ///Sets `thing` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`thing`](Self::thing).
+            pub fn set_thing(
+                mut self,
+                value: ::std::option::Option<super::Thing>,
+            ) -> Self {
+                self.thing = Ok(value);
                 self
             }
         }
@@ -203,16 +260,29 @@ pub mod types {
             }
         }
         impl ThingGetData {
+            /// A thing.
+            ///
+            /// - Field, optional; [`set_thing`](Self::set_thing) takes an `Option` (`None` leaves it out).
+            /// - A [`Thing`](crate::types::Thing) or its builder ([`Thing::builder()`](crate::types::Thing::builder)).
             pub fn thing<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::Thing>>,
+                T: ::std::convert::TryInto<super::Thing>,
                 T::Error: ::std::fmt::Display,
             {
                 self.thing = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for thing: {e}")
                     });
+                self
+            }
+            ///Sets `thing` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`thing`](Self::thing).
+            pub fn set_thing(
+                mut self,
+                value: ::std::option::Option<super::Thing>,
+            ) -> Self {
+                self.thing = Ok(value);
                 self
             }
         }
@@ -254,18 +324,26 @@ pub mod types {
             }
         }
         impl ThingListData {
+            /// Sets `has_more`.
+            ///
+            /// - Field, optional; [`set_has_more`](Self::set_has_more) takes an `Option` (`None` leaves it out).
             pub fn has_more<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T: ::std::convert::TryInto<bool>,
                 T::Error: ::std::fmt::Display,
             {
                 self.has_more = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for has_more: {e}")
                     });
                 self
             }
+            /// Sets `items`.
+            ///
+            /// - Field, optional (empty when not set).
+            /// - Each item is a [`Thing`](crate::types::Thing).
             pub fn items<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<::std::vec::Vec<super::Thing>>,
@@ -278,16 +356,33 @@ pub mod types {
                     });
                 self
             }
+            /// Sets `page_token`.
+            ///
+            /// - Field, optional; [`set_page_token`](Self::set_page_token) takes an `Option` (`None` leaves it out).
             pub fn page_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::string::String>,
                 T::Error: ::std::fmt::Display,
             {
                 self.page_token = value
                     .try_into()
+                    .map(::std::option::Option::Some)
                     .map_err(|e| {
                         format!("error converting supplied value for page_token: {e}")
                     });
+                self
+            }
+            ///Sets `has_more` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`has_more`](Self::has_more).
+            pub fn set_has_more(mut self, value: ::std::option::Option<bool>) -> Self {
+                self.has_more = Ok(value);
+                self
+            }
+            ///Sets `page_token` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_token`](Self::page_token).
+            pub fn set_page_token(
+                mut self,
+                value: ::std::option::Option<::std::string::String>,
+            ) -> Self {
+                self.page_token = Ok(value);
                 self
             }
         }
@@ -398,11 +493,11 @@ Returns things page by page.
 Sends a `GET` request to `/things`
 
 ```text
-let response = client.thing_list()
+let data = client.thing_list()
     .page_size(page_size)
     .page_token(page_token)
-    .send()
-    .await;
+    .data()
+    .await?;
 ```*/
     pub fn thing_list(&self) -> builder::ThingList<'_> {
         builder::ThingList::new(self)
@@ -414,10 +509,10 @@ Returns the thing's file.
 Sends a `GET` request to `/things/download`
 
 ```text
-let response = client.thing_download()
+let data = client.thing_download()
     .file_token(file_token)
-    .send()
-    .await;
+    .data()
+    .await?;
 ```*/
     pub fn thing_download(&self) -> builder::ThingDownload<'_> {
         builder::ThingDownload::new(self)
@@ -429,11 +524,11 @@ Returns one thing.
 Sends a `GET` request to `/things/{thing_id}`
 
 ```text
-let response = client.thing_get()
+let data = client.thing_get()
     .thing_id(thing_id)
     .user_id_type(user_id_type)
-    .send()
-    .await;
+    .data()
+    .await?;
 ```*/
     pub fn thing_get(&self) -> builder::ThingGet<'_> {
         builder::ThingGet::new(self)
@@ -448,9 +543,9 @@ pub mod builder {
         encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
         RequestBuilderExt, ResponseValue,
     };
-    /**Builder for [`Client::thing_list`]
-
-[`Client::thing_list`]: super::Client::thing_list*/
+    /// Request builder of `thing_list`, made by [`Client::thing_list`](crate::Client::thing_list): one setter per parameter, then send.
+    ///
+    /// Send it with [`data`](Self::data) (or `data_with`, and `pages` / `stream` when the operation pages): that is the one way to send, through the client's token handling, retries, envelope check and tracing.
     #[derive(Debug, Clone)]
     pub struct ThingList<'a> {
         client: &'a super::Client,
@@ -458,13 +553,19 @@ pub mod builder {
         page_token: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ThingList<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
+        /// Starts the request; users call [`Client::thing_list`](crate::Client::thing_list).
+        pub(crate) fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 page_size: Ok(None),
                 page_token: Ok(None),
             }
         }
+        /// Sets `page_size`.
+        ///
+        /// - Query parameter, optional; [`set_page_size`](Self::set_page_size) takes an `Option` (`None` leaves it out).
+        /// - Range: 1 to 50.
+        /// - Example: `10`.
         pub fn page_size<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<i32>,
@@ -475,6 +576,10 @@ pub mod builder {
                 .map_err(|_| "conversion to `i32` for page_size failed".to_string());
             self
         }
+        /// Sets `page_token`.
+        ///
+        /// - Query parameter, optional; [`set_page_token`](Self::set_page_token) takes an `Option` (`None` leaves it out).
+        /// - Example: `p1`.
         pub fn page_token<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -488,8 +593,8 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/things`
-        pub async fn send(
+        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<::vc_api::Envelope<::vc_api::types::ThingListData>>,
@@ -531,22 +636,40 @@ pub mod builder {
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
+        ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
+        pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
+            self.page_size = Ok(value);
+            self
+        }
+        ///Sets `page_token` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_token`](Self::page_token).
+        pub fn set_page_token(
+            mut self,
+            value: ::std::option::Option<::std::string::String>,
+        ) -> Self {
+            self.page_token = Ok(value);
+            self
+        }
     }
-    /**Builder for [`Client::thing_download`]
-
-[`Client::thing_download`]: super::Client::thing_download*/
+    /// Request builder of `thing_download`, made by [`Client::thing_download`](crate::Client::thing_download): one setter per parameter, then send.
+    ///
+    /// Send it with [`data`](Self::data) (or `data_with`, and `pages` / `stream` when the operation pages): that is the one way to send, through the client's token handling, retries, envelope check and tracing.
     #[derive(Debug, Clone)]
     pub struct ThingDownload<'a> {
         client: &'a super::Client,
         file_token: Result<::std::string::String, String>,
     }
     impl<'a> ThingDownload<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
+        /// Starts the request; users call [`Client::thing_download`](crate::Client::thing_download).
+        pub(crate) fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 file_token: Err("file_token was not initialized".to_string()),
             }
         }
+        /// Sets `file_token`.
+        ///
+        /// - Query parameter, required.
+        /// - Example: `f1`.
         pub fn file_token<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -559,8 +682,8 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/things/download`
-        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
+        pub(crate) async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
             let Self { client, file_token } = self;
             let file_token = file_token.map_err(Error::InvalidRequest)?;
             let url = format!("{}/things/download", client.baseurl,);
@@ -592,9 +715,9 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::thing_get`]
-
-[`Client::thing_get`]: super::Client::thing_get*/
+    /// Request builder of `thing_get`, made by [`Client::thing_get`](crate::Client::thing_get): one setter per parameter, then send.
+    ///
+    /// Send it with [`data`](Self::data) (or `data_with`, and `pages` / `stream` when the operation pages): that is the one way to send, through the client's token handling, retries, envelope check and tracing.
     #[derive(Debug, Clone)]
     pub struct ThingGet<'a> {
         client: &'a super::Client,
@@ -602,13 +725,18 @@ pub mod builder {
         user_id_type: Result<Option<::vc_api::types::UserIdType>, String>,
     }
     impl<'a> ThingGet<'a> {
-        pub fn new(client: &'a super::Client) -> Self {
+        /// Starts the request; users call [`Client::thing_get`](crate::Client::thing_get).
+        pub(crate) fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 thing_id: Err("thing_id was not initialized".to_string()),
                 user_id_type: Ok(None),
             }
         }
+        /// Sets `thing_id`.
+        ///
+        /// - Path parameter, required.
+        /// - Example: `t1`.
         pub fn thing_id<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
@@ -621,6 +749,13 @@ pub mod builder {
                 });
             self
         }
+        /// Kind of user identifier.
+        ///
+        /// - Query parameter, optional; [`set_user_id_type`](Self::set_user_id_type) takes an `Option` (`None` leaves it out).
+        /// - Values: a [`UserIdType`](crate::types::UserIdType) or its wire value:
+        ///   - `open_id` ([`OpenId`](crate::types::UserIdType::OpenId))
+        ///   - `user_id` ([`UserId`](crate::types::UserIdType::UserId))
+        /// - Example: `open_id`.
         pub fn user_id_type<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::vc_api::types::UserIdType>,
@@ -634,8 +769,8 @@ pub mod builder {
                 });
             self
         }
-        ///Sends a `GET` request to `/things/{thing_id}`
-        pub async fn send(
+        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
+        pub(crate) async fn send(
             self,
         ) -> Result<
             ResponseValue<::vc_api::Envelope<::vc_api::types::ThingGetData>>,
@@ -679,6 +814,14 @@ pub mod builder {
                 200u16 => ResponseValue::from_response(response).await,
                 _ => Err(Error::UnexpectedResponse(response)),
             }
+        }
+        ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
+        pub fn set_user_id_type(
+            mut self,
+            value: ::std::option::Option<::vc_api::types::UserIdType>,
+        ) -> Self {
+            self.user_id_type = Ok(value);
+            self
         }
     }
     impl ThingList<'_> {

@@ -3,6 +3,7 @@
 //! Open enums of the VC API: each keeps values the spec does not list in `Unknown`.
 ///Kind of user identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum UserIdType {
     ///`open_id`.
     OpenId,
@@ -65,6 +66,7 @@ impl<'de> ::serde::Deserialize<'de> for UserIdType {
 }
 ///State of a thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ThingStatus {
     ///`1`: In use.
     Active,

@@ -5,6 +5,7 @@
 all apps of one developer, `user_id` within one tenant.
 */
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum UserIdType {
     ///`open_id`.
     OpenId,
@@ -75,6 +76,7 @@ impl<'de> ::serde::Deserialize<'de> for UserIdType {
 }
 ///Kind of object whose alerts are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AlertQueryType {
     ///`1`: A meeting room.
     Room,
@@ -140,6 +142,7 @@ impl<'de> ::serde::Deserialize<'de> for AlertQueryType {
 }
 ///Kind of monitored object that triggered an alert rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AlertMonitorTarget {
     ///`1`: A Lark meeting room.
     Room,
@@ -225,6 +228,7 @@ impl<'de> ::serde::Deserialize<'de> for AlertMonitorTarget {
 }
 ///Severity of an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AlertLevel {
     ///`0`: A reminder.
     Notice,
@@ -289,6 +293,7 @@ impl<'de> ::serde::Deserialize<'de> for AlertLevel {
 }
 ///Kind of an alert contact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AlertContactType {
     ///`1`: A user.
     User,
@@ -354,6 +359,7 @@ impl<'de> ::serde::Deserialize<'de> for AlertContactType {
 }
 ///Channel through which an alert is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AlertNotifyMethod {
     ///`0`: A Lark bot message.
     Bot,
@@ -414,6 +420,7 @@ impl<'de> ::serde::Deserialize<'de> for AlertNotifyMethod {
 }
 ///Handling state of an alert. Values 0 and 3 are deprecated spellings of 1 and 4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum AlertProcessStatus {
     ///`0`: Waiting to be handled (deprecated value; see 1).
     PendingDeprecated,
@@ -489,6 +496,7 @@ impl<'de> ::serde::Deserialize<'de> for AlertProcessStatus {
 }
 ///Kind of in-meeting activity an entry of `bot_events` carries; it names the `*_items` list that is filled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BotActivityEventType {
     ///`participant_joined`: Participants joined the meeting (`participant_joined_items`).
     ParticipantJoined,
@@ -579,6 +587,7 @@ impl<'de> ::serde::Deserialize<'de> for BotActivityEventType {
 }
 ///How `bot_join` finds the meeting. The page allows 1 to 100 but supports only 1 so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BotJoinType {
     ///`1`: By meeting number; `join_identify.meeting_no` is required.
     MeetingNo,
@@ -631,6 +640,7 @@ impl<'de> ::serde::Deserialize<'de> for BotJoinType {
 }
 ///Kind of message `bot_message` posts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BotMessageType {
     ///`text`: A text message; `content` is the text.
     Text,
@@ -696,6 +706,7 @@ impl<'de> ::serde::Deserialize<'de> for BotMessageType {
 }
 ///A user's role in the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventUserRole {
     ///`1`: A regular participant.
     Participant,
@@ -761,6 +772,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventUserRole {
 }
 ///Kind of account a user in a meeting event has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventUserType {
     ///`1`: A regular Feishu / Lark account.
     LarkUser,
@@ -856,6 +868,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventUserType {
 }
 ///How the meeting was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventMeetingSource {
     ///`1`: From a calendar event.
     Calendar,
@@ -931,6 +944,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventMeetingSource {
 }
 ///Special kind of meeting, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventMeetingSubType {
     ///`1`: Screen cast to a room before a meeting.
     PreMeetingCasting,
@@ -1011,6 +1025,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventMeetingSubType {
 }
 ///Who may join the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventSecurityLevel {
     ///`1`: Anyone may join.
     Anyone,
@@ -1081,6 +1096,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventSecurityLevel {
 }
 ///Kind of webinar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventWebinarType {
     ///`1`: A regular webinar.
     Standard,
@@ -1141,6 +1157,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventWebinarType {
 }
 ///Why a participant left the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingEventLeaveReason {
     ///`1`: The participant left.
     LeftOnTheirOwn,
@@ -1206,6 +1223,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingEventLeaveReason {
 }
 ///Whether a booking restriction is switched on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigEventSwitch {
     ///`0`: Switched off.
     Off,
@@ -1266,6 +1284,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigEventSwitch {
 }
 ///Which bookings need approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigEventApprovalCondition {
     ///`0`: Every booking needs approval.
     All,
@@ -1326,6 +1345,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigEventApprovalCondition {
 }
 ///Whether everyone may book or only the listed users and departments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigEventUserScope {
     ///`0`: Only the listed users and departments may book.
     Listed,
@@ -1386,6 +1406,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigEventUserScope {
 }
 ///Kind of in-meeting activity; tells which `*_items` list of the activity is filled.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BotEventActivityType {
     ///`participant_joined`: Participants joined (`participant_joined_items`).
     ParticipantJoined,
@@ -1481,6 +1502,7 @@ impl<'de> ::serde::Deserialize<'de> for BotEventActivityType {
 }
 ///Why a document share is reported as started; a missing value means `share_started`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BotEventShareStartReason {
     ///`share_started`: The share really started.
     ShareStarted,
@@ -1546,6 +1568,7 @@ impl<'de> ::serde::Deserialize<'de> for BotEventShareStartReason {
 }
 ///What happened to the meeting countdown.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum BotEventCountdownAction {
     ///`SET`: A countdown was set.
     Set,
@@ -1631,6 +1654,7 @@ impl<'de> ::serde::Deserialize<'de> for BotEventCountdownAction {
 }
 ///Progress of an export task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ExportTaskStatus {
     ///`1`: The task is still running.
     Processing,
@@ -1698,6 +1722,7 @@ impl<'de> ::serde::Deserialize<'de> for ExportTaskStatus {
 ended are exported.
 */
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ExportMeetingStatus {
     ///`1`: Meetings that are in progress.
     Ongoing,
@@ -1763,6 +1788,7 @@ impl<'de> ::serde::Deserialize<'de> for ExportMeetingStatus {
 }
 ///Kind of meeting to export. When omitted, all kinds are exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ExportMeetingType {
     ///`1`: Every kind of meeting (the default).
     All,
@@ -1828,6 +1854,7 @@ impl<'de> ::serde::Deserialize<'de> for ExportMeetingType {
 }
 ///The devices a material is meant for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MaterialDeviceType {
     ///`1`: Every kind of device.
     All,
@@ -1893,6 +1920,7 @@ impl<'de> ::serde::Deserialize<'de> for MaterialDeviceType {
 }
 ///Kind of meeting material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MaterialType {
     ///`1`: A virtual background image.
     VirtualBackground,
@@ -1945,6 +1973,7 @@ impl<'de> ::serde::Deserialize<'de> for MaterialType {
 }
 ///Where the file of a material came from before it was uploaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MaterialSource {
     ///`1`: The user added a local file through the third-party (ISV) app.
     Isv,
@@ -2010,6 +2039,7 @@ impl<'de> ::serde::Deserialize<'de> for MaterialSource {
 }
 ///Content review status of a material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MaterialReviewStatus {
     ///`1`: The review is still running.
     Reviewing,
@@ -2075,6 +2105,7 @@ impl<'de> ::serde::Deserialize<'de> for MaterialReviewStatus {
 }
 ///Outcome of registering one file as a material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MaterialUploadOutcome {
     ///`1`: The material was registered.
     Succeeded,
@@ -2145,6 +2176,7 @@ impl<'de> ::serde::Deserialize<'de> for MaterialUploadOutcome {
 }
 ///Outcome of removing one material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MaterialRemoveOutcome {
     ///`1`: The material was removed.
     Succeeded,
@@ -2210,6 +2242,7 @@ impl<'de> ::serde::Deserialize<'de> for MaterialRemoveOutcome {
 }
 ///Kind of account a meeting user or participant has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingUserType {
     ///`1`: A regular Feishu / Lark account.
     LarkUser,
@@ -2295,6 +2328,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingUserType {
 }
 ///Lifecycle state of a meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingStatus {
     ///`1`: The meeting is still calling its participants.
     Calling,
@@ -2359,6 +2393,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingStatus {
 }
 ///Where a participant stands relative to the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingParticipantStatus {
     ///`1`: The participant is being called.
     Calling,
@@ -2429,6 +2464,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingParticipantStatus {
 }
 ///Selects what meeting_get returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingQueryMode {
     ///`0`: Only the meeting information (the default).
     MeetingInfo,
@@ -2489,6 +2525,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingQueryMode {
 }
 ///Outcome of inviting one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingInviteResult {
     ///`1`: The invitation went out.
     Succeeded,
@@ -2549,6 +2586,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingInviteResult {
 }
 ///Outcome of removing one user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingKickoutResult {
     ///`1`: The user was removed from the meeting.
     Succeeded,
@@ -2609,6 +2647,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingKickoutResult {
 }
 ///Outcome of renaming one participant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingChangeNameResult {
     ///`1`: The participant's in-meeting name was changed.
     Succeeded,
@@ -2669,6 +2708,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingChangeNameResult {
 }
 ///What kind of speaker a subtitle's speaker detection resolved to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingSubtitleSpeakerIdType {
     ///`0`: The kind of speaker is not known.
     Unspecified,
@@ -2734,6 +2774,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingSubtitleSpeakerIdType {
 }
 ///Meeting event type a user can be subscribed to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingSubscriptionEventType {
     ///`vc.meeting.participant_meeting_ended_v1`: A meeting the user took part in has ended.
     ParticipantMeetingEndedV1,
@@ -2798,6 +2839,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingSubscriptionEventType {
 }
 ///Finer kind of a meeting record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MeetingListMeetingSubtype {
     ///`0`: Any kind (the default).
     All,
@@ -2903,6 +2945,7 @@ impl<'de> ::serde::Deserialize<'de> for MeetingListMeetingSubtype {
 }
 ///Kind of grantee a recording is shared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RecordingPermissionObjectType {
     ///`1`: A single user; `id` holds the user's ID.
     User,
@@ -2973,6 +3016,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordingPermissionObjectType {
 }
 ///Access level granted on a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RecordingPermission {
     ///`1`: The grantee may watch the recording.
     View,
@@ -3026,6 +3070,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordingPermission {
 }
 ///Whether the listed grants are added or withdrawn. Defaults to adding them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RecordingActionType {
     ///`0`: Add the grants.
     Authorize,
@@ -3086,6 +3131,7 @@ impl<'de> ::serde::Deserialize<'de> for RecordingActionType {
 }
 ///Kind of document generated for a note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum NoteArtifactType {
     ///`0`: Reserved; not returned in normal operation.
     Reserved,
@@ -3151,6 +3197,7 @@ impl<'de> ::serde::Deserialize<'de> for NoteArtifactType {
 }
 ///Kind of document a note refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum NoteReferenceType {
     ///`0`: Reserved; not returned in normal operation.
     Reserved,
@@ -3211,6 +3258,7 @@ impl<'de> ::serde::Deserialize<'de> for NoteReferenceType {
 }
 ///How a note is presented. Values as used by the official lark-cli.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum NoteDisplayType {
     ///`1`: A normal note; its transcript is the verbatim document in `artifacts`.
     Normal,
@@ -3271,6 +3319,7 @@ impl<'de> ::serde::Deserialize<'de> for NoteDisplayType {
 }
 ///Text form of a unified note transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum NoteTranscriptFormat {
     ///`markdown`: Markdown text, returned in `transcript.markdown`.
     Markdown,
@@ -3336,6 +3385,7 @@ impl<'de> ::serde::Deserialize<'de> for NoteTranscriptFormat {
 }
 ///Note event type a user can be subscribed to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum NoteSubscriptionEventType {
     ///`vc.note.generated_v1`: A note has been generated.
     GeneratedV1,
@@ -3396,6 +3446,7 @@ impl<'de> ::serde::Deserialize<'de> for NoteSubscriptionEventType {
 }
 ///How a participant answered the calendar invitation of the meeting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ParticipantListAcceptStatus {
     ///`1`: The participant accepted.
     Accepted,
@@ -3466,6 +3517,7 @@ impl<'de> ::serde::Deserialize<'de> for ParticipantListAcceptStatus {
 }
 ///Data residency region of a report query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReportUnit {
     ///`0`: Mainland China (CN).
     ChinaMainland,
@@ -3535,6 +3587,7 @@ impl<'de> ::serde::Deserialize<'de> for ReportUnit {
 }
 ///Metric used to rank users, highest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReportTopUserOrderBy {
     ///`1`: Rank by number of meetings.
     MeetingCount,
@@ -3595,6 +3648,7 @@ impl<'de> ::serde::Deserialize<'de> for ReportTopUserOrderBy {
 }
 ///Kind of account a ranked user is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReportTopUserType {
     ///`1`: A regular Feishu/Lark user.
     LarkUser,
@@ -3680,6 +3734,7 @@ impl<'de> ::serde::Deserialize<'de> for ReportTopUserType {
 }
 ///Whether a reservation has expired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveExpireStatus {
     ///`1`: The reservation is still valid.
     NotExpired,
@@ -3740,6 +3795,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveExpireStatus {
 }
 ///The in-meeting permission a rule controls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReservePermissionType {
     ///`1`: May become the host.
     CanBeHost,
@@ -3805,6 +3861,7 @@ impl<'de> ::serde::Deserialize<'de> for ReservePermissionType {
 }
 ///What a permission check compares against its `check_list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveCheckField {
     ///`1`: The user ID; `check_list` holds user IDs.
     UserId,
@@ -3870,6 +3927,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveCheckField {
 }
 ///How a permission check uses its `check_list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveCheckMode {
     ///`1`: Allowlist; participants found in the list have the permission.
     Within,
@@ -3930,6 +3988,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveCheckMode {
 }
 ///Kind of meeting a reservation starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveMeetingInitialType {
     ///`1`: A meeting with several participants.
     GroupMeeting,
@@ -3990,6 +4049,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveMeetingInitialType {
 }
 ///Kind of user of a 1v1 call's callee. Only 6 (PSTN user) is accepted when reserving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveUserType {
     ///`1`: A Feishu (Lark) user.
     LarkUser,
@@ -4075,6 +4135,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveUserType {
 }
 ///Kind of user that can be designated host; only Feishu users of the same tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveAssignHostUserType {
     ///`1`: A Feishu (Lark) user.
     LarkUser,
@@ -4132,6 +4193,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveAssignHostUserType {
 `reserve_config_reserve_scope` and `reserve_config_patch`.
 */
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigScopeType {
     ///`1`: A room level; the ID is a room level ID.
     RoomLevel,
@@ -4197,6 +4259,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigScopeType {
 }
 ///An on/off setting sent as a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigSwitch {
     ///`0`: Switched off.
     Off,
@@ -4257,6 +4320,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigSwitch {
 }
 ///Which bookings need approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigApprovalCondition {
     ///`0`: Every booking needs approval.
     AllBookings,
@@ -4317,6 +4381,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigApprovalCondition {
 }
 ///Who may book the rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigAllowAllUsers {
     ///`0`: Only the listed users and departments (at least one of them must be given).
     SomeMembers,
@@ -4377,6 +4442,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigAllowAllUsers {
 }
 ///Unit of `notified_time`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ReserveConfigFormTimeUnit {
     ///`1`: Minutes.
     Minute,
@@ -4445,6 +4511,7 @@ impl<'de> ::serde::Deserialize<'de> for ReserveConfigFormTimeUnit {
 for 5, `room_id` for 6; the tenant (1) needs none.
 */
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RoomConfigScope {
     ///`1`: The whole tenant.
     Tenant,
@@ -4525,6 +4592,7 @@ impl<'de> ::serde::Deserialize<'de> for RoomConfigScope {
 }
 ///For how many days a deployment access code stays valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RoomConfigAccessCodeValidDay {
     ///`1`: One day.
     Day,
@@ -4590,6 +4658,7 @@ impl<'de> ::serde::Deserialize<'de> for RoomConfigAccessCodeValidDay {
 }
 ///Kind of scope a room configuration belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum ScopeConfigScopeType {
     ///`1`: A room level; the ID is a room level ID.
     RoomLevel,
@@ -4650,6 +4719,7 @@ impl<'de> ::serde::Deserialize<'de> for ScopeConfigScopeType {
 }
 ///Media kind of a digital signage item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RoomConfigDigitalSignageMaterialType {
     ///`1`: A still image.
     Image,
