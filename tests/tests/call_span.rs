@@ -1,25 +1,12 @@
 //! The `vc_api.call` span of a successful call records the answer's log id. Alone in its own
 //! binary: tracing caches per-callsite interest process-wide (see `secrets_in_traces.rs`).
 
-use std::sync::Arc;
-
 use vc_api_tests::{MockApi, export_get_mock, operation};
 use wiremock::ResponseTemplate;
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_successful_call_records_its_log_id_on_the_span() {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
+    let captured = vc_api_tests::CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
@@ -40,7 +27,7 @@ async fn a_successful_call_records_its_log_id_on_the_span() {
         .await;
     api.client().export_get().task_id("T1").data().await.expect("succeeds");
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     let closed = text.lines().find(|line| line.contains("vc_api.call") && line.contains("close")).unwrap_or_default();
     assert!(closed.contains("log_id") && closed.contains("20261207-span-log"), "{text}");
     assert!(closed.contains("http_status=200"), "{text}");

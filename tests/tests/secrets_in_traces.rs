@@ -2,7 +2,6 @@
 //! caches per-callsite interest process-wide, so a thread-local subscriber set while other tests
 //! run in parallel threads could miss spans.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use vc_api::{CallOptions, RetryPolicy};
@@ -17,18 +16,7 @@ const APP_SECRET: &str = "app-secret-value-123";
 /// that no secret shows up there, nor in the Debug output of clients, builders and errors.
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_appears_in_traces_or_debug_output() {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
+    let captured = vc_api_tests::CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -61,7 +49,7 @@ async fn no_secret_appears_in_traces_or_debug_output() {
     let explicit = CallOptions::new().access_token("u-secret-user-token");
     let err2 = client.export_get().task_id("T1").data_with(explicit.clone()).await.unwrap_err();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("vc_api.call"), "a span per call: {logs}");
     assert!(logs.contains("operation=\"export_get\"") || logs.contains("operation=export_get"), "{logs}");
     assert!(logs.contains("code=99991663") && logs.contains("LOG-1"), "code and log id recorded: {logs}");

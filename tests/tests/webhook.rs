@@ -765,30 +765,19 @@ async fn every_outcome(receiver: &EventReceiver) -> Vec<String> {
 /// shows up there or in any Debug/Display output.
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_appears_in_logs_errors_or_debug_output() {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     // tracing caches whether each log statement is enabled when it first runs; one first run on
     // another test's thread while only this test's thread-local subscriber exists is cached as
     // disabled. Running every statement once before installing the subscriber avoids that.
     every_outcome(&recording_receiver().0).await;
 
-    let captured = Captured::default();
+    let captured = vc_api_tests::CapturedLogs::default();
     let writer = captured.clone();
     let subscriber =
         tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
     let _default = tracing::subscriber::set_default(subscriber);
     let outputs = every_outcome(&recording_receiver().0).await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     for expected in ["delivery rejected", "event delivered", "duplicate delivery", "app_ticket received"] {
         assert!(logs.contains(expected), "{expected:?} not logged: {logs}");
     }
