@@ -261,8 +261,21 @@ impl ClientBuilder {
 }
 
 /// Installs the rustls crypto provider chosen by vc-api's features (aws-lc-rs when both are
-/// enabled) as the process default, unless the application installed one already.
-fn install_tls_provider() {
+/// enabled) as the process default, unless the application installed one already; without a
+/// TLS feature it does nothing.
+///
+/// [`ClientBuilder::build`] calls it. An application that builds its own `reqwest::Client`
+/// (for [`ClientBuilder::http_client`], or for anything else in a program that depends on
+/// vc-api) calls it first: reqwest's `rustls-no-provider` mode, which vc-api uses, panics
+/// when a client is built with no provider installed.
+///
+/// ```
+/// vc_api::install_tls_provider();
+/// let http = reqwest::Client::builder().build().unwrap();
+/// let client = vc_api::Client::builder().http_client(http).build();
+/// # drop(client);
+/// ```
+pub fn install_tls_provider() {
     #[cfg(any(feature = "rustls-ring", feature = "rustls-aws-lc-rs"))]
     {
         if rustls::crypto::CryptoProvider::get_default().is_none() {

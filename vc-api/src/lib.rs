@@ -33,7 +33,7 @@ pub mod webhook;
 pub use auth::Credentials;
 pub use call::CallOptions;
 pub(crate) use client::ClientState;
-pub use client::{ClientBuilder, Domain};
+pub use client::{ClientBuilder, Domain, install_tls_provider};
 pub use download::Download;
 pub use envelope::{Envelope, ErrorDetail};
 pub use error::{ApiError, Error};

@@ -355,7 +355,8 @@ pub fn command(spec: &Spec) -> Command {
                     .help("The shell: bash, zsh, fish or powershell"),
             ),
         )
-        .subcommand(Command::new("man").about("Print the man page (roff), e.g. `vc man > vc.1`"));
+        .subcommand(Command::new("man").about("Print the man page (roff), e.g. `vc man > vc.1`"))
+        .subcommand(crate::events::command());
     for (tag, ops) in tags {
         let mut group = Command::new(kebab(&tag))
             .about(descriptions.get(&tag).cloned().unwrap_or_else(|| format!("Operations of {tag}")))
@@ -482,7 +483,7 @@ mod tests {
     }
 
     /// Subcommands that call nothing: they describe `vc` itself.
-    const LOCAL: [&str; 3] = ["operations", "completions", "man"];
+    const LOCAL: [&str; 4] = ["operations", "completions", "man", "events"];
 
     #[test]
     fn the_command_tree_is_valid_and_covers_every_operation() {

@@ -23,6 +23,10 @@
 //!   request gets `{"code": 121003, "msg": "param error: <what is wrong>"}` with the HTTP status
 //!   the operation's `x-feishu-error-codes` gives 121003 (400), by the rule of
 //!   [`vc_api::mock::error_status`].
+//! - **Events** (see [`events`]): `POST /__mock/events` takes a v2 event body, or
+//!   `{"event_type": "..."}` filled from the spec's example, and delivers it to the webhook URL
+//!   set with [`MockServerBuilder::deliver_to`], encrypted and signed when an encrypt key is
+//!   set; `GET /__mock/deliveries` lists what the receiver answered.
 //! - **Answers**: the 200 example of the operation; the file download serves a few bytes
 //!   ([`server::FILE_BYTES`]). Paginated operations have two pages: the example, then (when
 //!   the request carries the example's `page_token`) the example with `has_more: false`.
@@ -71,6 +75,7 @@
 
 #![deny(missing_docs)]
 
+pub mod events;
 pub mod server;
 pub mod validate;
 
@@ -133,6 +138,31 @@ impl MockServer {
     pub fn served(&self) -> Vec<Served> {
         self.state.served()
     }
+
+    /// Sends an event as the platform would, and waits for the webhook delivery: `event` is a
+    /// whole v2 body (`schema`, `header`, `event`), sent unchanged, or `{"event_type": "..."}`
+    /// (optionally with `"event"`), which gets a fresh header and, without `event`, the spec's
+    /// example. The same as `POST /__mock/events`, except that this waits for the delivery.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let server = vc_mock::MockServer::start().await;
+    /// let pushed = server.push_event(serde_json::json!({"event_type": "vc.meeting.meeting_ended_v1"})).await.unwrap();
+    /// assert_eq!(pushed.body["header"]["event_type"], "vc.meeting.meeting_ended_v1");
+    /// assert!(pushed.webhook.is_none()); // no webhook URL configured
+    /// # }
+    /// ```
+    pub async fn push_event(&self, event: serde_json::Value) -> Result<events::Pushed, events::PushError> {
+        let body = self.state.events().body_for(self.state.spec(), &event)?;
+        let webhook = self.state.events().deliver(&body).await;
+        Ok(events::Pushed { body, webhook })
+    }
+
+    /// The webhook deliveries made so far (at most the last 1,024), oldest first.
+    pub fn deliveries(&self) -> Vec<events::WebhookDelivery> {
+        self.state.events().deliveries()
+    }
 }
 
 /// Configures a [`MockServer`]: the app it knows, the tokens it accepts, where it listens.
@@ -152,6 +182,7 @@ impl Default for MockServerBuilder {
                 app_ticket: APP_TICKET.to_owned(),
                 tokens: vec![TENANT_TOKEN.to_owned(), USER_TOKEN.to_owned()],
                 token_lifetime: Duration::from_secs(7200),
+                webhook: events::WebhookTarget::default(),
             },
             listener: None,
         }
@@ -188,6 +219,27 @@ impl MockServerBuilder {
     /// How long issued tokens are valid (default 2 hours); the `expire` the endpoints report.
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.token_lifetime = lifetime;
+        self
+    }
+
+    /// Delivers pushed events (`POST /__mock/events`, [`MockServer::push_event`]) to this URL,
+    /// as the platform delivers to an app's request URL.
+    pub fn deliver_to(mut self, url: impl Into<String>) -> Self {
+        self.config.webhook.url = Some(url.into());
+        self
+    }
+
+    /// Encrypts and signs webhook deliveries with this key, as the platform does when the app
+    /// has an encrypt key (default: plain, unsigned JSON).
+    pub fn encrypt_key(mut self, key: impl Into<String>) -> Self {
+        self.config.webhook.encrypt_key = Some(vc_api::Secret::new(key));
+        self
+    }
+
+    /// The verification token put in the `header.token` of events the mock fills in (default
+    /// empty).
+    pub fn verification_token(mut self, token: impl Into<String>) -> Self {
+        self.config.webhook.verification_token = Some(vc_api::Secret::new(token));
         self
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::events::{self, Events, PushError};
 use crate::spec::{Operation, Spec};
 use crate::validate;
 
@@ -118,6 +119,7 @@ pub struct Config {
     pub(crate) app_ticket: String,
     pub(crate) tokens: Vec<String>,
     pub(crate) token_lifetime: Duration,
+    pub(crate) webhook: events::WebhookTarget,
 }
 
 impl std::fmt::Debug for Config {
@@ -128,6 +130,7 @@ impl std::fmt::Debug for Config {
             .field("app_ticket", &"***")
             .field("tokens", &format_args!("{} token(s)", self.tokens.len()))
             .field("token_lifetime", &self.token_lifetime)
+            .field("webhook", &self.webhook)
             .finish()
     }
 }
@@ -140,6 +143,7 @@ pub struct State {
     app_tokens: Mutex<HashMap<String, Instant>>,
     counter: AtomicU64,
     served: Mutex<VecDeque<Served>>,
+    events: std::sync::Arc<Events>,
 }
 
 impl std::fmt::Debug for State {
@@ -203,6 +207,7 @@ impl State {
     pub fn new(spec: &'static Spec, config: Config) -> State {
         State {
             spec,
+            events: std::sync::Arc::new(Events::new(config.webhook.clone(), config.app_id.clone())),
             config,
             tenant_tokens: Mutex::new(HashMap::new()),
             app_tokens: Mutex::new(HashMap::new()),
@@ -214,6 +219,64 @@ impl State {
     /// The most recent requests answered, oldest first.
     pub fn served(&self) -> Vec<Served> {
         lock(&self.served).iter().cloned().collect()
+    }
+
+    /// The event side: webhook target and delivery log.
+    pub(crate) fn events(&self) -> &std::sync::Arc<Events> {
+        &self.events
+    }
+
+    /// The spec the server follows.
+    pub(crate) fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
+    /// The control routes under `/__mock/`: `POST /__mock/events` pushes an event (the webhook
+    /// delivery runs in the background on the current tokio runtime), `GET /__mock/deliveries`
+    /// lists webhook deliveries. `None` for any other path.
+    pub(crate) fn control(&self, request: Incoming<'_>) -> Option<Answer> {
+        match (request.method, request.path) {
+            ("POST", events::PUSH_PATH) => Some(self.push_route(request)),
+            ("GET", events::DELIVERIES_PATH) => Some(Answer::json(200, &self.events.deliveries_json())),
+            (_, events::PUSH_PATH | events::DELIVERIES_PATH) => Some(Answer::text(405, "405 method not allowed")),
+            _ => None,
+        }
+    }
+
+    fn push_route(&self, request: Incoming<'_>) -> Answer {
+        let pushed = serde_json::from_slice::<Value>(request.body)
+            .map_err(|e| PushError(format!("the body is not JSON: {e}")))
+            .and_then(|value| Ok((self.events.body_for(self.spec, &value)?, events::fragments(request.query)?)));
+        let (body, fragments) = match pushed {
+            Ok(pushed) => pushed,
+            Err(e) => return Answer::json(400, &json!({"error": e.0})),
+        };
+        let webhook = self.events.webhook_url().map(str::to_owned);
+        if webhook.is_some() {
+            let events = self.events.clone();
+            let delivered = body.clone();
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move { events.deliver(&delivered).await });
+                }
+                Err(_) => {
+                    std::thread::spawn(move || {
+                        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                            runtime.block_on(events.deliver(&delivered));
+                        }
+                    });
+                }
+            }
+        }
+        Answer::json(
+            200,
+            &json!({
+                "event_id": body.pointer("/header/event_id"),
+                "event_type": body.pointer("/header/event_type"),
+                "fragments": fragments,
+                "webhook": webhook,
+            }),
+        )
     }
 
     /// Answers one request, and records it.
@@ -526,13 +589,14 @@ impl wiremock::Respond for Handler {
     fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
         let query: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
         let authorization = request.headers.get("authorization").and_then(|v| v.to_str().ok());
-        let answer = self.0.handle(Incoming {
+        let incoming = Incoming {
             method: request.method.as_str(),
             path: request.url.path(),
             query: &query,
             authorization,
             body: &request.body,
-        });
+        };
+        let answer = self.0.control(incoming).unwrap_or_else(|| self.0.handle(incoming));
         let mut template = wiremock::ResponseTemplate::new(answer.status);
         for (name, value) in &answer.headers {
             template = template.insert_header(name.as_str(), value.as_str());
@@ -554,6 +618,7 @@ mod tests {
                 app_ticket: "ticket".into(),
                 tokens: vec!["t-fixed".into(), "u-fixed".into(), "fixed-of-any-kind".into()],
                 token_lifetime: Duration::from_secs(60),
+                webhook: events::WebhookTarget::default(),
             },
         )
     }

@@ -2,7 +2,7 @@
 //! AES-256-CBC encryption of `{"encrypt": "..."}` bodies.
 
 use aes::cipher::block_padding::Pkcs7;
-use aes::cipher::{BlockDecryptMut, KeyIvInit};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -14,6 +14,7 @@ use crate::secret::Secret;
 const BLOCK: usize = 16;
 
 type Aes256CbcDecryptor = cbc::Decryptor<aes::Aes256>;
+type Aes256CbcEncryptor = cbc::Encryptor<aes::Aes256>;
 
 /// The signature the platform puts in `X-Lark-Signature`: the lowercase hex SHA-256 of the
 /// timestamp, the nonce, the encrypt key and the raw body bytes, concatenated in that order.
@@ -66,6 +67,35 @@ pub fn decrypt(encrypt_key: &Secret, encrypted: &str) -> Result<Vec<u8>, Decrypt
     let plaintext_len = decryptor.decrypt_padded_mut::<Pkcs7>(&mut buffer).map_err(|_| DecryptError::Padding)?.len();
     buffer.truncate(plaintext_len);
     Ok(buffer)
+}
+
+/// Encrypts a delivery body the way the platform does, the inverse of [`decrypt`]: base64 of
+/// `iv` followed by the AES-256-CBC ciphertext of `plaintext` (PKCS#7-padded) under the key
+/// SHA-256(`encrypt_key`). The result is the value of the `encrypt` field.
+///
+/// A sender (a test, a fake platform such as `vc-mock`) must use a fresh unpredictable `iv` for
+/// every body.
+///
+/// ```
+/// # use vc_api::{Secret, webhook};
+/// let key = Secret::new("key");
+/// let encrypted = webhook::encrypt(&key, [7; 16], br#"{"a":1}"#);
+/// assert_eq!(webhook::decrypt(&key, &encrypted).unwrap(), br#"{"a":1}"#);
+/// ```
+pub fn encrypt(encrypt_key: &Secret, iv: [u8; BLOCK], plaintext: &[u8]) -> String {
+    let key = Sha256::digest(encrypt_key.expose().as_bytes());
+    let encryptor = Aes256CbcEncryptor::new(&key, &iv.into());
+    // IV, then the plaintext with room for its padding (1 to 16 bytes), encrypted in place.
+    let padded = (plaintext.len() / BLOCK + 1) * BLOCK;
+    let mut blob = vec![0u8; BLOCK + padded];
+    blob[..BLOCK].copy_from_slice(&iv);
+    blob[BLOCK..BLOCK + plaintext.len()].copy_from_slice(plaintext);
+    match encryptor.encrypt_padded_mut::<Pkcs7>(&mut blob[BLOCK..], plaintext.len()) {
+        Ok(ciphertext) => debug_assert_eq!(ciphertext.len(), padded),
+        // Unreachable: the buffer always has room for the padding.
+        Err(_) => blob.truncate(BLOCK),
+    }
+    base64::engine::general_purpose::STANDARD.encode(blob)
 }
 
 fn to_hex(bytes: &[u8]) -> String {

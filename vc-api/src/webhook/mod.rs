@@ -54,7 +54,7 @@ mod receiver;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-pub use crypto::{decrypt, signature};
+pub use crypto::{decrypt, encrypt, signature};
 pub use dispatch::{Dispatched, EventDispatcher, Handled, TypedEvent};
 pub use error::{DecryptError, HandlerError, WebhookError};
 pub use receiver::{APP_TICKET_EVENT_TYPE, Delivery, EventReceiver, EventReceiverBuilder};

@@ -1,0 +1,235 @@
+//! `vc events ...`: receive events and print each one as a compact JSON line on standard
+//! output (the v2 body as delivered), with state changes on standard error.
+//!
+//! `vc events serve` runs vc-api's HTTP receiver (`FEISHU_ENCRYPT_KEY`,
+//! `FEISHU_VERIFICATION_TOKEN`); with `--mock`, an embedded vc-mock delivers the events pushed
+//! to its `POST /__mock/events` to it, encrypted and signed.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use clap::{Arg, ArgMatches, Command};
+use serde_json::Value;
+use vc_api::webhook::{EventReceiver, WebhookResponse};
+
+/// The encrypt key and verification token `--mock` gives the embedded vc-mock and the
+/// receiver.
+const MOCK_ENCRYPT_KEY: &str = "vcmock-encrypt-key";
+const MOCK_VERIFICATION_TOKEN: &str = "vcmock-verification-token";
+
+/// The `events` command group.
+pub fn command() -> Command {
+    Command::new("events")
+        .about("Receive events and print each as one JSON line (the v2 body) on standard output")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(
+            Command::new("serve")
+                .about("Receive events through the HTTP receiver (the app's request URL)")
+                .long_about(
+                    "Receive events through the HTTP receiver: verifies the signature and the \
+                     verification token, decrypts, drops duplicates and replays, and prints each \
+                     event once. Set FEISHU_ENCRYPT_KEY and FEISHU_VERIFICATION_TOKEN as in the \
+                     developer console. With --mock, an embedded vc-mock delivers to it: push \
+                     events with `curl -X POST <mock URL>/__mock/events -d '{\"event_type\": \
+                     \"vc.meeting.meeting_started_v1\"}'`.",
+                )
+                .arg(
+                    Arg::new("addr")
+                        .long("addr")
+                        .value_name("ADDR")
+                        .default_value("127.0.0.1:3000")
+                        .value_parser(clap::value_parser!(SocketAddr))
+                        .help("Address to listen on"),
+                )
+                .arg(
+                    Arg::new("path")
+                        .long("path")
+                        .value_name("PATH")
+                        .default_value("/webhook/event")
+                        .help("Path of the request URL"),
+                ),
+        )
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+/// Runs `vc events <action>`.
+pub fn run(matches: &ArgMatches, mock: bool) -> ExitCode {
+    let Some(("serve", serve)) = matches.subcommand() else { return ExitCode::from(2) };
+    let addr = serve.get_one::<SocketAddr>("addr").copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
+    let path = serve.get_one::<String>("path").cloned().unwrap_or_else(|| "/webhook/event".to_owned());
+    if !path.starts_with('/') {
+        eprintln!("error: --path must start with '/', not {path:?}");
+        return ExitCode::from(2);
+    }
+    let (encrypt_key, token) = if mock {
+        (Some(MOCK_ENCRYPT_KEY.to_owned()), Some(MOCK_VERIFICATION_TOKEN.to_owned()))
+    } else {
+        (env("FEISHU_ENCRYPT_KEY"), env("FEISHU_VERIFICATION_TOKEN"))
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_http(addr, &path, encrypt_key, token, mock)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What the axum handler needs: the receiver, the key to read handled bodies with, and the ids
+/// of events whose handler ran and that are not printed yet.
+struct Serve {
+    receiver: EventReceiver,
+    encrypt_key: Option<vc_api::Secret>,
+    handled: Arc<Mutex<HashSet<String>>>,
+}
+
+async fn serve_http(
+    addr: SocketAddr,
+    path: &str,
+    encrypt_key: Option<String>,
+    token: Option<String>,
+    mock: bool,
+) -> Result<(), String> {
+    let handled = Arc::new(Mutex::new(HashSet::new()));
+    let record = handled.clone();
+    let mut builder = EventReceiver::builder().fallback(move |header, _event| {
+        record.lock().unwrap_or_else(PoisonError::into_inner).insert(header.event_id);
+        async { Ok(()) }
+    });
+    if let Some(key) = &encrypt_key {
+        builder = builder.encrypt_key(key.clone());
+    }
+    if let Some(token) = &token {
+        builder = builder.verification_token(token.clone());
+    }
+    if encrypt_key.is_none() && token.is_none() {
+        return Err("set FEISHU_ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN or both, as the developer console shows \
+                    them (or use --mock)"
+            .to_owned());
+    }
+    let receiver = builder.build().map_err(|e| format!("cannot set up the receiver: {e}"))?;
+    let state = Arc::new(Serve { receiver, encrypt_key: encrypt_key.map(vc_api::Secret::new), handled });
+    let app = axum::Router::new().route(path, post(handle)).with_state(state);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let url = format!("http://{local}{path}");
+    eprintln!("vc events: receiving at {url}");
+    // Kept alive while serving.
+    let _mock = if mock {
+        let server = vc_mock::MockServer::builder()
+            .deliver_to(&url)
+            .encrypt_key(MOCK_ENCRYPT_KEY)
+            .verification_token(MOCK_VERIFICATION_TOKEN)
+            .start()
+            .await;
+        eprintln!(
+            "vc events: vc-mock delivers to it; push an event with\n  curl -X POST {}/__mock/events -d '{{\"event_type\": \"vc.meeting.meeting_started_v1\"}}'",
+            server.url()
+        );
+        Some(server)
+    } else {
+        None
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("the server stopped: {e}"))?;
+    eprintln!("vc events: stopped");
+    Ok(())
+}
+
+/// Processes one delivery; once its handler has run, prints the delivered v2 body.
+async fn handle(State(serve): State<Arc<Serve>>, headers: HeaderMap, body: Bytes) -> WebhookResponse {
+    let response = serve.receiver.handle(&headers, &body).await;
+    // Only a delivery the receiver accepted is read again here: it has passed the signature.
+    if response.status == 200
+        && let Some((line, event_id)) =
+            plaintext(serve.encrypt_key.as_ref(), &body).and_then(|text| compact_line(&text))
+        && serve.handled.lock().unwrap_or_else(PoisonError::into_inner).remove(&event_id)
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    }
+    response
+}
+
+/// The delivery's JSON text: the body, or with an encrypt key, its decrypted `encrypt` field.
+fn plaintext(key: Option<&vc_api::Secret>, body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    match key {
+        Some(key) => {
+            let wrapper: Value = serde_json::from_str(text).ok()?;
+            match wrapper.get("encrypt").and_then(Value::as_str) {
+                Some(encrypted) => String::from_utf8(vc_api::webhook::decrypt(key, encrypted).ok()?).ok(),
+                None => Some(text.to_owned()),
+            }
+        }
+        None => Some(text.to_owned()),
+    }
+}
+
+/// The JSON text on one line, members in the order sent, and its `header.event_id`.
+pub fn compact_line(text: &str) -> Option<(String, String)> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let event_id = value.pointer("/header/event_id")?.as_str()?.to_owned();
+    Some((minify(text), event_id))
+}
+
+/// Removes the whitespace between JSON tokens, leaving strings untouched.
+fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minify_keeps_strings_and_member_order() {
+        let text = "{\n  \"z\": \"a b \\\" c\",\n  \"a\": [1, 2]\n}";
+        assert_eq!(minify(text), r#"{"z":"a b \" c","a":[1,2]}"#);
+        let (line, id) = compact_line(r#"{ "header": { "event_id": "e 1" }, "b": 1 }"#).unwrap();
+        assert_eq!((line.as_str(), id.as_str()), (r#"{"header":{"event_id":"e 1"},"b":1}"#, "e 1"));
+        assert!(compact_line("{\"header\": {}}").is_none());
+        assert!(compact_line("not json").is_none());
+    }
+}
