@@ -7,6 +7,7 @@
 mod bench;
 mod deny;
 mod fresh_deps;
+mod spec_diff;
 mod spec_tools;
 
 use std::path::PathBuf;
@@ -45,6 +46,11 @@ const USAGE: &str = "usage: cargo xtask <task>
                    deny.toml; installs the pinned cargo-deny into .tools/cargo/ when missing
   fresh-deps       copy the workspace to target/fresh-deps/, `cargo update` there (dependencies as
                    users resolve them), then lint (warnings denied) and test vc-api in the copy
+  spec-diff <git ref>
+                   compare the spec at <git ref> with the working tree's: operations, parameters,
+                   fields, enum values, events, error codes, rate limits and token types added,
+                   removed or changed, each marked breaking or not for Rust users and for strict
+                   clients in other languages (markdown, for CHANGELOG.md)
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -79,6 +85,13 @@ fn main() -> ExitCode {
         "official-clients" => official_clients_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "spec-diff" => match std::env::args().nth(2) {
+            Some(git_ref) if !git_ref.starts_with('-') => spec_diff::spec_diff_task(&workspace_root(), &git_ref),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         "deny" => deny::deny_task(&workspace_root(), &cargo_program()),
         "fresh-deps" => fresh_deps::fresh_deps_task(&workspace_root(), &cargo_program()),
         "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
