@@ -5,8 +5,11 @@
 //! `cargo xtask bench-build` measure (see BENCHMARKS.md). `cargo xtask ci` runs everything.
 
 mod bench;
+mod cargo_install;
 mod deny;
 mod fresh_deps;
+mod planted;
+mod semver;
 mod spec_diff;
 mod spec_tools;
 
@@ -51,6 +54,18 @@ const USAGE: &str = "usage: cargo xtask <task>
                    fields, enum values, events, error codes, rate limits and token types added,
                    removed or changed, each marked breaking or not for Rust users and for strict
                    clients in other languages (markdown, for CHANGELOG.md)
+  semver [--baseline <git ref>]
+                   the bump vc-api needs since the baseline (default: the last release tag
+                   vc-api-v*/v*; without one the merge base with main, else the previous commit):
+                   cargo-semver-checks (pinned, installed into .tools/cargo/ when missing) on the
+                   public API plus spec-diff's verdict; fails when vc-api's version does not carry
+                   it (a never-released baseline version may take the changes unbumped)
+  semver-planted   proof on planted spec changes (an optional response field, an enum value, an
+                   event type, an operation added; a field removed or retyped; a required
+                   parameter added): each is regenerated in a copy of vc-api under
+                   target/semver-planted/, and spec-diff, cargo-semver-checks (rustdoc JSON of the
+                   baseline built once) and a user crate written against the old types must agree
+                   with COMPATIBILITY.md
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -85,6 +100,10 @@ fn main() -> ExitCode {
         "official-clients" => official_clients_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "semver" => {
+            semver::semver_task(&workspace_root(), &cargo_program(), &std::env::args().skip(2).collect::<Vec<_>>())
+        }
+        "semver-planted" => planted::semver_planted_task(&workspace_root(), &cargo_program()),
         "spec-diff" => match std::env::args().nth(2) {
             Some(git_ref) if !git_ref.starts_with('-') => spec_diff::spec_diff_task(&workspace_root(), &git_ref),
             _ => {
@@ -320,6 +339,13 @@ fn ci_task() -> anyhow::Result<()> {
     // Licenses, banned and duplicate crates, sources of the locked tree.
     println!("\n== dependency policy: cargo xtask deny");
     deny::deny_task(&workspace_root(), &cargo)?;
+    // The version bump vc-api needs since the last release (or, before the first one, since the
+    // branch point or previous commit), and whether its version carries it.
+    println!("\n== semver verdict: cargo xtask semver");
+    semver::semver_task(&workspace_root(), &cargo, &[])?;
+    // Seven planted spec changes get the verdicts COMPATIBILITY.md gives them.
+    println!("\n== planted spec changes: cargo xtask semver-planted");
+    planted::semver_planted_task(&workspace_root(), &cargo)?;
     // vc-api with the newest compatible releases of its dependencies, as a user resolves them.
     println!("\n== dependencies as users get them: cargo xtask fresh-deps");
     fresh_deps::fresh_deps_task(&workspace_root(), &cargo)?;
