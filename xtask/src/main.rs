@@ -9,6 +9,7 @@ mod cargo_install;
 mod deny;
 mod fresh_deps;
 mod planted;
+mod release;
 mod semver;
 mod spec_diff;
 mod spec_tools;
@@ -66,6 +67,11 @@ const USAGE: &str = "usage: cargo xtask <task>
                    target/semver-planted/, and spec-diff, cargo-semver-checks (rustdoc JSON of the
                    baseline built once) and a user crate written against the old types must agree
                    with COMPATIBILITY.md
+  release <version>
+                   prepare a release of vc-spec, vc-api, vc-mock and vc-cli: check, the semver
+                   verdict since the last release tag for <version>, versions bumped (with the path
+                   dependencies and Cargo.lock), a CHANGELOG.md section written from spec-diff,
+                   cargo package of the four crates; prints the commit, tag and publish steps
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -102,6 +108,9 @@ fn main() -> ExitCode {
         "ci" => ci_task(),
         "semver" => {
             semver::semver_task(&workspace_root(), &cargo_program(), &std::env::args().skip(2).collect::<Vec<_>>())
+        }
+        "release" => {
+            release::release_task(&workspace_root(), &cargo_program(), &std::env::args().skip(2).collect::<Vec<_>>())
         }
         "semver-planted" => planted::semver_planted_task(&workspace_root(), &cargo_program()),
         "spec-diff" => match std::env::args().nth(2) {

@@ -208,6 +208,10 @@ pub fn tool(root: &Path, cargo: &str) -> anyhow::Result<std::path::PathBuf> {
 pub struct Outcome {
     /// The bump required by the API and the spec.
     pub required: Bump,
+    /// cargo-semver-checks' part.
+    pub api: Bump,
+    /// The spec changes since the baseline, when the baseline has a spec.
+    pub spec: Option<spec_diff::SpecDiff>,
     /// The smallest version that carries the required bump.
     pub needed: Version,
     /// Whether the working tree's version is acceptable.
@@ -228,7 +232,7 @@ pub fn semver_task(root: &Path, cargo: &str, args: &[String]) -> anyhow::Result<
         );
         return Ok(());
     };
-    let outcome = check(root, cargo, &baseline, &why)?;
+    let outcome = check(root, cargo, &baseline, &why, None)?;
     anyhow::ensure!(
         outcome.ok,
         "vc-api needs a {} bump since {baseline} (at least {}); raise the version with `cargo xtask release <version>`",
@@ -238,8 +242,16 @@ pub fn semver_task(root: &Path, cargo: &str, args: &[String]) -> anyhow::Result<
     Ok(())
 }
 
-/// Compares the working tree with `baseline` and prints the verdict with its reasons.
-pub fn check(root: &Path, cargo: &str, baseline: &str, why: &str) -> anyhow::Result<Outcome> {
+/// Compares the working tree with `baseline` and prints the verdict with its reasons. The
+/// version judged is the working tree's, or `proposed` (what `cargo xtask release` is about to
+/// write).
+pub fn check(
+    root: &Path,
+    cargo: &str,
+    baseline: &str,
+    why: &str,
+    proposed: Option<Version>,
+) -> anyhow::Result<Outcome> {
     let rev = git(root, &["rev-parse", "--verify", &format!("{baseline}^{{commit}}")])
         .with_context(|| format!("`{baseline}` is not a commit"))?;
     let old_manifest = git(root, &["show", &format!("{rev}:vc-api/Cargo.toml")])
@@ -247,7 +259,10 @@ pub fn check(root: &Path, cargo: &str, baseline: &str, why: &str) -> anyhow::Res
     let old_version = manifest_version(&old_manifest).context("vc-api/Cargo.toml at the baseline")?;
     let new_manifest =
         std::fs::read_to_string(root.join("vc-api/Cargo.toml")).context("cannot read vc-api/Cargo.toml")?;
-    let new_version = manifest_version(&new_manifest).context("vc-api/Cargo.toml")?;
+    let new_version = match proposed {
+        Some(version) => version,
+        None => manifest_version(&new_manifest).context("vc-api/Cargo.toml")?,
+    };
     let was_released = released(root, old_version);
     println!(
         "\n== semver: {CRATE} {old_version} at {baseline} ({why}; {}) → {new_version} in the working tree",
@@ -294,7 +309,7 @@ pub fn check(root: &Path, cargo: &str, baseline: &str, why: &str) -> anyhow::Res
             format!(" — not enough: at least {needed}")
         }
     );
-    Ok(Outcome { required, needed, ok })
+    Ok(Outcome { required, api: api.bump, spec, needed, ok })
 }
 
 #[cfg(test)]
