@@ -352,6 +352,13 @@ fn ci_task() -> anyhow::Result<()> {
     // branch point or previous commit), and whether its version carries it.
     println!("\n== semver verdict: cargo xtask semver");
     semver::semver_task(&workspace_root(), &cargo, &[])?;
+    // The published crates build from their packages, in dependency order (unpublished ones
+    // resolve through cargo's local overlay of the workspace).
+    let mut package = vec!["package", "--locked", "--allow-dirty"];
+    for krate in release::PUBLISHED {
+        package.extend(["-p", krate]);
+    }
+    run_step("package the published crates", &cargo, &package, &[])?;
     // Seven planted spec changes get the verdicts COMPATIBILITY.md gives them.
     println!("\n== planted spec changes: cargo xtask semver-planted");
     planted::semver_planted_task(&workspace_root(), &cargo)?;

@@ -97,10 +97,10 @@ pub fn manifest_version(manifest: &str) -> anyhow::Result<Version> {
         let line = line.trim();
         if line.starts_with('[') {
             in_package = line == "[package]";
-        } else if in_package && let Some(value) = line.strip_prefix("version").map(str::trim_start) {
-            if let Some(value) = value.strip_prefix('=') {
-                return Version::parse(value.trim().trim_matches('"'));
-            }
+        } else if in_package
+            && let Some(value) = line.strip_prefix("version").map(str::trim_start).and_then(|v| v.strip_prefix('='))
+        {
+            return Version::parse(value.trim().trim_matches('"'));
         }
     }
     anyhow::bail!("no [package] version")

@@ -149,6 +149,7 @@ impl SpecDiff {
     }
 
     /// The changes of one area.
+    #[cfg(test)]
     pub fn of(&self, area: Area) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(move |c| c.area == area)
     }
@@ -275,8 +276,8 @@ fn operation(old: &Spec, new: &Spec, before: &vc_spec::Operation, after: &vc_spe
         out.push(change(Area::Operation, Kind::Changed, subject.clone(), detail, false, true));
     }
     // What the operation takes and returns, by type.
-    let body_before = before.body.as_ref().map(|s| describe(s));
-    let body_after = after.body.as_ref().map(|s| describe(s));
+    let body_before = before.body.as_ref().map(describe);
+    let body_after = after.body.as_ref().map(describe);
     if body_before != body_after {
         let (kind, rust) = match (&body_before, &body_after) {
             (None, Some(_)) => (Kind::Added, after.body_required),
