@@ -1,4 +1,4 @@
-#![doc = include_str!("../../README.md")]
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 // Generated code names runtime items by their external path (`::vc_api::...`), so that the same

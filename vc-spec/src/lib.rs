@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use serde_json::{Map, Value};
 
 /// The bundled spec, as committed.
-pub const SPEC_YAML: &str = include_str!("../../spec/openapi.yaml");
+pub const SPEC_YAML: &str = include_str!("../openapi.yaml");
 
 /// The operations of a spec document, in spec order (path order, then method order).
 #[derive(Debug, Clone)]

@@ -56,8 +56,9 @@ fn step(dir: &Path, name: &str, program: &str, args: &[&str], env: &[(&str, &str
     Ok(())
 }
 
-/// Copies the workspace sources (everything but [`SKIPPED`]) from `from` to `to`.
-fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// Copies the workspace sources (everything but [`SKIPPED`]) from `from` to `to`. Symbolic links
+/// (`vc-spec/openapi.yaml`, `vc-api/README.md`) are copied as what they point to.
+pub fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
         let entry = entry?;
@@ -66,7 +67,7 @@ fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
             continue;
         }
         let (source, dest): (PathBuf, PathBuf) = (entry.path(), to.join(&name));
-        let kind = entry.file_type()?;
+        let kind = std::fs::metadata(&source).with_context(|| format!("cannot read {}", source.display()))?.file_type();
         if kind.is_dir() {
             copy_tree(&source, &dest)?;
         } else if kind.is_file() {

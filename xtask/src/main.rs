@@ -5,8 +5,13 @@
 //! `cargo xtask bench-build` measure (see BENCHMARKS.md). `cargo xtask ci` runs everything.
 
 mod bench;
+mod cargo_install;
 mod deny;
 mod fresh_deps;
+mod planted;
+mod release;
+mod semver;
+mod spec_diff;
 mod spec_tools;
 
 use std::path::PathBuf;
@@ -45,6 +50,28 @@ const USAGE: &str = "usage: cargo xtask <task>
                    deny.toml; installs the pinned cargo-deny into .tools/cargo/ when missing
   fresh-deps       copy the workspace to target/fresh-deps/, `cargo update` there (dependencies as
                    users resolve them), then lint (warnings denied) and test vc-api in the copy
+  spec-diff <git ref>
+                   compare the spec at <git ref> with the working tree's: operations, parameters,
+                   fields, enum values, events, error codes, rate limits and token types added,
+                   removed or changed, each marked breaking or not for Rust users and for strict
+                   clients in other languages (markdown, for CHANGELOG.md)
+  semver [--baseline <git ref>]
+                   the bump vc-api needs since the baseline (default: the last release tag
+                   vc-api-v*/v*; without one the merge base with main, else the previous commit):
+                   cargo-semver-checks (pinned, installed into .tools/cargo/ when missing) on the
+                   public API plus spec-diff's verdict; fails when vc-api's version does not carry
+                   it (a never-released baseline version may take the changes unbumped)
+  semver-planted   proof on planted spec changes (an optional response field, an enum value, an
+                   event type, an operation added; a field removed or retyped; a required
+                   parameter added): each is regenerated in a copy of vc-api under
+                   target/semver-planted/, and spec-diff, cargo-semver-checks (rustdoc JSON of the
+                   baseline built once) and a user crate written against the old types must agree
+                   with COMPATIBILITY.md
+  release <version>
+                   prepare a release of vc-spec, vc-api, vc-mock and vc-cli: check, the semver
+                   verdict since the last release tag for <version>, versions bumped (with the path
+                   dependencies and Cargo.lock), a CHANGELOG.md section written from spec-diff,
+                   cargo package of the four crates; prints the commit, tag and publish steps
   ci               the whole gate: fmt, check, clippy (all features, and vc-api's defaults),
                    tests, docs, the quickstart and webhook examples, spec-gate
 
@@ -79,6 +106,20 @@ fn main() -> ExitCode {
         "official-clients" => official_clients_task(),
         "spec-gate" => spec_tools::gate(&workspace_root()),
         "ci" => ci_task(),
+        "semver" => {
+            semver::semver_task(&workspace_root(), &cargo_program(), &std::env::args().skip(2).collect::<Vec<_>>())
+        }
+        "release" => {
+            release::release_task(&workspace_root(), &cargo_program(), &std::env::args().skip(2).collect::<Vec<_>>())
+        }
+        "semver-planted" => planted::semver_planted_task(&workspace_root(), &cargo_program()),
+        "spec-diff" => match std::env::args().nth(2) {
+            Some(git_ref) if !git_ref.starts_with('-') => spec_diff::spec_diff_task(&workspace_root(), &git_ref),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
         "deny" => deny::deny_task(&workspace_root(), &cargo_program()),
         "fresh-deps" => fresh_deps::fresh_deps_task(&workspace_root(), &cargo_program()),
         "bench" => bench::bench_task(&std::env::args().skip(2).collect::<Vec<_>>()),
@@ -307,6 +348,20 @@ fn ci_task() -> anyhow::Result<()> {
     // Licenses, banned and duplicate crates, sources of the locked tree.
     println!("\n== dependency policy: cargo xtask deny");
     deny::deny_task(&workspace_root(), &cargo)?;
+    // The version bump vc-api needs since the last release (or, before the first one, since the
+    // branch point or previous commit), and whether its version carries it.
+    println!("\n== semver verdict: cargo xtask semver");
+    semver::semver_task(&workspace_root(), &cargo, &[])?;
+    // The published crates build from their packages, in dependency order (unpublished ones
+    // resolve through cargo's local overlay of the workspace).
+    let mut package = vec!["package", "--locked", "--allow-dirty"];
+    for krate in release::PUBLISHED {
+        package.extend(["-p", krate]);
+    }
+    run_step("package the published crates", &cargo, &package, &[])?;
+    // Seven planted spec changes get the verdicts COMPATIBILITY.md gives them.
+    println!("\n== planted spec changes: cargo xtask semver-planted");
+    planted::semver_planted_task(&workspace_root(), &cargo)?;
     // vc-api with the newest compatible releases of its dependencies, as a user resolves them.
     println!("\n== dependencies as users get them: cargo xtask fresh-deps");
     fresh_deps::fresh_deps_task(&workspace_root(), &cargo)?;
