@@ -129,6 +129,27 @@ async fn four_processes_sharing_a_limit_never_exceed_it_in_any_window() {
     assert_eq!(api.token_requests(), 1);
 }
 
+/// The in-process limiter holds the same limit on the server's clock: a request counts until
+/// one window after its answer, so a late first request cannot share a window with the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_with_the_local_limiter_never_exceeds_it_in_any_window() {
+    const WINDOW: Duration = Duration::from_secs(2);
+    let api = FakeApi::start().await;
+    let client = vc_api::Client::builder()
+        .base_url(api.server.url())
+        .app_credentials(APP_ID, SECRET)
+        .rate_limit_override("room_level_get", [RateLimit::new(100, WINDOW)])
+        .client_side_rate_limit(true)
+        .build()
+        .unwrap();
+    let calls = (0..300).map(|_| client.room_level_get().room_level_id("omb_1").data());
+    assert!(futures::future::join_all(calls).await.iter().all(Result::is_ok));
+    let mut arrivals: Vec<Instant> = api.calls().into_iter().map(|(at, _)| at).collect();
+    assert_eq!(arrivals.len(), 300);
+    let busiest = busiest_window(&mut arrivals, WINDOW);
+    assert!(busiest <= 100, "{busiest} requests reached the server within one window of {WINDOW:?}");
+}
+
 /// A token stored for the app: its key is namespaced by the app id, it holds no secret, and it
 /// expires with the refresh margin still left on the token.
 #[tokio::test]

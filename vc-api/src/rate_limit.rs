@@ -89,14 +89,67 @@ pub trait RateBudget: Send + Sync + fmt::Debug + 'static {
     }
 }
 
-/// The in-process [`RateBudget`]: a per-operation sliding window counting each request from
-/// the moment it starts. A waiting call holds no place, so a call dropped while it waits costs
+/// How long a place whose answer never came (the call was dropped, the process died) counts
+/// as in flight before it is forgotten.
+pub const IN_FLIGHT_HOLD: Duration = Duration::from_secs(60);
+
+/// The in-process [`RateBudget`]: a per-operation sliding window in which each request counts
+/// from its grant until one window after its answer (a request never answered counts for
+/// [`IN_FLIGHT_HOLD`]). A waiting call holds no place, so a call dropped while it waits costs
 /// nothing.
 #[derive(Debug, Default)]
 pub struct LocalRateBudget {
-    /// When the latest requests of each operation started, newest last; as many as its largest
-    /// limit allows.
-    sent: Mutex<HashMap<&'static str, VecDeque<Instant>>>,
+    operations: Mutex<HashMap<&'static str, History>>,
+    /// Woken on every answer: a call waiting for an in-flight request to be answered looks again.
+    answers: tokio::sync::Notify,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+/// The places of one operation.
+#[derive(Debug, Default)]
+struct History {
+    /// When each answered request was answered, oldest first (answers come in time order);
+    /// only those still inside the longest window.
+    answered: VecDeque<Instant>,
+    /// Requests granted and not answered yet: (id, grant time), oldest first.
+    in_flight: VecDeque<(u64, Instant)>,
+}
+
+impl History {
+    /// How long until one more request fits every limit (when only an answer can make room:
+    /// until the oldest place in flight is forgotten, or an answer comes).
+    fn wait(&mut self, limits: &[RateLimit], now: Instant) -> Duration {
+        // Places in flight for too long are forgotten; answers older than every window too.
+        while self.in_flight.front().is_some_and(|(_, at)| now.saturating_duration_since(*at) >= IN_FLIGHT_HOLD) {
+            self.in_flight.pop_front();
+        }
+        let longest = limits.iter().map(|limit| limit.window).max().unwrap_or_default();
+        while self.answered.front().is_some_and(|at| now.saturating_duration_since(*at) >= longest) {
+            self.answered.pop_front();
+        }
+        limits.iter().map(|&limit| self.wait_for(limit, now)).max().unwrap_or_default()
+    }
+
+    /// How long until one more request fits `limit`.
+    fn wait_for(&self, limit: RateLimit, now: Instant) -> Duration {
+        let requests = limit.requests as usize;
+        // Answers inside the window, oldest first, then every request in flight.
+        let recent =
+            self.answered.iter().rev().take_while(|at| now.saturating_duration_since(**at) < limit.window).count();
+        let inside = recent + self.in_flight.len();
+        if requests == 0 || inside < requests {
+            return Duration::ZERO;
+        }
+        // The oldest `inside - requests + 1` places must leave the window.
+        let leaving = inside - requests;
+        if leaving < recent {
+            let at = self.answered[self.answered.len() - recent + leaving];
+            return at.checked_add(limit.window).map_or(Duration::ZERO, |free| free.saturating_duration_since(now));
+        }
+        // A request in flight must be answered (or forgotten) first.
+        let oldest = self.in_flight.front().map_or(now, |(_, at)| *at);
+        oldest.checked_add(IN_FLIGHT_HOLD).map_or(Duration::ZERO, |free| free.saturating_duration_since(now))
+    }
 }
 
 impl LocalRateBudget {
@@ -105,31 +158,56 @@ impl LocalRateBudget {
         Self::default()
     }
 
-    /// Waits until `operation` may be called without exceeding any of `limits`, then takes
-    /// the place.
-    pub async fn take(&self, operation: &'static str, limits: &[RateLimit]) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, History>> {
+        // Every write leaves the history valid: a panic elsewhere while the lock was held is no
+        // reason to stop limiting.
+        self.operations.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until one more request of `operation` fits every limit of `limits`, then takes a
+    /// place in flight; `None` when no limit applies.
+    async fn grant(&self, operation: &'static str, limits: &[RateLimit]) -> Option<u64> {
         if limits.iter().all(|limit| limit.requests == 0) {
-            return;
+            return None;
         }
         loop {
+            // Registered before looking, so that an answer arriving meanwhile is not missed.
+            let answered = self.answers.notified();
             let wait = {
-                // Every write below leaves the history valid: a panic elsewhere while the lock
-                // was held is no reason to stop limiting.
-                let mut sent = self.sent.lock().unwrap_or_else(PoisonError::into_inner);
-                let history = sent.entry(operation).or_default();
+                let mut operations = self.lock();
+                let history = operations.entry(operation).or_default();
                 let now = Instant::now();
-                let wait = limits.iter().map(|&limit| wait_for(history, limit, now)).max().unwrap_or_default();
+                let wait = history.wait(limits, now);
                 if wait.is_zero() {
-                    let keep = limits.iter().map(|limit| limit.requests as usize).max().unwrap_or(0);
-                    if history.len() >= keep {
-                        history.pop_front();
-                    }
-                    history.push_back(now);
-                    return;
+                    let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    history.in_flight.push_back((id, now));
+                    return Some(id);
                 }
                 wait
             };
-            tokio::time::sleep(wait).await;
+            let sleep = std::pin::pin!(tokio::time::sleep(wait));
+            let answered = std::pin::pin!(answered);
+            futures_util::future::select(sleep, answered).await;
+        }
+    }
+
+    /// The request with place `id` of `operation` was answered now.
+    fn answer(&self, operation: &'static str, id: u64) {
+        {
+            let mut operations = self.lock();
+            let Some(history) = operations.get_mut(operation) else { return };
+            let Some(position) = history.in_flight.iter().position(|(place, _)| *place == id) else { return };
+            history.in_flight.remove(position);
+            history.answered.push_back(Instant::now());
+        }
+        self.answers.notify_waiters();
+    }
+
+    /// Waits until one more request of `operation` fits every limit of `limits`, and counts it
+    /// as answered at once (from its start): for callers that have no answer to wait for.
+    pub async fn take(&self, operation: &'static str, limits: &[RateLimit]) {
+        if let Some(id) = self.grant(operation, limits).await {
+            self.answer(operation, id);
         }
     }
 }
@@ -137,22 +215,19 @@ impl LocalRateBudget {
 impl RateBudget for LocalRateBudget {
     fn acquire<'a>(&'a self, operation: &'static str, limits: &'a [RateLimit]) -> BudgetFuture<'a, Grant> {
         Box::pin(async move {
-            self.take(operation, limits).await;
-            Grant::untracked(operation)
+            match self.grant(operation, limits).await {
+                Some(id) => Grant::new(operation, format!("l{id}")),
+                None => Grant::untracked(operation),
+            }
         })
     }
-}
 
-/// How long to wait before one more request fits `limit`, given the start times `history`
-/// (oldest first).
-fn wait_for(history: &VecDeque<Instant>, limit: RateLimit, now: Instant) -> Duration {
-    let requests = limit.requests as usize;
-    if requests == 0 || history.len() < requests {
-        return Duration::ZERO;
+    fn answered(&self, grant: Grant) -> BudgetFuture<'_, ()> {
+        if let Some(id) = grant.id().and_then(|id| id.strip_prefix('l')?.parse().ok()) {
+            self.answer(grant.operation(), id);
+        }
+        Box::pin(std::future::ready(()))
     }
-    // The request `requests` places back must have left the window.
-    let oldest_in_window = history[history.len() - requests];
-    oldest_in_window.checked_add(limit.window).map_or(Duration::ZERO, |free| free.saturating_duration_since(now))
 }
 
 /// A client's limiter: its budget and the limits of every operation (the spec's, or the
@@ -279,17 +354,50 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::from_secs(55), "the cancelled waits took nothing");
     }
 
+    /// A place counts while its request is in flight and until one window after its answer.
+    #[tokio::test(start_paused = true)]
+    async fn a_place_counts_until_one_window_after_its_answer() {
+        let budget = Arc::new(LocalRateBudget::new());
+        const LIMITS: &[RateLimit] = &[RateLimit::new(2, Duration::from_secs(10))];
+        let first = budget.acquire("op", LIMITS).await;
+        let _second = budget.acquire("op", LIMITS).await;
+        let start = Instant::now();
+        let third = tokio::spawn({
+            let budget = budget.clone();
+            async move {
+                budget.acquire("op", LIMITS).await;
+                start.elapsed()
+            }
+        });
+        // Both requests are still unanswered when the window has passed: the third call waits on.
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        assert!(!third.is_finished());
+        budget.answered(first).await;
+        assert_eq!(third.await.unwrap(), Duration::from_secs(25), "one window after the answer");
+    }
+
+    /// A place whose answer never comes is forgotten after the hold.
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_place_is_forgotten_after_the_hold() {
+        let budget = LocalRateBudget::new();
+        const LIMITS: &[RateLimit] = &[RateLimit::new(1, Duration::from_secs(1))];
+        let _lost = budget.acquire("op", LIMITS).await;
+        let start = Instant::now();
+        let _next = budget.acquire("op", LIMITS).await;
+        assert_eq!(start.elapsed(), IN_FLIGHT_HOLD);
+    }
+
     /// A panic while the lock is held does not switch the limiter off.
     #[tokio::test(start_paused = true)]
     async fn a_poisoned_lock_keeps_limiting() {
         let limiter = Arc::new(LocalRateBudget::default());
         let poisoner = Arc::clone(&limiter);
         let panicked = std::thread::spawn(move || {
-            let _held = poisoner.sent.lock();
+            let _held = poisoner.operations.lock();
             panic!("poisoning the limiter's lock on purpose");
         })
         .join();
-        assert!(panicked.is_err() && limiter.sent.is_poisoned());
+        assert!(panicked.is_err() && limiter.operations.is_poisoned());
         let times = grant_times(&limiter, &TWENTY_PER_MINUTE, 21).await;
         assert_eq!(times[20], Duration::from_secs(60), "still limited");
     }

@@ -471,7 +471,7 @@ impl fmt::Debug for RedisRateBudget {
 impl RedisRateBudget {
     /// How long a place whose answer never came (the process died, the call was dropped)
     /// counts as in flight.
-    pub const DEFAULT_HOLD: Duration = Duration::from_secs(60);
+    pub const DEFAULT_HOLD: Duration = crate::rate_limit::IN_FLIGHT_HOLD;
 
     /// The budget on `url` for `app_id` (see [`RedisStore::open`]).
     pub fn open(url: &str, app_id: &str) -> Result<Self, crate::Error> {
@@ -498,16 +498,18 @@ impl BudgetInner {
             match self.link.script::<u64>(&self.acquire, &[&key], &args).await {
                 Ok(0) => return Grant::new(operation, id),
                 Ok(wait_us) => tokio::time::sleep(Duration::from_micros(wait_us).min(recheck)).await,
-                Err(_) => {
-                    self.local.take(operation, limits).await;
-                    return Grant::untracked(operation);
-                }
+                // Outage (logged once by the link): this process's own limiter.
+                Err(_) => return self.local.acquire(operation, limits).await,
             }
         }
     }
 
     async fn answered(&self, grant: Grant) {
         let Some(id) = grant.id() else { return };
+        // A place of the local limiter (`l…`; Redis places start with a hex digit).
+        if id.starts_with('l') {
+            return self.local.answered(grant).await;
+        }
         let key = format!("{}{}", self.prefix, grant.operation());
         let _ = self.link.script::<i64>(&self.answered, &[&key], &[id]).await;
     }
