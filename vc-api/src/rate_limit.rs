@@ -134,8 +134,9 @@ impl History {
     fn wait_for(&self, limit: RateLimit, now: Instant) -> Duration {
         let requests = limit.requests as usize;
         // Answers inside the window, oldest first, then every request in flight.
-        let recent =
-            self.answered.iter().rev().take_while(|at| now.saturating_duration_since(**at) < limit.window).count();
+        // Answers are in time order: the ones inside the window are the newest.
+        let recent = self.answered.len()
+            - self.answered.partition_point(|at| now.saturating_duration_since(*at) >= limit.window);
         let inside = recent + self.in_flight.len();
         if requests == 0 || inside < requests {
             return Duration::ZERO;
