@@ -180,7 +180,7 @@ impl ClientBuilder {
     }
 
     /// Keeps every operation under its documented rate limits by waiting before sending
-    /// (default off, or on once a [rate budget](Self::rate_budget) or [Redis](Self::redis) is
+    /// (default off, or on once a [rate budget](Self::rate_budget) or Redis (`redis`) is
     /// set): never more requests than a limit allows in any window of its length.
     pub fn client_side_rate_limit(mut self, enabled: bool) -> Self {
         self.rate_limit = Some(enabled);

@@ -1,8 +1,8 @@
 //! State shared by the replicas of an app on Redis (feature `redis`): one [`RedisStore`]
 //! connection giving the [`RedisTokenStore`] (tokens fetched once for every replica), the
 //! [`RedisRateBudget`] (the documented rate limits held by all replicas together) and the
-//! [`RedisEventMemory`] (each event handled by one replica). [`ClientBuilder::redis`]
-//! (crate::ClientBuilder::redis) sets the first two on a client.
+//! [`RedisEventMemory`] (each event handled by one replica).
+//! [`ClientBuilder::redis`](crate::ClientBuilder::redis) sets the first two on a client.
 //!
 //! Keys are namespaced by app id: `vc:{app_id}:token:{name}` (the token, with its lock
 //! `…:lock`), `vc:{app_id}:rate:{operation}` and `vc:{app_id}:delivery:{key}`. Tokens are
