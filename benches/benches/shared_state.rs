@@ -4,8 +4,8 @@
 //! - `shared_state/call`: one `room_level_get` by a warm client whose token came through the
 //!   Redis token store (`token_in_redis`) or the default store (`token_in_memory`). Either way
 //!   the client holds its token in process, so Redis is not on a warm call's path.
-//! - `shared_state/first_call`: the first call of a new client (no token yet, one shared Redis
-//!   connection): the token read from Redis (`token_from_redis`) against fetched from the
+//! - `shared_state/first_call`: the first call of a new client (no token yet; one shared HTTP
+//!   client and one shared Redis connection): the token read from Redis (`token_from_redis`) against fetched from the
 //!   loopback token endpoint (`token_from_endpoint`; a real endpoint is much farther away).
 //! - `shared_state/rate_budget`: taking and handing back one place of a limit that never binds,
 //!   in a `RedisRateBudget` (one script each way) or a `LocalRateBudget`.
@@ -32,7 +32,11 @@ fn shared_state(c: &mut Criterion) {
     let server = ApiServer::start();
     let url = server.url().to_owned();
     let store = runtime.block_on(async { RedisStore::open(&redis.url(), APP_ID).unwrap() });
-    let builder = || vc_api::Client::builder().base_url(&url).app_credentials(APP_ID, "secret");
+    // One HTTP client for every vc-api client: a new client costs no TLS setup, so a first
+    // call measures where its token comes from.
+    let http = vc_api_benches::baseline::http_client();
+    let builder =
+        || vc_api::Client::builder().base_url(&url).app_credentials(APP_ID, "secret").http_client(http.clone());
     let in_memory = builder().build().unwrap();
     let in_redis = builder().token_store(store.token_store()).build().unwrap();
     // Warm both (the Redis one stores the token there), and check the token is shared.

@@ -180,6 +180,16 @@ async fn the_shared_token_is_namespaced_holds_no_secret_and_expires_before_the_m
     assert!(ttl <= (7200 - 300) * 1000 && ttl > (7200 - 300 - 60) * 1000, "expires at the margin: {ttl} ms");
 }
 
+/// A Redis URL may hold a password: neither the builder nor the client shows it.
+#[tokio::test]
+async fn the_redis_url_is_not_shown() {
+    let builder = vc_api::Client::builder().app_credentials(APP_ID, SECRET).redis("redis://:hunter2@127.0.0.1:1/");
+    let shown = format!("{builder:?}");
+    let client = builder.build().unwrap();
+    let shown = format!("{shown} {client:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains(SECRET), "{shown}");
+}
+
 fn key() -> TokenKey {
     TokenKey::new(APP_ID, TokenKind::Tenant, None)
 }

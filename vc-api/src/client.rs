@@ -84,8 +84,9 @@ pub struct ClientBuilder {
     rate_limits: HashMap<String, Vec<RateLimit>>,
     rate_budget: Option<Arc<dyn RateBudget>>,
     token_store: Option<Arc<dyn TokenStore>>,
+    /// The Redis URL, which may hold a password: kept as a secret.
     #[cfg(feature = "redis")]
-    redis: Option<String>,
+    redis: Option<Secret>,
     timeout: Duration,
     connect_timeout: Duration,
     read_timeout: Duration,
@@ -222,9 +223,10 @@ impl ClientBuilder {
     /// A [`token_store`](Self::token_store) or [`rate_budget`](Self::rate_budget) set
     /// explicitly takes precedence. [`build`](Self::build) must then run inside a Tokio
     /// runtime. When Redis is unreachable, tokens are fetched locally and the local limiter
-    /// applies (see [`redis_store`](crate::redis_store)).
+    /// applies (see [`redis_store`](crate::redis_store)). The URL (which may hold a password)
+    /// is kept as a [`Secret`].
     #[cfg(feature = "redis")]
-    pub fn redis(mut self, url: impl Into<String>) -> Self {
+    pub fn redis(mut self, url: impl Into<Secret>) -> Self {
         self.redis = Some(url.into());
         self
     }
@@ -309,7 +311,7 @@ impl ClientBuilder {
                 }
                 _ => crate::redis_store::RedisStore::NO_APP_ID,
             };
-            let store = crate::redis_store::RedisStore::open(url, app_id)?;
+            let store = crate::redis_store::RedisStore::open(url.expose(), app_id)?;
             token_store.get_or_insert_with(|| Arc::new(store.token_store()));
             budget.get_or_insert_with(|| Arc::new(store.rate_budget()));
         }

@@ -33,7 +33,7 @@ pub struct Settings {
     /// `FEISHU_ACCESS_TOKEN`.
     pub access_token: Option<vc_api::Secret>,
     /// `--redis` / `FEISHU_REDIS_URL`: the Redis the app's processes share state through.
-    pub redis: Option<String>,
+    pub redis: Option<vc_api::Secret>,
     /// `--client-rate-limit`.
     pub client_rate_limit: bool,
     /// `--format`, `--compact`, `--time`.
