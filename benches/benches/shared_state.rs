@@ -34,6 +34,8 @@ fn shared_state(c: &mut Criterion) {
     let store = runtime.block_on(async { RedisStore::open(&redis.url(), APP_ID).unwrap() });
     // One HTTP client for every vc-api client: a new client costs no TLS setup, so a first
     // call measures where its token comes from.
+    // (Building a vc-api client first installs the TLS provider that client needs.)
+    drop(vc_api::Client::builder().base_url(&url).build().unwrap());
     let http = vc_api_benches::baseline::http_client();
     let builder =
         || vc_api::Client::builder().base_url(&url).app_credentials(APP_ID, "secret").http_client(http.clone());

@@ -33,8 +33,10 @@ fn main() -> ExitCode {
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     runtime.block_on(async {
-        let builder =
-            vc_api::Client::builder().base_url(base_url).app_credentials(APP_ID, "replica-secret").redis(redis_url);
+        let builder = vc_api::Client::builder()
+            .base_url(base_url)
+            .app_credentials(APP_ID, "replica-secret")
+            .redis(redis_url.as_str());
         let builder = match limit {
             Some(limit) => builder.rate_limit_override("room_level_get", [limit]),
             None => builder.client_side_rate_limit(false),
