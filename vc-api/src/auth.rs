@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::operation::{Operation, TokenType};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::token_store::{FetchedToken, TokenError, TokenKey, TokenKind as StoreKind, TokenStore};
 
 /// Path of the self-built app's tenant token endpoint.
 pub const SELF_BUILT_TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
@@ -151,7 +152,7 @@ impl Slot {
     async fn get_or_fetch<F, Fut>(&self, margin: Duration, fetch: F) -> Result<BearerToken, AuthFailure>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<(Secret, u64), AuthFailure>>,
+        Fut: std::future::Future<Output = Result<FetchedToken, AuthFailure>>,
     {
         let (found, seen) = self.look();
         match found {
@@ -193,16 +194,16 @@ impl Slot {
     async fn fetch_and_store<F, Fut>(&self, margin: Duration, fetch: F) -> Result<BearerToken, AuthFailure>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<(Secret, u64), AuthFailure>>,
+        Fut: std::future::Future<Output = Result<FetchedToken, AuthFailure>>,
     {
         let started = Instant::now();
         let outcome = fetch().await;
         let mut state = self.state();
         state.fetches = state.fetches.saturating_add(1);
         match outcome {
-            Ok((token, expire_secs)) => {
+            Ok(FetchedToken { token, lifetime }) => {
                 let token = BearerToken::new(token);
-                let lifetime = Duration::from_secs(expire_secs).min(MAX_TOKEN_LIFETIME);
+                let lifetime = lifetime.min(MAX_TOKEN_LIFETIME);
                 let expires_at = started.checked_add(lifetime).unwrap_or(started);
                 let refresh_at = started.checked_add(lifetime.saturating_sub(margin)).unwrap_or(started);
                 state.cached = Some(CachedToken { token: token.clone(), refresh_at, expires_at });
@@ -288,6 +289,8 @@ pub(crate) struct Auth {
     retry: RetryPolicy,
     /// Total time allowed for one token request.
     timeout: Duration,
+    /// Where a token is looked for before the token endpoint is asked.
+    store: Arc<dyn TokenStore>,
 }
 
 impl fmt::Debug for Auth {
@@ -296,6 +299,7 @@ impl fmt::Debug for Auth {
             .field("credentials", &self.credentials)
             .field("refresh_margin", &self.refresh_margin)
             .field("default_tenant_key", &self.default_tenant_key)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
@@ -322,6 +326,7 @@ impl Auth {
         default_tenant_key: Option<String>,
         retry: RetryPolicy,
         timeout: Duration,
+        store: Arc<dyn TokenStore>,
     ) -> Self {
         let fixed = match &credentials {
             Credentials::AccessToken(token) => Some(BearerToken::new(token.clone())),
@@ -338,7 +343,25 @@ impl Auth {
             default_tenant_key,
             retry,
             timeout,
+            store,
         }
+    }
+
+    /// The app id of app credentials.
+    fn app_id(&self) -> Option<&str> {
+        match &self.credentials {
+            Credentials::SelfBuiltApp { app_id, .. } | Credentials::MarketplaceApp { app_id, .. } => Some(app_id),
+            _ => None,
+        }
+    }
+
+    /// The token `key` from the store, which runs `fetch` when it has none to give.
+    async fn through_store<Fut>(&self, key: TokenKey, fetch: Fut) -> Result<FetchedToken, AuthFailure>
+    where
+        Fut: std::future::Future<Output = Result<FetchedToken, AuthFailure>> + Send,
+    {
+        let fetch = Box::pin(async move { fetch.await.map_err(TokenError) });
+        self.store.get_or_fetch(&key, self.refresh_margin, fetch).await.map_err(|e| e.0)
     }
 
     /// Stores the latest `app_ticket` (from the `app_ticket` event).
@@ -375,9 +398,13 @@ impl Auth {
                 // The request body is built only when a token is fetched, not on every call.
                 let token = self
                     .tenant
-                    .get_or_fetch(self.refresh_margin, || async {
-                        let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
-                        self.fetch_token(http, base_url, SELF_BUILT_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await
+                    .get_or_fetch(self.refresh_margin, || {
+                        let key = TokenKey::new(app_id.clone(), StoreKind::Tenant, None);
+                        self.through_store(key, async {
+                            let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
+                            self.fetch_token(http, base_url, SELF_BUILT_TENANT_TOKEN_PATH, &body, TokenKind::Tenant)
+                                .await
+                        })
                     })
                     .await?;
                 Ok((token, TokenSource::SelfBuiltTenant))
@@ -402,10 +429,13 @@ impl Auth {
             let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
             tenants.entry(tenant_key.to_owned()).or_default().clone()
         };
-        slot.get_or_fetch(self.refresh_margin, || async {
-            let app_token = self.app_token(http, base_url).await?.token;
-            let body = serde_json::json!({"app_access_token": app_token.expose(), "tenant_key": tenant_key});
-            self.fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await
+        slot.get_or_fetch(self.refresh_margin, || {
+            let key = TokenKey::new(self.app_id().unwrap_or_default(), StoreKind::Tenant, Some(tenant_key.to_owned()));
+            self.through_store(key, async {
+                let app_token = self.app_token(http, base_url).await?.token;
+                let body = serde_json::json!({"app_access_token": app_token.expose(), "tenant_key": tenant_key});
+                self.fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await
+            })
         })
         .await
     }
@@ -428,23 +458,31 @@ impl Auth {
             serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose(), "app_ticket": ticket.expose()});
         self.app
             .get_or_fetch(self.refresh_margin, || {
-                self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App)
+                let key = TokenKey::new(app_id.clone(), StoreKind::App, None);
+                self.through_store(key, self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App))
             })
             .await
     }
 
-    /// Drops a cached token the API rejected, so the next call fetches a new one.
-    pub fn evict(&self, source: &TokenSource, rejected: &Secret) {
-        match source {
-            TokenSource::Explicit => {}
-            TokenSource::SelfBuiltTenant => self.tenant.evict(rejected),
-            TokenSource::MarketplaceTenant(key) => {
-                let slot = self.tenants.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned();
+    /// Drops a cached token the API rejected, here and in the store (if it is still the one
+    /// stored there), so the next call fetches a new one.
+    pub async fn evict(&self, source: &TokenSource, rejected: &Secret) {
+        let Some(app_id) = self.app_id() else { return };
+        let key = match source {
+            TokenSource::Explicit => return,
+            TokenSource::SelfBuiltTenant => {
+                self.tenant.evict(rejected);
+                TokenKey::new(app_id, StoreKind::Tenant, None)
+            }
+            TokenSource::MarketplaceTenant(tenant_key) => {
+                let slot = self.tenants.lock().unwrap_or_else(PoisonError::into_inner).get(tenant_key).cloned();
                 if let Some(slot) = slot {
                     slot.evict(rejected);
                 }
+                TokenKey::new(app_id, StoreKind::Tenant, Some(tenant_key.clone()))
             }
-        }
+        };
+        self.store.evict(&key, rejected).await;
     }
 }
 
@@ -462,7 +500,7 @@ async fn fetch_token_once(
     body: &serde_json::Value,
     kind: TokenKind,
     timeout: Duration,
-) -> Result<(Secret, u64), AuthFailure> {
+) -> Result<FetchedToken, AuthFailure> {
     let transport = |e: reqwest::Error| AuthFailure::Transport(Arc::new(e));
     let response = http.post(url).timeout(timeout).json(body).send().await.map_err(transport)?;
     let status = response.status().as_u16();
@@ -477,7 +515,9 @@ async fn fetch_token_once(
         TokenKind::App => parsed.app_access_token,
     };
     match (parsed.code, token) {
-        (0, Some(token)) if !token.is_empty() => Ok((Secret::new(token), parsed.expire.unwrap_or(7200))),
+        (0, Some(token)) if !token.is_empty() => {
+            Ok(FetchedToken { token: Secret::new(token), lifetime: Duration::from_secs(parsed.expire.unwrap_or(7200)) })
+        }
         (code, _) => Err(AuthFailure::Refused {
             message: format!("token endpoint {path} refused: {} (code {code})", parsed.msg),
             code: Some(code),
@@ -496,7 +536,7 @@ impl Auth {
         path: &str,
         body: &serde_json::Value,
         kind: TokenKind,
-    ) -> Result<(Secret, u64), AuthFailure> {
+    ) -> Result<FetchedToken, AuthFailure> {
         let span = tracing::debug_span!("vc_api.token", endpoint = path);
         let url = format!("{base_url}{path}");
         async move {
@@ -524,6 +564,10 @@ impl Auth {
 mod tests {
     use super::*;
 
+    fn fetched(token: &str) -> FetchedToken {
+        FetchedToken { token: Secret::new(token), lifetime: Duration::from_secs(7200) }
+    }
+
     /// A panic while a slot's lock was held does not stop the slot from caching.
     #[tokio::test]
     async fn a_poisoned_slot_keeps_caching() {
@@ -535,7 +579,7 @@ mod tests {
         })
         .join();
         assert!(panicked.is_err() && slot.state.is_poisoned());
-        let first = slot.get_or_fetch(Duration::ZERO, || async { Ok((Secret::new("t-1"), 7200)) }).await.unwrap();
+        let first = slot.get_or_fetch(Duration::ZERO, || async { Ok(fetched("t-1")) }).await.unwrap();
         let again =
             slot.get_or_fetch(Duration::ZERO, || async { Err(AuthFailure::new("must not be asked")) }).await.unwrap();
         assert_eq!((first.token.expose(), again.token.expose()), ("t-1", "t-1"));
@@ -558,7 +602,7 @@ mod tests {
         }
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
         tokio::time::advance(FAILURE_MEMORY).await;
-        let fetched = slot.get_or_fetch(Duration::ZERO, || async { Ok((Secret::new("t-back"), 7200)) }).await;
+        let fetched = slot.get_or_fetch(Duration::ZERO, || async { Ok(fetched("t-back")) }).await;
         assert_eq!(fetched.unwrap().token.expose(), "t-back");
     }
 }

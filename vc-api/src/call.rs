@@ -86,6 +86,8 @@ pub(crate) struct Learned {
     pub status: Option<u16>,
     /// The answer's `X-Tt-Logid` header.
     pub log_id: Option<HeaderValue>,
+    /// The rate-budget place taken for the request, until it is answered.
+    pub grant: Option<crate::rate_limit::Grant>,
 }
 
 impl Learned {
@@ -232,7 +234,7 @@ where
             && !matches!(source, TokenSource::Explicit)
         {
             tracing::info!("access token rejected; fetching a new one and trying again");
-            state.auth.evict(source, &bearer.token);
+            state.auth.evict(source, &bearer.token).await;
             token_refreshed = true;
             attempt -= 1;
             continue;

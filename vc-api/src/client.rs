@@ -1,6 +1,7 @@
 //! Building a [`Client`]: domain, credentials, retries, rate limit, timeouts, proxy, TLS; and
 //! the hook that puts the access token on every request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +13,11 @@ use crate::call::ATTEMPT;
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{Limiter, LocalRateBudget, RateBudget, RateLimit};
 use crate::response::LOG_ID;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
+use crate::token_store::{LocalTokenStore, TokenStore};
 
 /// The header progenitor adds from the spec's `info.version`; the Feishu API has none.
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
@@ -49,7 +51,7 @@ impl Domain {
 pub struct ClientState {
     pub(crate) auth: Arc<Auth>,
     pub(crate) retry: RetryPolicy,
-    pub(crate) limiter: Option<Arc<RateLimiter>>,
+    pub(crate) limiter: Option<Arc<Limiter>>,
     /// Total time allowed for one JSON call (sending it and reading its whole answer).
     pub(crate) timeout: Duration,
 }
@@ -77,7 +79,14 @@ pub struct ClientBuilder {
     tenant_key: Option<String>,
     refresh_margin: Duration,
     retry: RetryPolicy,
-    rate_limit: bool,
+    /// Unset: on when a rate budget (or Redis) is given.
+    rate_limit: Option<bool>,
+    rate_limits: HashMap<String, Vec<RateLimit>>,
+    rate_budget: Option<Arc<dyn RateBudget>>,
+    token_store: Option<Arc<dyn TokenStore>>,
+    /// The Redis URL, which may hold a password: kept as a secret.
+    #[cfg(feature = "redis")]
+    redis: Option<Secret>,
     timeout: Duration,
     connect_timeout: Duration,
     read_timeout: Duration,
@@ -94,7 +103,12 @@ impl Default for ClientBuilder {
             tenant_key: None,
             refresh_margin: Duration::from_secs(300),
             retry: RetryPolicy::default(),
-            rate_limit: false,
+            rate_limit: None,
+            rate_limits: HashMap::new(),
+            rate_budget: None,
+            token_store: None,
+            #[cfg(feature = "redis")]
+            redis: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
@@ -166,9 +180,54 @@ impl ClientBuilder {
         self
     }
 
-    /// Keeps every operation under its documented rate limit by waiting locally (default off).
+    /// Keeps every operation under its documented rate limits by waiting before sending
+    /// (default off, or on once a [rate budget](Self::rate_budget) or Redis (`redis`) is
+    /// set): never more requests than a limit allows in any window of its length.
     pub fn client_side_rate_limit(mut self, enabled: bool) -> Self {
-        self.rate_limit = enabled;
+        self.rate_limit = Some(enabled);
+        self
+    }
+
+    /// Replaces the documented rate limits of `operation_id` (an `operationId`, such as
+    /// `room_list`) with `limits`, for the client-side rate limit. An empty list removes the
+    /// limit; an unknown operation fails [`build`](Self::build).
+    pub fn rate_limit_override(
+        mut self,
+        operation_id: impl Into<String>,
+        limits: impl IntoIterator<Item = RateLimit>,
+    ) -> Self {
+        self.rate_limits.insert(operation_id.into(), limits.into_iter().collect());
+        self
+    }
+
+    /// Where the client-side rate limit takes its places (default: a
+    /// [`LocalRateBudget`] of this client). Turns the client-side rate limit on unless it was
+    /// turned off.
+    pub fn rate_budget(mut self, budget: impl RateBudget) -> Self {
+        self.rate_budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// Where the client looks for a token before asking the token endpoint (default
+    /// [`LocalTokenStore`]: it always asks).
+    pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        self.token_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Shares the token cache and the rate budget with every other client of the same app on
+    /// the Redis server at `url` (`redis://host:port/db`), through
+    /// [`RedisStore`](crate::redis_store::RedisStore): tokens are fetched once for all
+    /// replicas, and the documented rate limits hold for all of them together (the client-side
+    /// rate limit is turned on, unless it was turned off). Keys are namespaced by the app id.
+    /// A [`token_store`](Self::token_store) or [`rate_budget`](Self::rate_budget) set
+    /// explicitly takes precedence. [`build`](Self::build) must then run inside a Tokio
+    /// runtime. When Redis is unreachable, tokens are fetched locally and the local limiter
+    /// applies (see [`redis_store`](crate::redis_store)). The URL (which may hold a password)
+    /// is kept as a [`Secret`].
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: impl Into<Secret>) -> Self {
+        self.redis = Some(url.into());
         self
     }
 
@@ -242,6 +301,27 @@ impl ClientBuilder {
                 http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?
             }
         };
+        #[allow(unused_mut)]
+        let (mut token_store, mut budget) = (self.token_store, self.rate_budget);
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis {
+            let app_id = match &self.credentials {
+                Credentials::SelfBuiltApp { app_id, .. } | Credentials::MarketplaceApp { app_id, .. } => {
+                    app_id.as_str()
+                }
+                _ => crate::redis_store::RedisStore::NO_APP_ID,
+            };
+            let store = crate::redis_store::RedisStore::open(url.expose(), app_id)?;
+            token_store.get_or_insert_with(|| Arc::new(store.token_store()));
+            budget.get_or_insert_with(|| Arc::new(store.rate_budget()));
+        }
+        let limiter = match self.rate_limit.unwrap_or(budget.is_some()) {
+            true => {
+                let budget = budget.unwrap_or_else(|| Arc::new(LocalRateBudget::new()));
+                Some(Arc::new(Limiter::new(budget, &self.rate_limits)?))
+            }
+            false => None,
+        };
         let auth = Auth::new(
             self.credentials,
             self.refresh_margin,
@@ -249,13 +329,9 @@ impl ClientBuilder {
             self.tenant_key,
             self.retry.clone(),
             self.timeout,
+            token_store.unwrap_or_else(|| Arc::new(LocalTokenStore)),
         );
-        let state = ClientState {
-            auth: Arc::new(auth),
-            retry: self.retry,
-            limiter: self.rate_limit.then(|| Arc::new(RateLimiter::default())),
-            timeout: self.timeout,
-        };
+        let state = ClientState { auth: Arc::new(auth), retry: self.retry, limiter, timeout: self.timeout };
         Ok(Client::from_parts(&base_url, http, state))
     }
 }
@@ -337,8 +413,12 @@ impl ClientHooks<ClientState> for Client {
         if timeout.is_some() {
             *request.timeout_mut() = timeout;
         }
-        if let Some(limiter) = &self.inner.limiter {
-            limiter.acquire(operation).await;
+        if let Some(limiter) = &self.inner.limiter
+            && let Some(grant) = limiter.acquire(operation.id).await
+        {
+            // Handed back in `post`, once the answer has come (a bare `send()` has nowhere to
+            // keep it: its place counts as the budget counts unanswered requests).
+            let _ = ATTEMPT.try_with(|a| a.learned.borrow_mut().grant = Some(grant));
         }
         if request.headers().contains_key(AUTHORIZATION) {
             return Ok(());
@@ -380,6 +460,11 @@ impl ClientHooks<ClientState> for Client {
                 learned.status = Some(response.status().as_u16());
                 learned.log_id = response.headers().get(LOG_ID).cloned();
             });
+        }
+        if let Some(limiter) = &self.inner.limiter
+            && let Some(grant) = ATTEMPT.try_with(|a| a.learned.borrow_mut().grant.take()).ok().flatten()
+        {
+            limiter.budget.answered(grant).await;
         }
         Ok(())
     }

@@ -20,13 +20,14 @@ pub mod mock;
 mod operation;
 pub mod pagination;
 mod range;
-mod rate_limit;
+pub mod rate_limit;
 mod raw;
 #[cfg(feature = "redis")]
 pub mod redis_store;
 mod response;
 mod retry;
 mod secret;
+pub mod token_store;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 

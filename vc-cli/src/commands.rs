@@ -333,6 +333,22 @@ pub fn command(spec: &Spec) -> Command {
                 .value_parser(clap::value_parser!(crate::output::Format))
                 .help("Output format [default: json]: json, jsonl (one line per item), table or csv (one row per item of the list a response holds)"),
         )
+        .arg(
+            Arg::new("redis")
+                .long("redis")
+                .global(true)
+                .value_name("URL")
+                .env("FEISHU_REDIS_URL")
+                .hide_env_values(true)
+                .help("Share the token cache and the rate budget with every other process of the app through this Redis (redis://host:port/db); turns the client-side rate limit on"),
+        )
+        .arg(
+            Arg::new("client-rate-limit")
+                .long("client-rate-limit")
+                .global(true)
+                .action(ArgAction::SetTrue)
+                .help("Keep every operation within its documented rate limits by waiting before each request (each page of --all counts)"),
+        )
         .arg(Arg::new("compact").long("compact").global(true).action(ArgAction::SetTrue).help("Print JSON on one line"))
         .arg(
             Arg::new("time")
@@ -375,6 +391,7 @@ const AUTH_HELP: &str = "Authentication (from the environment):
     + FEISHU_APP_TICKET + FEISHU_TENANT_KEY   for a marketplace app
   FEISHU_ACCESS_TOKEN                 a fixed tenant or user access token
   FEISHU_USER_ACCESS_TOKEN            a user token for this call (or --user-access-token)
+  FEISHU_REDIS_URL                    a Redis shared by the app's processes: one token, one rate budget (or --redis)
 Output is the response's `data` as JSON (see --format). Errors print the Feishu code, message and log id
 and exit with status 1 (2 for usage errors).";
 

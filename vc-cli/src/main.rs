@@ -31,6 +31,8 @@ fn settings(matches: &ArgMatches) -> Settings {
         app_ticket: env("FEISHU_APP_TICKET").map(Into::into),
         tenant_key: env("FEISHU_TENANT_KEY"),
         access_token: env("FEISHU_ACCESS_TOKEN").map(Into::into),
+        redis: text("redis").map(Into::into),
+        client_rate_limit: matches.get_flag("client-rate-limit"),
         style: output::Style {
             format: matches.get_one::<output::Format>("format").copied().unwrap_or_default(),
             compact: matches.get_flag("compact"),

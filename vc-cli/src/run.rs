@@ -32,6 +32,10 @@ pub struct Settings {
     pub tenant_key: Option<String>,
     /// `FEISHU_ACCESS_TOKEN`.
     pub access_token: Option<vc_api::Secret>,
+    /// `--redis` / `FEISHU_REDIS_URL`: the Redis the app's processes share state through.
+    pub redis: Option<vc_api::Secret>,
+    /// `--client-rate-limit`.
+    pub client_rate_limit: bool,
     /// `--format`, `--compact`, `--time`.
     pub style: Style,
 }
@@ -67,11 +71,8 @@ pub async fn client(settings: &Settings) -> Result<(Client, Option<vc_mock::Mock
     let config = |e: vc_api::Error| Failure::Usage(e.to_string());
     if settings.mock {
         let server = vc_mock::MockServer::start().await;
-        let client = Client::builder()
-            .base_url(server.url())
-            .app_credentials(vc_mock::APP_ID, vc_mock::APP_SECRET)
-            .build()
-            .map_err(config)?;
+        let builder = Client::builder().base_url(server.url()).app_credentials(vc_mock::APP_ID, vc_mock::APP_SECRET);
+        let client = shared_state(builder, settings).build().map_err(config)?;
         return Ok((client, Some(server)));
     }
     let builder = Client::builder().domain(domain(settings.domain.as_deref()));
@@ -96,7 +97,16 @@ pub async fn client(settings: &Settings) -> Result<(Client, Option<vc_mock::Mock
             ));
         }
     };
-    Ok((builder.build().map_err(config)?, None))
+    Ok((shared_state(builder, settings).build().map_err(config)?, None))
+}
+
+/// The client-side rate limit and the Redis shared by the app's processes, when asked for.
+fn shared_state(builder: vc_api::ClientBuilder, settings: &Settings) -> vc_api::ClientBuilder {
+    let builder = match &settings.redis {
+        Some(url) => builder.redis(url.clone()),
+        None => builder,
+    };
+    if settings.client_rate_limit { builder.client_side_rate_limit(true) } else { builder }
 }
 
 /// Per-call options: the user token when one is given; with `--mock`, the mock's user token

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
+use vc_api_tests::redis_server::RedisServer;
 use vc_mock::{MockServer, Spec};
 
 /// One mock server for the whole file, on a runtime of its own so that it answers while a
@@ -30,6 +31,7 @@ fn bare() -> Command {
         "FEISHU_ACCESS_TOKEN",
         "FEISHU_USER_ACCESS_TOKEN",
         "FEISHU_DOMAIN",
+        "FEISHU_REDIS_URL",
     ] {
         command.env_remove(name);
     }
@@ -193,6 +195,42 @@ fn fixed_and_user_tokens_and_the_embedded_mock() {
     assert_eq!(stdout_json(&as_user.unwrap()), json!({}));
     let mocked = bare().args(["--mock", "--compact", "meeting", "end", "--meeting-id", "M1"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&mocked.stdout), "{}\n");
+}
+
+/// `--redis` (before or after the subcommand) and `FEISHU_REDIS_URL`: separate `vc` processes
+/// share one token; without it each fetches its own.
+#[test]
+fn processes_given_one_redis_share_one_token() {
+    let redis = RedisServer::start();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let server = runtime.block_on(MockServer::start());
+    let token_requests =
+        || server.served().iter().filter(|s| s.path == "/open-apis/auth/v3/tenant_access_token/internal").count();
+    let vc = || {
+        let mut command = bare();
+        command
+            .env("FEISHU_APP_ID", vc_mock::APP_ID)
+            .env("FEISHU_APP_SECRET", vc_mock::APP_SECRET)
+            .args(["--domain", &server.url()]);
+        command
+    };
+    let url = redis.url();
+    let export_get = ["export", "get", "--task-id", "T1"];
+    let before = vc().args(["--redis", &url]).args(export_get).output().unwrap();
+    assert_eq!(stdout_json(&before), example_data("export_get"));
+    let after = vc().args(export_get).args(["--redis", &url, "--client-rate-limit"]).output().unwrap();
+    assert_eq!(stdout_json(&after), example_data("export_get"));
+    let from_env = vc().env("FEISHU_REDIS_URL", &url).args(export_get).output().unwrap();
+    assert_eq!(stdout_json(&from_env), example_data("export_get"));
+    assert_eq!(token_requests(), 1, "three processes, one token");
+
+    let alone = vc().args(export_get).arg("--client-rate-limit").output().unwrap();
+    assert_eq!(stdout_json(&alone), example_data("export_get"));
+    assert_eq!(token_requests(), 2, "without Redis a process fetches its own");
+
+    let invalid = vc().env("FEISHU_REDIS_URL", "not a url").args(export_get).output().unwrap();
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("Redis URL"), "{invalid:?}");
 }
 
 #[test]

@@ -226,6 +226,27 @@ const COMPARISONS: &[Comparison] = &[
         by_time: false,
         target: None,
     },
+    Comparison {
+        what: "5. warm call, token through Redis vs in memory",
+        ours: "shared_state/call/token_in_redis",
+        theirs: "shared_state/call/token_in_memory",
+        by_time: true,
+        target: None,
+    },
+    Comparison {
+        what: "5. first call of a client, token from Redis vs from the endpoint",
+        ours: "shared_state/first_call/token_from_redis",
+        theirs: "shared_state/first_call/token_from_endpoint",
+        by_time: true,
+        target: None,
+    },
+    Comparison {
+        what: "5. rate-budget place, Redis vs in-process",
+        ours: "shared_state/rate_budget/redis",
+        theirs: "shared_state/rate_budget/local",
+        by_time: true,
+        target: None,
+    },
 ];
 
 /// Prints the table of ratios from the estimates criterion left in `<target>/criterion`.
