@@ -262,7 +262,7 @@ impl ClientBuilder {
 
 /// Installs the rustls crypto provider chosen by vc-api's features (aws-lc-rs when both are
 /// enabled) as the process default, unless the application installed one already.
-fn install_tls_provider() {
+pub(crate) fn install_tls_provider() {
     #[cfg(any(feature = "rustls-ring", feature = "rustls-aws-lc-rs"))]
     {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
