@@ -71,6 +71,7 @@
 
 #![deny(missing_docs)]
 
+pub mod long_connection;
 pub mod server;
 pub mod validate;
 
