@@ -405,13 +405,12 @@ async fn serve(
                     }
                 };
                 if frame.method == frame::METHOD_CONTROL {
-                    if frame.kind() == "pong" {
-                        if let Some(new) = adopt_config(&frame, config, &conn_id) {
-                            if new.ping_interval != ping_every {
-                                ping_every = new.ping_interval;
-                                next_ping = Instant::now() + ping_every;
-                            }
-                        }
+                    if frame.kind() == "pong"
+                        && let Some(new) = adopt_config(&frame, config, &conn_id)
+                        && new.ping_interval != ping_every
+                    {
+                        ping_every = new.ping_interval;
+                        next_ping = Instant::now() + ping_every;
                     }
                     continue;
                 }
