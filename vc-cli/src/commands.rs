@@ -355,7 +355,18 @@ pub fn command(spec: &Spec) -> Command {
                     .help("The shell: bash, zsh, fish or powershell"),
             ),
         )
-        .subcommand(Command::new("man").about("Print the man page (roff), e.g. `vc man > vc.1`"));
+        .subcommand(Command::new("man").about("Print the man page (roff), e.g. `vc man > vc.1`"))
+        .subcommand(
+            Command::new("events")
+                .about("Receive events")
+                .subcommand_required(true)
+                .arg_required_else_help(true)
+                .subcommand(Command::new("listen").about(
+                    "Receive events over the long connection (FEISHU_APP_ID + FEISHU_APP_SECRET of a self-built app, \
+                     or --mock): one compact JSON line per event on standard output, connection states on standard \
+                     error; exits 1 with the reason when refused for good",
+                )),
+        );
     for (tag, ops) in tags {
         let mut group = Command::new(kebab(&tag))
             .about(descriptions.get(&tag).cloned().unwrap_or_else(|| format!("Operations of {tag}")))

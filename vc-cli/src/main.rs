@@ -3,6 +3,7 @@
 //! retries, error mapping). See `vc --help`.
 
 mod commands;
+mod events;
 mod log;
 mod output;
 mod run;
@@ -116,6 +117,7 @@ fn main() -> ExitCode {
         }
         "completions" => return completions(spec, group),
         "man" => return man_page(spec),
+        "events" => return events::listen(&settings),
         _ => {}
     }
     let Some((action, op_matches)) = group.subcommand() else { return ExitCode::from(2) };
