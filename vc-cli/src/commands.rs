@@ -492,8 +492,8 @@ mod tests {
         invocation(spec, tag, action, op_matches, |text| Ok(text.to_owned()))
     }
 
-    /// Subcommands that call nothing: they describe `vc` itself.
-    const LOCAL: [&str; 3] = ["operations", "completions", "man"];
+    /// Subcommands that are not operations: they describe `vc` itself, or receive events.
+    const LOCAL: [&str; 4] = ["operations", "completions", "man", "events"];
 
     #[test]
     fn the_command_tree_is_valid_and_covers_every_operation() {
