@@ -257,6 +257,11 @@ impl LongConnHub {
         Inner::lock(&self.inner.acks).clone()
     }
 
+    /// Takes the acknowledgements received so far, leaving none (long runs keep memory flat).
+    pub fn take_acks(&self) -> Vec<Ack> {
+        std::mem::take(&mut *Inner::lock(&self.inner.acks))
+    }
+
     /// The counters now.
     pub fn counters(&self) -> Counters {
         Inner::lock(&self.inner.counters).clone()
