@@ -37,7 +37,7 @@ fn listen_ends_with_status_1_and_the_reason_when_refused() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("vc: connecting") && stderr.contains("10014"), "{stderr}");
+    assert!(stderr.contains("vc: failed") && stderr.contains("10014"), "{stderr}");
     assert!(!stderr.contains("wrong-secret"));
     assert!(output.stdout.is_empty());
 }
