@@ -268,13 +268,13 @@ impl fmt::Debug for LocalEventMemory {
 /// A key claimed as [`Claim::New`]: [`complete`](Self::complete) it after the handler
 /// succeeded; dropping it (failure, panic, a dropped future) releases the key. Used by the
 /// event transports.
-#[cfg(feature = "webhook")]
+#[cfg(any(feature = "webhook", feature = "long-connection"))]
 pub(crate) struct ClaimGuard {
     memory: Arc<dyn EventMemory>,
     key: Option<String>,
 }
 
-#[cfg(feature = "webhook")]
+#[cfg(any(feature = "webhook", feature = "long-connection"))]
 impl ClaimGuard {
     /// Claims `key`: `Ok(Ok(guard))` when it is new, `Ok(Err(state))` when it is in flight or done.
     pub(crate) async fn claim(
@@ -298,7 +298,7 @@ impl ClaimGuard {
     }
 }
 
-#[cfg(feature = "webhook")]
+#[cfg(any(feature = "webhook", feature = "long-connection"))]
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(memory.claim_now("b", TTL).unwrap(), Claim::New);
     }
 
-    #[cfg(feature = "webhook")]
+    #[cfg(any(feature = "webhook", feature = "long-connection"))]
     #[tokio::test]
     async fn a_dropped_guard_releases_and_a_completed_one_does_not() {
         let memory: Arc<dyn EventMemory> = Arc::new(LocalEventMemory::new(10));

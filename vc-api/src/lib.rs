@@ -8,6 +8,8 @@ extern crate self as vc_api;
 mod auth;
 mod call;
 mod client;
+#[cfg(any(feature = "webhook", feature = "long-connection"))]
+pub mod dispatch;
 mod download;
 mod envelope;
 pub mod error;
@@ -15,6 +17,8 @@ pub mod event_memory;
 pub mod events;
 pub mod export;
 mod generated;
+#[cfg(feature = "long-connection")]
+pub mod long_connection;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod operation;

@@ -499,7 +499,7 @@ mod tests {
         invocation(spec, tag, action, op_matches, |text| Ok(text.to_owned()))
     }
 
-    /// Subcommands that call nothing: they describe `vc` itself.
+    /// Subcommands that are not operations: they describe `vc` itself, or receive events.
     const LOCAL: [&str; 4] = ["operations", "completions", "man", "events"];
 
     #[test]

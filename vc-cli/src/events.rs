@@ -1,9 +1,11 @@
 //! `vc events ...`: receive events and print each one as a compact JSON line on standard
-//! output (the v2 body as delivered), with state changes on standard error.
+//! output, with state changes on standard error.
 //!
-//! `vc events serve` runs vc-api's HTTP receiver (`FEISHU_ENCRYPT_KEY`,
-//! `FEISHU_VERIFICATION_TOKEN`); with `--mock`, an embedded vc-mock delivers the events pushed
-//! to its `POST /__mock/events` to it, encrypted and signed.
+//! `vc events listen` opens the long connection (`FEISHU_APP_ID`, `FEISHU_APP_SECRET` of a
+//! self-built app); `vc events serve` runs vc-api's HTTP receiver (`FEISHU_ENCRYPT_KEY`,
+//! `FEISHU_VERIFICATION_TOKEN`). With `--mock`, an embedded vc-mock sends them the events pushed
+//! to its `POST /__mock/events`. With `--redis` / `FEISHU_REDIS_URL`, the memory of handled
+//! events is shared through Redis, so that several processes handle each event once.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -16,8 +18,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use clap::{Arg, ArgMatches, Command};
-use serde_json::Value;
+use serde_json::{Value, json};
+use vc_api::long_connection::{ConnectionState, LongConnection};
 use vc_api::webhook::{EventReceiver, WebhookResponse};
+
+use crate::run::{Settings, domain};
 
 /// The encrypt key and verification token `--mock` gives the embedded vc-mock and the
 /// receiver.
@@ -30,6 +35,11 @@ pub fn command() -> Command {
         .about("Receive events and print each as one JSON line (the v2 body) on standard output")
         .subcommand_required(true)
         .arg_required_else_help(true)
+        .subcommand(Command::new("listen").about(
+            "Receive events over the long connection (FEISHU_APP_ID + FEISHU_APP_SECRET of a self-built app, \
+             or --mock): one compact JSON line per event on standard output, connection states on standard \
+             error; exits 1 with the reason when refused for good",
+        ))
         .subcommand(
             Command::new("serve")
                 .about("Receive events through the HTTP receiver (the app's request URL)")
@@ -63,9 +73,32 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.trim().is_empty())
 }
 
+/// The shared memory of handled events, when `--redis` / `FEISHU_REDIS_URL` is set.
+fn shared_memory(settings: &Settings) -> Result<Option<vc_api::redis_store::RedisEventMemory>, String> {
+    let Some(url) = &settings.redis else { return Ok(None) };
+    let app_id = settings.app_id.clone().unwrap_or_else(|| vc_api::redis_store::RedisStore::NO_APP_ID.to_owned());
+    vc_api::redis_store::RedisStore::open(url.expose(), &app_id)
+        .map(|store| Some(store.event_memory()))
+        .map_err(|e| format!("cannot use the Redis of --redis: {e}"))
+}
+
 /// Runs `vc events <action>`.
-pub fn run(matches: &ArgMatches, mock: bool) -> ExitCode {
-    let Some(("serve", serve)) = matches.subcommand() else { return ExitCode::from(2) };
+pub fn run(matches: &ArgMatches, settings: &Settings) -> ExitCode {
+    let memory = match shared_memory(settings) {
+        Ok(memory) => memory,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match matches.subcommand() {
+        Some(("listen", _)) => listen(settings, memory),
+        Some(("serve", serve)) => serve_command(serve, settings.mock, memory),
+        _ => ExitCode::from(2),
+    }
+}
+
+fn serve_command(serve: &ArgMatches, mock: bool, memory: Option<vc_api::redis_store::RedisEventMemory>) -> ExitCode {
     let addr = serve.get_one::<SocketAddr>("addr").copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000)));
     let path = serve.get_one::<String>("path").cloned().unwrap_or_else(|| "/webhook/event".to_owned());
     if !path.starts_with('/') {
@@ -84,10 +117,93 @@ pub fn run(matches: &ArgMatches, mock: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve_http(addr, &path, encrypt_key, token, mock)) {
+    match runtime.block_on(serve_http(addr, &path, encrypt_key, token, mock, memory)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `vc events listen` until interrupted (exit 0) or refused for good (exit 1).
+fn listen(settings: &Settings, memory: Option<vc_api::redis_store::RedisEventMemory>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run_listen(settings, memory))
+}
+
+async fn run_listen(settings: &Settings, memory: Option<vc_api::redis_store::RedisEventMemory>) -> ExitCode {
+    let mock = if settings.mock { Some(vc_mock::MockServer::start().await) } else { None };
+    let (app_id, app_secret, target) = match (&mock, &settings.app_id, &settings.app_secret) {
+        (Some(server), _, _) => {
+            eprintln!(
+                "vc: embedded mock at {0}; push an event with\n  curl -X POST {0}/__mock/events -d '{{\"event_type\": \"vc.meeting.meeting_started_v1\"}}'",
+                server.url()
+            );
+            (vc_mock::APP_ID.to_owned(), vc_mock::APP_SECRET.into(), vc_api::Domain::Custom(server.url()))
+        }
+        (None, Some(app_id), Some(secret)) => (app_id.clone(), secret.clone(), domain(settings.domain.as_deref())),
+        _ => {
+            eprintln!(
+                "error: no credentials: set FEISHU_APP_ID and FEISHU_APP_SECRET (a self-built app), or use --mock"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = LongConnection::builder(app_id, app_secret).domain(target);
+    if let Some(memory) = memory {
+        builder = builder.memory(memory);
+    }
+    let started = builder
+        .fallback(|header, event| async move {
+            let line = json!({ "schema": "2.0", "header": header, "event": event }).to_string();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{line}").and_then(|()| out.flush())?;
+            Ok(())
+        })
+        .start();
+    let connection = match started {
+        Ok(connection) => connection,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut state = connection.state();
+    let reporter = tokio::spawn(async move {
+        loop {
+            let now = state.borrow_and_update().clone();
+            match &now {
+                ConnectionState::Connecting => eprintln!("vc: connecting"),
+                ConnectionState::Connected { conn_id } => eprintln!("vc: connected ({conn_id})"),
+                ConnectionState::Reconnecting { attempt } => eprintln!("vc: reconnecting (attempt {attempt})"),
+                ConnectionState::Failed(error) => eprintln!("vc: failed: {error}"),
+                ConnectionState::Stopped => eprintln!("vc: stopped"),
+                _ => eprintln!("vc: {now:?}"),
+            }
+            if now.is_final() || state.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+    let stop = connection.shutdown_handle();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop.shutdown();
+        }
+    });
+    let outcome = connection.wait().await;
+    let _ = reporter.await;
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
@@ -107,6 +223,7 @@ async fn serve_http(
     encrypt_key: Option<String>,
     token: Option<String>,
     mock: bool,
+    memory: Option<vc_api::redis_store::RedisEventMemory>,
 ) -> Result<(), String> {
     let handled = Arc::new(Mutex::new(HashSet::new()));
     let record = handled.clone();
@@ -119,6 +236,9 @@ async fn serve_http(
     }
     if let Some(token) = &token {
         builder = builder.verification_token(token.clone());
+    }
+    if let Some(memory) = memory {
+        builder = builder.memory(memory);
     }
     if encrypt_key.is_none() && token.is_none() {
         return Err("set FEISHU_ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN or both, as the developer console shows \

@@ -119,7 +119,7 @@ fn main() -> ExitCode {
         }
         "completions" => return completions(spec, group),
         "man" => return man_page(spec),
-        "events" => return events::run(group, settings.mock),
+        "events" => return events::run(group, &settings),
         _ => {}
     }
     let Some((action, op_matches)) = group.subcommand() else { return ExitCode::from(2) };

@@ -57,7 +57,8 @@ impl From<vc_api::Error> for Failure {
     }
 }
 
-fn domain(text: Option<&str>) -> Domain {
+/// `--domain` / `FEISHU_DOMAIN`: `feishu` (or nothing), `lark`, or a base URL.
+pub fn domain(text: Option<&str>) -> Domain {
     match text.map(str::trim) {
         None | Some("") | Some("feishu") => Domain::Feishu,
         Some("lark") => Domain::Lark,

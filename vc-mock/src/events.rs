@@ -2,6 +2,10 @@
 //! event body, or just an event type filled from the spec's example, into a delivery to a
 //! configured webhook URL, signed and encrypted as the platform does.
 //!
+//! It is also sent down the long connection to one connected client (in `fragments` parts,
+//! a query parameter of the route), through the fake long-connection server every
+//! [`MockServer`](crate::MockServer) runs.
+//!
 //! The webhook delivery follows the platform's format: the v2 body as JSON, or, with an encrypt
 //! key, `{"encrypt": "<base64 of IV + AES-256-CBC>"}` with the `X-Lark-Request-Timestamp`,
 //! `X-Lark-Request-Nonce` and `X-Lark-Signature` headers. The mock makes one attempt per event
@@ -104,6 +108,9 @@ pub struct Pushed {
     pub body: Value,
     /// The webhook delivery, when a webhook URL is configured.
     pub webhook: Option<WebhookDelivery>,
+    /// How many long-connection clients it was sent to: 1, or 0 when none is connected (the
+    /// platform gives each event to one connection of the app).
+    pub long_connection_clients: usize,
 }
 
 /// The event side of the server: the webhook target, the HTTP client and the delivery log.

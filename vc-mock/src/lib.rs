@@ -24,9 +24,13 @@
 //!   the operation's `x-feishu-error-codes` gives 121003 (400), by the rule of
 //!   [`vc_api::mock::error_status`].
 //! - **Events** (see [`events`]): `POST /__mock/events` takes a v2 event body, or
-//!   `{"event_type": "..."}` filled from the spec's example, and delivers it to the webhook URL
-//!   set with [`MockServerBuilder::deliver_to`], encrypted and signed when an encrypt key is
-//!   set; `GET /__mock/deliveries` lists what the receiver answered.
+//!   `{"event_type": "..."}` filled from the spec's example, sends it down the long connection
+//!   (`?fragments=N` splits it) and delivers it to the webhook URL set with
+//!   [`MockServerBuilder::deliver_to`], encrypted and signed when an encrypt key is set;
+//!   `GET /__mock/deliveries` lists what the receiver answered.
+//! - **The long connection** (see [`long_connection`]): `POST /callback/ws/endpoint` answers
+//!   the app's credentials with the WebSocket of a fake long-connection server started beside
+//!   this one, so [`MockServer::url`] is the domain of both the API and the long connection.
 //! - **Answers**: the 200 example of the operation; the file download serves a few bytes
 //!   ([`server::FILE_BYTES`]). Paginated operations have two pages: the example, then (when
 //!   the request carries the example's `page_token`) the example with `has_more: false`.
@@ -76,6 +80,7 @@
 #![deny(missing_docs)]
 
 pub mod events;
+pub mod long_connection;
 pub mod server;
 pub mod validate;
 
@@ -105,6 +110,7 @@ pub const USER_TOKEN: &str = "u-vcmock-user";
 pub struct MockServer {
     server: wiremock::MockServer,
     state: Arc<State>,
+    long_connection: long_connection::LongConnServer,
 }
 
 impl std::fmt::Debug for MockServer {
@@ -155,8 +161,17 @@ impl MockServer {
     /// ```
     pub async fn push_event(&self, event: serde_json::Value) -> Result<events::Pushed, events::PushError> {
         let body = self.state.events().body_for(self.state.spec(), &event)?;
+        let long_connection_clients = self.long_connection.hub().push(&body, 1).await;
         let webhook = self.state.events().deliver(&body).await;
-        Ok(events::Pushed { body, webhook })
+        Ok(events::Pushed { body, webhook, long_connection_clients })
+    }
+
+    /// The fake long-connection server's hub: push events (in parts, in any order), read the
+    /// acknowledgements, inject faults. Long-connection clients connect with the server's
+    /// [`url`](Self::url) as their domain: it answers `POST /callback/ws/endpoint` with the
+    /// WebSocket of the fake server.
+    pub fn long_connection(&self) -> long_connection::LongConnHub {
+        self.long_connection.hub()
     }
 
     /// The webhook deliveries made so far (at most the last 1,024), oldest first.
@@ -251,6 +266,7 @@ impl MockServerBuilder {
 
     /// Starts the server.
     pub async fn start(self) -> MockServer {
+        let (app_id, app_secret) = (self.config.app_id.clone(), self.config.app_secret.clone());
         let state = Arc::new(State::new(Spec::embedded(), self.config));
         let mut builder = wiremock::MockServer::builder().disable_request_recording();
         if let Some(listener) = self.listener {
@@ -262,6 +278,8 @@ impl MockServerBuilder {
             .named("vc-mock: the VC API from the spec")
             .mount(&server)
             .await;
-        MockServer { server, state }
+        let long_connection = long_connection::LongConnServer::start_for(&app_id, &app_secret).await;
+        state.set_long_connection(long_connection.hub());
+        MockServer { server, state, long_connection }
     }
 }

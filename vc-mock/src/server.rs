@@ -144,6 +144,7 @@ pub struct State {
     counter: AtomicU64,
     served: Mutex<VecDeque<Served>>,
     events: std::sync::Arc<Events>,
+    long_connection: std::sync::OnceLock<crate::long_connection::LongConnHub>,
 }
 
 impl std::fmt::Debug for State {
@@ -208,6 +209,7 @@ impl State {
         State {
             spec,
             events: std::sync::Arc::new(Events::new(config.webhook.clone(), config.app_id.clone())),
+            long_connection: std::sync::OnceLock::new(),
             config,
             tenant_tokens: Mutex::new(HashMap::new()),
             app_tokens: Mutex::new(HashMap::new()),
@@ -226,6 +228,16 @@ impl State {
         &self.events
     }
 
+    /// Serves the long connection's endpoint and pushes events through this hub.
+    pub(crate) fn set_long_connection(&self, hub: crate::long_connection::LongConnHub) {
+        let _ = self.long_connection.set(hub);
+    }
+
+    /// The long connection's hub, once set.
+    pub(crate) fn long_connection(&self) -> Option<&crate::long_connection::LongConnHub> {
+        self.long_connection.get()
+    }
+
     /// The spec the server follows.
     pub(crate) fn spec(&self) -> &'static Spec {
         self.spec
@@ -238,6 +250,9 @@ impl State {
         match (request.method, request.path) {
             ("POST", events::PUSH_PATH) => Some(self.push_route(request)),
             ("GET", events::DELIVERIES_PATH) => Some(Answer::json(200, &self.events.deliveries_json())),
+            ("POST", vc_api::long_connection::ENDPOINT_PATH) => {
+                self.long_connection().map(|hub| Answer::json(200, &hub.endpoint_answer(request.body)))
+            }
             (_, events::PUSH_PATH | events::DELIVERIES_PATH) => Some(Answer::text(405, "405 method not allowed")),
             _ => None,
         }
@@ -268,12 +283,14 @@ impl State {
                 }
             }
         }
+        let clients = self.long_connection().map_or(0, |hub| hub.push_now(&body, fragments));
         Answer::json(
             200,
             &json!({
                 "event_id": body.pointer("/header/event_id"),
                 "event_type": body.pointer("/header/event_type"),
                 "fragments": fragments,
+                "long_connection_clients": clients,
                 "webhook": webhook,
             }),
         )

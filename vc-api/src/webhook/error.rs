@@ -2,11 +2,9 @@
 
 use std::time::Duration;
 
+use crate::dispatch::DispatchError;
+pub use crate::dispatch::HandlerError;
 use crate::event_memory::MemoryError;
-
-/// What a handler returns when it fails; the receiver answers HTTP 500 so that the platform
-/// delivers the event again later.
-pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Why an encrypted body could not be decrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -125,14 +123,28 @@ impl WebhookError {
 
     /// A memory failure: an over-long key is a malformed delivery, anything else a refusal.
     pub(crate) fn memory(error: MemoryError) -> Self {
-        match error {
-            MemoryError::KeyTooLong { .. } => WebhookError::Malformed(error.to_string()),
-            other => WebhookError::Memory(other),
-        }
+        DispatchError::memory(error).into()
     }
 
     pub(crate) fn malformed(what: impl std::fmt::Display) -> Self {
         WebhookError::Malformed(what.to_string())
+    }
+}
+
+/// The dispatcher's refusals are the receiver's, variant for variant.
+impl From<DispatchError> for WebhookError {
+    fn from(error: DispatchError) -> Self {
+        match error {
+            DispatchError::Malformed(what) => WebhookError::Malformed(what),
+            DispatchError::Handler { event_type, event_id, source } => {
+                WebhookError::Handler { event_type, event_id, source }
+            }
+            DispatchError::HandlerPanicked { event_type, event_id } => {
+                WebhookError::HandlerPanicked { event_type, event_id }
+            }
+            DispatchError::InFlight { event_id } => WebhookError::InFlight { event_id },
+            DispatchError::Memory(error) => WebhookError::Memory(error),
+        }
     }
 }
 

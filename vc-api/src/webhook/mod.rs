@@ -47,15 +47,14 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod crypto;
-mod dispatch;
 mod error;
 mod receiver;
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
+pub use crate::dispatch::{DispatchError, Dispatched, EventDispatcher, Handled, TypedEvent};
 pub use crypto::{decrypt, encrypt, signature};
-pub use dispatch::{Dispatched, EventDispatcher, Handled, TypedEvent};
 pub use error::{DecryptError, HandlerError, WebhookError};
 pub use receiver::{APP_TICKET_EVENT_TYPE, Delivery, EventReceiver, EventReceiverBuilder};
 

@@ -11,10 +11,10 @@ use serde_json::value::RawValue;
 use subtle::ConstantTimeEq;
 
 use super::crypto;
-use super::dispatch::{EventDispatcher, Handled, TypedEvent, event_key};
 use super::error::{DecryptError, HandlerError, WebhookError};
 use super::{NONCE_HEADER, RequestHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookResponse};
 use crate::Client;
+use crate::dispatch::{EventDispatcher, Handled, TypedEvent, event_key};
 use crate::event_memory::{ClaimGuard, EventMemory, LocalEventMemory};
 use crate::events::{Event, EventCallback, EventHeader};
 use crate::secret::Secret;

@@ -1,5 +1,7 @@
-//! Routing decoded events to handlers: one typed async handler per event type, and a fallback
-//! for every event no typed handler takes (event types this version does not know included).
+//! Routing decoded events to handlers (features `webhook` and `long-connection`): one typed
+//! async handler per event type, a fallback for every event no typed handler takes (event types
+//! this version does not know included), and [`EventDispatcher::dispatch_once`], the one path
+//! from a decoded event to its outcome that both transports take.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -10,10 +12,75 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 
-use super::error::{HandlerError, WebhookError};
-use crate::event_memory::{Claim, ClaimGuard, EventMemory};
+use crate::event_memory::{Claim, ClaimGuard, EventMemory, MemoryError};
 use crate::events::{Event, EventHeader};
 use crate::types;
+
+/// What a handler returns when it fails; the transport reports the failure to the platform
+/// (HTTP 500, or an acknowledgement with code 500), which delivers the event again later.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why [`EventDispatcher::dispatch_once`] did not complete an event. Each transport turns it
+/// into its own refusal (the HTTP receiver: its `WebhookError` and an HTTP status; the
+/// long connection: an acknowledgement code); [`status`](Self::status) is the code both use.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// The event cannot be taken (its id is too long to remember).
+    #[error("malformed delivery: {0}")]
+    Malformed(String),
+    /// A handler returned an error; the platform will deliver the event again.
+    #[error("the handler of {event_type} (event {event_id}) failed")]
+    Handler {
+        /// The event's type.
+        event_type: String,
+        /// The event's id.
+        event_id: String,
+        /// The handler's error.
+        #[source]
+        source: HandlerError,
+    },
+    /// A handler panicked; the platform will deliver the event again.
+    #[error("the handler of {event_type} (event {event_id}) panicked")]
+    HandlerPanicked {
+        /// The event's type.
+        event_type: String,
+        /// The event's id.
+        event_id: String,
+    },
+    /// The same event is being handled right now (a redelivery overtook the first delivery);
+    /// refused so that the platform delivers it again after the first one has finished.
+    #[error("event {event_id} is already being handled")]
+    InFlight {
+        /// The event's id.
+        event_id: String,
+    },
+    /// The memory of recent deliveries refused: full of keys that may still come again, or
+    /// its store is unreachable. Refused rather than risk running a handler twice.
+    #[error("the memory of recent deliveries cannot take this one")]
+    Memory(#[source] MemoryError),
+}
+
+impl DispatchError {
+    /// The HTTP-style status of the refusal: 400 for an event that cannot be taken, 500 for a
+    /// failed or panicked handler, 503 for an event to deliver again later (in flight, memory
+    /// full or unreachable).
+    pub fn status(&self) -> u16 {
+        match self {
+            DispatchError::Malformed(_) => 400,
+            DispatchError::Handler { .. } | DispatchError::HandlerPanicked { .. } => 500,
+            DispatchError::InFlight { .. } | DispatchError::Memory(_) => 503,
+        }
+    }
+
+    /// A memory failure: an over-long key is a malformed delivery, anything else a refusal.
+    pub(crate) fn memory(error: MemoryError) -> Self {
+        match error {
+            MemoryError::KeyTooLong { .. } => DispatchError::Malformed(error.to_string()),
+            other => DispatchError::Memory(other),
+        }
+    }
+}
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 type Handler = Arc<dyn Fn(EventHeader, Event) -> BoxFuture<Result<(), HandlerError>> + Send + Sync>;
@@ -85,7 +152,7 @@ pub enum Handled {
 /// ```
 /// use vc_api::events::Event;
 /// use vc_api::types::MeetingMeetingStartedV1Event;
-/// use vc_api::webhook::EventDispatcher;
+/// use vc_api::dispatch::EventDispatcher;
 ///
 /// let dispatcher = EventDispatcher::new()
 ///     .on(|header, started: MeetingMeetingStartedV1Event| async move {
@@ -164,7 +231,7 @@ impl EventDispatcher {
     /// [`Handled::Duplicate`]. When the handler fails, panics, or this future is dropped before
     /// it finishes, the id is forgotten so that the platform's redelivery runs it again. A
     /// delivery that arrives while the same id is still being handled is refused with
-    /// [`WebhookError::InFlight`] (answered 503; the platform delivers it again later), never
+    /// [`DispatchError::InFlight`] (answered 503; the platform delivers it again later), never
     /// acknowledged as done.
     pub async fn dispatch_once(
         &self,
@@ -172,28 +239,28 @@ impl EventDispatcher {
         retention: Duration,
         header: EventHeader,
         event: Event,
-    ) -> Result<Handled, WebhookError> {
+    ) -> Result<Handled, DispatchError> {
         let (event_id, event_type) = (header.event_id.clone(), header.event_type.clone());
         let guard = match ClaimGuard::claim(memory, event_key(&event_id), retention).await {
             Ok(Ok(guard)) => guard,
-            Ok(Err(Claim::InFlight)) => return Err(WebhookError::InFlight { event_id }),
+            Ok(Err(Claim::InFlight)) => return Err(DispatchError::InFlight { event_id }),
             Ok(Err(_)) => return Ok(Handled::Duplicate),
-            Err(error) => return Err(WebhookError::memory(error)),
+            Err(error) => return Err(DispatchError::memory(error)),
         };
         match std::panic::AssertUnwindSafe(self.dispatch(header, event)).catch_unwind().await {
             Ok(Ok(dispatched)) => {
-                guard.complete(retention).await.map_err(WebhookError::memory)?;
+                guard.complete(retention).await.map_err(DispatchError::memory)?;
                 Ok(Handled::Ran(dispatched))
             }
-            Ok(Err(source)) => Err(WebhookError::Handler { event_type, event_id, source }),
+            Ok(Err(source)) => Err(DispatchError::Handler { event_type, event_id, source }),
             Err(panic) => {
                 let message = panic
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
-                tracing::error!(event_id, event_type, panic = message, "vc_api.webhook: event handler panicked");
-                Err(WebhookError::HandlerPanicked { event_type, event_id })
+                tracing::error!(event_id, event_type, panic = message, "vc_api.dispatch: event handler panicked");
+                Err(DispatchError::HandlerPanicked { event_type, event_id })
             }
         }
     }
