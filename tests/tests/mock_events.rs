@@ -126,3 +126,45 @@ async fn a_receiver_with_another_key_refuses_and_the_outcome_is_recorded() {
     let pushed = nowhere.push_event(json!({"event_type": "vc.meeting.meeting_started_v1"})).await.unwrap();
     assert!(matches!(pushed.webhook.map(|d| d.outcome), Some(DeliveryOutcome::Failed(_))));
 }
+
+#[tokio::test]
+async fn the_mock_url_is_the_long_connection_domain_and_pushes_go_down_it_in_parts() {
+    use vc_api::long_connection::{ConnectionState, LongConnection};
+    let server = MockServer::start().await;
+    let (seen, mut lines) = mpsc::unbounded_channel();
+    let connection = LongConnection::builder(vc_mock::APP_ID, vc_mock::APP_SECRET)
+        .domain(vc_api::Domain::Custom(server.url()))
+        .on(move |header, _: MeetingMeetingEndedV1Event| {
+            let seen = seen.clone();
+            async move {
+                let _ = seen.send(header.event_id);
+                Ok(())
+            }
+        })
+        .start()
+        .unwrap();
+    let mut state = connection.state();
+    let connected = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        state.wait_for(|s| matches!(s, ConnectionState::Connected { .. })),
+    )
+    .await;
+    assert!(connected.is_ok_and(|r| r.is_ok()), "connected through the mock's endpoint");
+
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/__mock/events?fragments=3", server.url()))
+        .json(&json!({"event_type": "vc.meeting.meeting_ended_v1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["long_connection_clients"], 1, "{answer}");
+    assert_eq!(lines.recv().await.unwrap(), answer["event_id"].as_str().unwrap());
+    let hub = server.long_connection();
+    let acks = hub.wait_for(|c| c.acks >= 1).await;
+    assert_eq!(acks.acks, 1);
+    assert_eq!(hub.acks()[0].code, 200);
+    connection.shutdown().await.unwrap();
+}
