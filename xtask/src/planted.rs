@@ -36,9 +36,11 @@ pub struct Plant {
     pub breaking: (bool, bool),
     /// Whether the change is an addition (minor; the user crate must still compile).
     pub additive: bool,
-    /// Whether cargo-semver-checks can see the break in the Rust API. A new required
-    /// parameter adds a setter (an addition in the API) and fails only at run time, when the
-    /// call is sent without it: only spec-diff sees it.
+    /// Whether cargo-semver-checks can see the break in the Rust API. Two planted breaks it
+    /// cannot: a new required parameter adds a setter (an addition to the API) and fails only at
+    /// run time, when a call is sent without it; and a field's new type, since cargo-semver-checks
+    /// (0.51) has no lint comparing field types (the field keeps its name). spec-diff sees both,
+    /// so `cargo xtask semver`, which takes the larger verdict, still requires a major bump.
     pub api_visible: bool,
 }
 
@@ -169,7 +171,7 @@ pub fn plants() -> Vec<Plant> {
             entry: (Area::ResponseField, Kind::Changed, "`RoomLevel.has_child`"),
             breaking: (true, true),
             additive: false,
-            api_visible: true,
+            api_visible: false,
         },
         Plant {
             name: "required-parameter-added",
@@ -345,45 +347,53 @@ pub fn semver_planted_task(root: &Path, cargo: &str) -> anyhow::Result<()> {
     let workspace = work.join("workspace");
     let target = work.join("target");
     prepare_workspace(root, &workspace)?;
-    let tool = semver::tool(root, cargo)?;
     let old_spec = spec_diff::working_tree_spec(root)?;
 
-    // The baseline: the committed generated files, and the user crate against them.
+    // The baseline: the committed spec regenerated, and the user crate against it.
     let (_, generated) = regenerate(root, &work.join("spec-src"), None)?;
     write_generated(&workspace, &generated)?;
     let baseline_json = rustdoc(cargo, &workspace, &target, &work.join("baseline.json"))?;
     check_user_crate(cargo, &workspace, &target).context("the user crate against the baseline")?;
     println!("baseline built ({:.0?} so far)", started.elapsed());
 
-    let mut rows = Vec::new();
-    let mut failures = Vec::new();
+    // Every variant is built first (one after the other in the same copy, so only vc-api
+    // rebuilds), then compared.
+    let mut built = Vec::new();
     for plant in plants() {
         let (spec, generated) = regenerate(root, &work.join("spec-src"), Some(&plant))?;
         let diff = spec_diff::diff(&old_spec, &spec);
-        let classified = check_classification(&plant, &diff);
         write_generated(&workspace, &generated)?;
         let json = rustdoc(cargo, &workspace, &target, &work.join(format!("{}.json", plant.name)))?;
+        let user = plant.additive.then(|| check_user_crate(cargo, &workspace, &target));
+        println!("{} built ({:.0?} so far)", plant.name, started.elapsed());
+        built.push((plant, diff, json, user));
+    }
+
+    let tool = semver::tool(root, cargo)?;
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (plant, diff, json, user) in built {
         let api = semver::run_tool(root, &tool, None, Some((&baseline_json, &json)))?;
-        let expected_api = if plant.additive || !plant.api_visible { Bump::Minor } else { Bump::Major };
-        let combined = api.bump.max(diff.rust_bump());
-        let expected_combined = if plant.additive { Bump::Minor } else { Bump::Major };
-        let user = if plant.additive { Some(check_user_crate(cargo, &workspace, &target)) } else { None };
         let mut problems = Vec::new();
-        if let Err(e) = classified {
+        if let Err(e) = check_classification(&plant, &diff) {
             problems.push(format!("{e:#}"));
         }
-        // For an addition the tool may say "none" (it has few lints for additions) or "minor".
-        let api_ok = if expected_api == Bump::Minor { api.bump <= Bump::Minor } else { api.bump == Bump::Major };
+        // An addition needs at most a minor bump (the tool has few lints for additions and may
+        // say "none"); a visible break needs a major one.
+        let api_expected = if plant.additive || !plant.api_visible { "none or minor" } else { "major" };
+        let api_ok =
+            if plant.additive || !plant.api_visible { api.bump <= Bump::Minor } else { api.bump == Bump::Major };
         if !api_ok {
             problems.push(format!(
-                "cargo-semver-checks requires {}, expected {}:\n{}",
+                "cargo-semver-checks requires {}, expected {api_expected}:\n{}",
                 api.bump.word(),
-                expected_api.word(),
                 api.report
             ));
         }
-        if combined != expected_combined {
-            problems.push(format!("combined verdict {}, expected {}", combined.word(), expected_combined.word()));
+        let combined = api.bump.max(diff.rust_bump());
+        let expected = if plant.additive { Bump::Minor } else { Bump::Major };
+        if combined != expected {
+            problems.push(format!("xtask semver requires {}, expected {}", combined.word(), expected.word()));
         }
         if let Some(Err(e)) = &user {
             problems.push(format!("the user crate no longer compiles: {e:#}"));
@@ -401,10 +411,7 @@ pub fn semver_planted_task(root: &Path, cargo: &str) -> anyhow::Result<()> {
             },
             if problems.is_empty() { "ok" } else { "WRONG" }
         ));
-        for problem in problems {
-            failures.push(format!("{}: {problem}", plant.name));
-        }
-        println!("{} done ({:.0?} so far)", plant.name, started.elapsed());
+        failures.extend(problems.into_iter().map(|p| format!("{}: {p}", plant.name)));
     }
     println!("\n| planted change | spec-diff | cargo-semver-checks | xtask semver | user crate | verdict |");
     println!("| --- | --- | --- | --- | --- | --- |");

@@ -184,12 +184,40 @@ pub fn run_tool(
         }
         (None, None) => anyhow::bail!("run_tool needs a baseline"),
     }
-    let output = command.current_dir(root).output().context("cannot start cargo-semver-checks")?;
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let (status, report) = run_echoed(command.current_dir(root))?;
     let Some(bump) = parse_tool_output(&report) else {
-        anyhow::bail!("cargo-semver-checks gave no verdict ({}):\n{report}", output.status)
+        anyhow::bail!("cargo-semver-checks gave no verdict ({status})")
     };
     Ok(ToolVerdict { bump, report })
+}
+
+/// Runs `command`, echoing its standard output and error line by line as they come (the
+/// rustdoc builds take minutes), and returns its status with both outputs.
+fn run_echoed(command: &mut Command) -> anyhow::Result<(std::process::ExitStatus, String)> {
+    use std::io::BufRead as _;
+    use std::process::Stdio;
+    let mut child =
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context("cannot start cargo-semver-checks")?;
+    let stderr = child.stderr.take().context("no stderr pipe")?;
+    let echo_stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let mut report = String::new();
+    let stdout = child.stdout.take().context("no stdout pipe")?;
+    for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        report.push_str(&line);
+        report.push('\n');
+    }
+    report.push_str(&echo_stderr.join().unwrap_or_default());
+    let status = child.wait().context("cargo-semver-checks did not finish")?;
+    Ok((status, report))
 }
 
 /// The pinned cargo-semver-checks, installed when missing.
@@ -201,6 +229,12 @@ pub fn tool(root: &Path, cargo: &str) -> anyhow::Result<std::path::PathBuf> {
         CARGO_SEMVER_CHECKS_VERSION,
         &["semver-checks", "--version"],
     )
+}
+
+/// Whether going from `old` (released or not) to `new` is enough for a `required` bump. An
+/// unreleased `old` has no users: the changes may go into that same version.
+pub fn carries(required: Bump, old: Version, new: Version, old_released: bool) -> bool {
+    required <= Bump::Patch || old.bump_to(new) >= required || (new == old && !old_released)
 }
 
 /// The outcome of [`check`].
@@ -272,7 +306,6 @@ pub fn check(
     let tool = tool(root, cargo)?;
     println!("\n== cargo-semver-checks {CARGO_SEMVER_CHECKS_VERSION} (features {FEATURES})");
     let api = run_tool(root, &tool, Some(&rev), None)?;
-    print!("{}", api.report);
 
     let spec = match spec_diff::spec_at(root, &rev) {
         Ok(old) => Some(spec_diff::diff(&old, &spec_diff::working_tree_spec(root)?)),
@@ -290,8 +323,7 @@ pub fn check(
     let required = api.bump.max(spec_bump);
     let carried = old_version.bump_to(new_version);
     let needed = old_version.bumped(required);
-    // An unreleased baseline version has no users: the changes go into that same version.
-    let ok = carried >= required || (new_version == old_version && !was_released) || required <= Bump::Patch;
+    let ok = carries(required, old_version, new_version, was_released);
     println!(
         "\n== verdict: cargo-semver-checks requires {}, the spec {}: {} bump required; {old_version} → \
          {new_version} is a {} bump{}",
@@ -336,6 +368,21 @@ mod tests {
         assert_eq!(v("1.2.3").bumped(Bump::Major), v("2.0.0"));
         assert_eq!(v("1.2.3-rc.1"), v("1.2.3"));
         assert!(Version::parse("1.2").is_err() && Version::parse("x.y.z").is_err());
+    }
+
+    #[test]
+    fn a_version_carries_a_bump_or_takes_changes_while_unreleased() {
+        // Since a release, a breaking change needs a new minor number below 1.0.
+        assert!(!carries(Bump::Major, v("0.1.0"), v("0.1.0"), true));
+        assert!(!carries(Bump::Major, v("0.1.0"), v("0.1.1"), true));
+        assert!(carries(Bump::Major, v("0.1.0"), v("0.2.0"), true));
+        // An addition needs at least a new patch number; fixes need nothing.
+        assert!(!carries(Bump::Minor, v("0.1.0"), v("0.1.0"), true));
+        assert!(carries(Bump::Minor, v("0.1.0"), v("0.1.1"), true));
+        assert!(carries(Bump::None, v("0.1.0"), v("0.1.0"), true));
+        // Never released: the same version takes any change; a new one must still carry it.
+        assert!(carries(Bump::Major, v("0.1.0"), v("0.1.0"), false));
+        assert!(!carries(Bump::Major, v("0.1.0"), v("0.1.1"), false));
     }
 
     #[test]
