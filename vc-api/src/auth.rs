@@ -165,7 +165,8 @@ impl Slot {
                 if let (Found::Fresh(newer), _) = self.look() {
                     return Ok(newer);
                 }
-                match self.fetch_and_store(margin, fetch).await {
+                // Boxed: a fetch is rare, and its state would otherwise be part of every call's.
+                match Box::pin(self.fetch_and_store(margin, fetch)).await {
                     Ok(newer) => Ok(newer),
                     Err(failure) => {
                         tracing::warn!(error = %failure, "refreshing the access token failed; the current one is still valid");
@@ -184,7 +185,7 @@ impl Slot {
                 if let Some(failure) = self.recent_failure(seen) {
                     return Err(failure);
                 }
-                self.fetch_and_store(margin, fetch).await
+                Box::pin(self.fetch_and_store(margin, fetch)).await
             }
         }
     }

@@ -2,15 +2,20 @@
 //! access token, sending, unwrapping the envelope, one token refresh on a token-invalid answer,
 //! retries, and a tracing span recording what happened.
 //!
-//! The request is built (and its parameters checked) before anything with a side effect
-//! happens: the client's `pre` hook, which runs on the built request, is where the rate-limit
-//! slot and the access token are taken (see [`AttemptContext`]).
+//! Each attempt builds the request from the caller's builder (by reference: the builder is
+//! never cloned; its parameters are checked there) before anything with a side effect happens;
+//! then the rate-limit slot and the access token are taken, and the request is sent.
+//!
+//! The call is one future with few layers: the generated `data()` functions return it directly,
+//! and cold parts (a token fetch, a failure's body, a retry's wait) are boxed where they are,
+//! so the state every call carries stays small.
 
-use std::cell::RefCell;
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
-use reqwest::header::HeaderValue;
+use futures_util::future::Either;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -18,7 +23,7 @@ use crate::auth::{BearerToken, TokenSource};
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
-use crate::response::{self, Decode, Response, SendResult};
+use crate::response::{self, Decode, LOG_ID, Response, SendResult};
 use crate::secret::Secret;
 
 /// Per-call options, for [`data_with`](crate::builder::ReserveGet::data_with) on any builder.
@@ -65,27 +70,19 @@ impl CallOptions {
     }
 }
 
-/// What the client's hooks need to know about one attempt, and what they learn during it.
-pub(crate) struct AttemptContext {
-    pub operation: &'static Operation,
-    pub access_token: Option<Secret>,
-    pub tenant_key: Option<String>,
-    /// The total timeout of the request, if it has one.
-    pub timeout: Option<Duration>,
-    pub learned: RefCell<Learned>,
-}
+/// The total timeout of a request that has none (a download) sent through an HTTP client that
+/// has one: as good as none (tokio caps a timer's deadline far in the future).
+const NO_TOTAL_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// What the hooks found out during one attempt.
+/// What one attempt learned about its answer and its token.
 #[derive(Default)]
-pub(crate) struct Learned {
+struct Learned {
     /// The token sent, and where it came from.
-    pub token: Option<(BearerToken, TokenSource)>,
-    /// Why no token could be had: the attempt's error.
-    pub token_error: Option<Error>,
+    token: Option<(BearerToken, TokenSource)>,
     /// The HTTP status of the answer.
-    pub status: Option<u16>,
+    status: Option<u16>,
     /// The answer's `X-Tt-Logid` header.
-    pub log_id: Option<HeaderValue>,
+    log_id: Option<HeaderValue>,
 }
 
 impl Learned {
@@ -94,59 +91,85 @@ impl Learned {
     }
 }
 
-tokio::task_local! {
-    /// Set around each attempt's `send()`, read and filled by the client's hooks.
-    pub(crate) static ATTEMPT: AttemptContext;
+/// What a call returns, given the answer's data with its status and log id.
+pub(crate) trait Shape<D> {
+    /// The call's output.
+    type Output;
+    /// Whether the log id is copied out of the answer.
+    const LOG_ID: bool;
+    /// The output from the whole response.
+    fn finish(response: Response<D>) -> Self::Output;
 }
 
-/// Runs `send` on clones of `builder` until it succeeds or the retry policy gives up.
-pub(crate) async fn execute<B, F, Fut, R>(
+/// `data()`: the data alone.
+pub(crate) struct DataOnly;
+
+impl<D> Shape<D> for DataOnly {
+    type Output = D;
+    const LOG_ID: bool = false;
+    fn finish(response: Response<D>) -> D {
+        response.data
+    }
+}
+
+/// `data_with_meta()`: the data with the answer's status and log id.
+pub(crate) struct WithMeta;
+
+impl<D> Shape<D> for WithMeta {
+    type Output = Response<D>;
+    const LOG_ID: bool = true;
+    fn finish(response: Response<D>) -> Response<D> {
+        response
+    }
+}
+
+/// Builds a request from `builder` with `build` (once per attempt), sends it and reads the
+/// answer as `R`, until it succeeds or the retry policy gives up. `checked` is the outcome of
+/// checks made before (parameter ranges): an error there ends the call before anything is sent.
+pub(crate) fn execute<B, R, F>(
     client: &Client,
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
-    send: F,
-) -> Result<R::Data, Error>
+    checked: Result<(), Error>,
+    build: F,
+) -> impl Future<Output = Result<R::Data, Error>>
 where
-    B: Clone,
-    F: Fn(B) -> Fut,
-    Fut: Future<Output = SendResult<R>>,
+    F: Fn(&B) -> Result<reqwest::Request, progenitor_client::Error<()>>,
     R: Decode,
 {
-    run(client, operation, options, builder, send, false).await.map(|response| response.data)
+    call::<B, R, F, DataOnly>(client, operation, options, builder, checked, build)
 }
 
 /// Like [`execute`], returning the answer's status and log id with its data.
-pub(crate) async fn execute_with_meta<B, F, Fut, R>(
+pub(crate) fn execute_with_meta<B, R, F>(
     client: &Client,
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
-    send: F,
-) -> Result<Response<R::Data>, Error>
+    checked: Result<(), Error>,
+    build: F,
+) -> impl Future<Output = Result<Response<R::Data>, Error>>
 where
-    B: Clone,
-    F: Fn(B) -> Fut,
-    Fut: Future<Output = SendResult<R>>,
+    F: Fn(&B) -> Result<reqwest::Request, progenitor_client::Error<()>>,
     R: Decode,
 {
-    run(client, operation, options, builder, send, true).await
+    call::<B, R, F, WithMeta>(client, operation, options, builder, checked, build)
 }
 
-/// The call in its span; the answer's log id is copied out only when `want_log_id`.
-async fn run<B, F, Fut, R>(
+/// The call in its span.
+fn call<B, R, F, S>(
     client: &Client,
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
-    send: F,
-    want_log_id: bool,
-) -> Result<Response<R::Data>, Error>
+    checked: Result<(), Error>,
+    build: F,
+) -> impl Future<Output = Result<S::Output, Error>>
 where
-    B: Clone,
-    F: Fn(B) -> Fut,
-    Fut: Future<Output = SendResult<R>>,
+    F: Fn(&B) -> Result<reqwest::Request, progenitor_client::Error<()>>,
     R: Decode,
+    S: Shape<R::Data>,
 {
     let span = tracing::info_span!(
         "vc_api.call",
@@ -156,53 +179,85 @@ where
         code = Empty,
         log_id = Empty
     );
-    let call = attempts(client, operation, options, builder, send, want_log_id, span.clone());
+    let call = attempts::<B, R, F, S>(client, operation, options, builder, checked, build, span.clone());
     // Entering and leaving a span nobody listens to on every poll is measurable per call.
-    if span.is_disabled() { call.await } else { call.instrument(span).await }
+    if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) }
 }
 
 /// The attempts of one call, recording what happened on `span`.
-async fn attempts<B, F, Fut, R>(
+async fn attempts<B, R, F, S>(
     client: &Client,
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
-    send: F,
-    want_log_id: bool,
+    checked: Result<(), Error>,
+    build: F,
     current: tracing::Span,
-) -> Result<Response<R::Data>, Error>
+) -> Result<S::Output, Error>
 where
-    B: Clone,
-    F: Fn(B) -> Fut,
-    Fut: Future<Output = SendResult<R>>,
+    F: Fn(&B) -> Result<reqwest::Request, progenitor_client::Error<()>>,
     R: Decode,
+    S: Shape<R::Data>,
 {
+    checked?;
     let state = &client.inner;
     // JSON calls have a total timeout; downloads only the read timeout, unless the call sets one.
-    let timeout = options.timeout.or(if R::STREAMED { None } else { Some(state.timeout) });
+    let wanted = options.timeout.or(if R::STREAMED { None } else { Some(state.timeout) });
+    // The HTTP client the builder makes applies the JSON timeout itself: a request needs its own
+    // only to differ from it (setting one costs an allocation per request in reqwest).
+    let timeout = (wanted != state.http_timeout).then_some(wanted.unwrap_or(NO_TOTAL_LIMIT));
     let mut attempt = 0u32;
     let mut token_refreshed = false;
     loop {
         attempt = attempt.saturating_add(1);
         current.record("attempt", attempt);
-        let context = AttemptContext {
-            operation,
-            access_token: options.access_token.clone(),
-            tenant_key: options.tenant_key.clone(),
-            timeout,
-            learned: RefCell::default(),
+        let mut learned = Learned::default();
+        // One attempt, written out here rather than in a function of its own: its future would
+        // be one more layer moved into this one on every attempt.
+        let sent: SendResult<R> = 'sent: {
+            let mut request = match build(&builder).and_then(|request| checked_path(request, operation)) {
+                Ok(request) => request,
+                Err(error) => break 'sent Err(error),
+            };
+            if timeout.is_some() {
+                *request.timeout_mut() = timeout;
+            }
+            if let Some(limiter) = &state.limiter {
+                limiter.acquire(operation).await;
+            }
+            let fetched = state
+                .auth
+                .token(operation, options.access_token.as_ref(), options.tenant_key.as_deref(), &client.client, &client.baseurl)
+                .await;
+            let (bearer, source) = match fetched {
+                Ok(token) => token,
+                Err(failure) => {
+                    // The token fetch has had its own retries.
+                    let error = failure.into_error(operation.id);
+                    tracing::debug!(error = %error, "no access token");
+                    return Err(error);
+                }
+            };
+            // Built (and marked sensitive) once per token, not per request.
+            let Some(value) = bearer.header.clone() else {
+                break 'sent Err(progenitor_client::Error::InvalidRequest("invalid access token".into()));
+            };
+            request.headers_mut().insert(AUTHORIZATION, value);
+            learned.token = Some((bearer, source));
+            match client.client.execute(request).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    learned.status = Some(status);
+                    learned.log_id = response.headers().get(LOG_ID).cloned();
+                    if status == 200 {
+                        R::read(response).await
+                    } else {
+                        Err(progenitor_client::Error::UnexpectedResponse(response))
+                    }
+                }
+                Err(error) => Err(progenitor_client::Error::CommunicationError(error)),
+            }
         };
-        let (sent, learned) = ATTEMPT
-            .scope(context, async {
-                let sent = send(builder.clone()).await;
-                (sent, ATTEMPT.with(|context| context.learned.take()))
-            })
-            .await;
-        if let Some(error) = learned.token_error {
-            // The token fetch has had its own retries.
-            tracing::debug!(error = %error, "no access token");
-            return Err(error);
-        }
         let error = match response::decode(operation, sent).await {
             Ok(data) => {
                 let http_status = learned.status.unwrap_or(200);
@@ -211,8 +266,8 @@ where
                 if let Some(log_id) = header {
                     current.record("log_id", log_id);
                 }
-                let log_id = if want_log_id { header.map(str::to_owned) } else { None };
-                return Ok(Response { data, http_status, log_id });
+                let log_id = if S::LOG_ID { header.map(str::to_owned) } else { None };
+                return Ok(S::finish(Response { data, http_status, log_id }));
             }
             Err(error) => with_learned_meta(error, &learned),
         };
@@ -240,7 +295,8 @@ where
         match state.retry.delay(operation, &error, attempt) {
             Some(delay) => {
                 tracing::info!(delay_ms = delay.as_millis() as u64, error = %error, "retrying");
-                tokio::time::sleep(delay).await;
+                // Boxed: a timer is large and only a retry needs one.
+                Box::pin(tokio::time::sleep(delay)).await;
             }
             None => {
                 tracing::debug!(error = %error, "call failed");
@@ -248,6 +304,18 @@ where
             }
         }
     }
+}
+
+/// Rejects a request whose path has an empty parameter (`//`, or a trailing `/`).
+fn checked_path(
+    request: reqwest::Request,
+    operation: &Operation,
+) -> Result<reqwest::Request, progenitor_client::Error<()>> {
+    let path = request.url().path();
+    if path.contains("//") || path.ends_with('/') {
+        return Err(progenitor_client::Error::InvalidRequest(format!("a path parameter of {} is empty", operation.id)));
+    }
+    Ok(request)
 }
 
 /// A body that could not be decoded keeps the status and log id of the answer it came in.
@@ -261,5 +329,90 @@ fn with_learned_meta(error: Error, learned: &Learned) -> Error {
             source,
         },
         other => other,
+    }
+}
+
+/// Percent-encodes a path parameter's value: control characters, non-ASCII bytes, space and
+/// `"#<>?`{}/%` (the set progenitor's generated code encodes). A value with none of them is
+/// borrowed, not copied.
+pub(crate) fn encode_path(value: &str) -> Cow<'_, str> {
+    /// Bit `b` set: printable ASCII byte `b` is written as it is.
+    const KEPT: u128 = {
+        let mut kept = 0u128;
+        let mut byte = 0x20;
+        while byte < 0x7F {
+            if !matches!(byte, b' ' | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'/' | b'%') {
+                kept |= 1 << byte;
+            }
+            byte += 1;
+        }
+        kept
+    };
+    fn escaped(byte: u8) -> bool {
+        byte >= 0x80 || KEPT & (1 << byte) == 0
+    }
+    if !value.bytes().any(escaped) {
+        return Cow::Borrowed(value);
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut encoded = String::with_capacity(value.len() + 16);
+    for byte in value.bytes() {
+        if escaped(byte) {
+            encoded.push('%');
+            encoded.push(char::from(HEX[usize::from(byte >> 4)]));
+            encoded.push(char::from(HEX[usize::from(byte & 0xF)]));
+        } else {
+            encoded.push(char::from(byte));
+        }
+    }
+    Cow::Owned(encoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same encoding as progenitor's, for every ASCII character and some beyond.
+    #[test]
+    fn path_encoding_matches_progenitor() {
+        let mut values: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", char::from(b))).collect();
+        values.extend(["omb_57c9cc7d9a81e27e54c8fabfd02759e7", "", "会议室 1/2", "50%", "x?y#z", "é\u{7f}"].map(String::from));
+        for value in values {
+            assert_eq!(encode_path(&value), progenitor_client::encode_path(&value), "{value:?}");
+        }
+        assert!(matches!(encode_path("omb_57c9cc7d9a81e27e54c8fabfd02759e7"), Cow::Borrowed(_)));
+    }
+}
+
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+    #[tokio::test]
+    async fn print_sizes() {
+        let client = Client::builder().base_url("http://127.0.0.1:9").access_token("t").build().unwrap();
+        let op = &crate::generated::operations::ROOM_LEVEL_GET;
+        let state = &client.inner;
+        let opts = CallOptions::default();
+        let token = state.auth.token(op, opts.access_token.as_ref(), None, &client.client, &client.baseurl);
+        eprintln!("token future {}", std::mem::size_of_val(&token));
+        let limiter = crate::rate_limit::RateLimiter::default();
+        let acq = limiter.acquire(op);
+        eprintln!("acquire future {}", std::mem::size_of_val(&acq));
+        let req = client.client.get("http://127.0.0.1:9/").build().unwrap();
+        eprintln!("request {}", std::mem::size_of_val(&req));
+        let exec = client.client.execute(req);
+        eprintln!("execute future {}", std::mem::size_of_val(&exec));
+        type J = crate::response::Json<crate::types::RoomLevelGetData>;
+        eprintln!("json value {}", std::mem::size_of::<J>());
+        eprintln!("sendresult {}", std::mem::size_of::<SendResult<J>>());
+        eprintln!("error {}", std::mem::size_of::<Error>());
+        eprintln!("learned {}", std::mem::size_of::<Learned>());
+        eprintln!("options {}", std::mem::size_of::<CallOptions>());
+        eprintln!("response {}", std::mem::size_of::<reqwest::Response>());
+        eprintln!("span {}", std::mem::size_of::<tracing::Span>());
+        let whole = client.room_level_get().room_level_id("x").data();
+        eprintln!("whole {}", std::mem::size_of_val(&whole));
+        let sleep = tokio::time::sleep(Duration::from_secs(1));
+        eprintln!("sleep {}", std::mem::size_of_val(&sleep));
     }
 }

@@ -4,6 +4,7 @@ use bytes::BytesMut;
 use progenitor_client::{ByteStream, ResponseValue};
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::download::Download;
 use crate::envelope::{Envelope, ErrorDetail};
@@ -32,23 +33,42 @@ pub struct Response<T> {
     pub log_id: Option<String>,
 }
 
-/// What a generated `send()` returns when its 200 response is `R`.
+/// One attempt's outcome: its 200 answer read as `R`, or what went wrong.
 pub(crate) type SendResult<R> = Result<R, progenitor_client::Error<()>>;
 
-/// A successful (2xx) response as progenitor hands it over, turned into what the caller wants.
+/// How an operation answers with JSON: the envelope around its `data`.
+pub(crate) type Json<T> = ResponseValue<Envelope<T>>;
+
+/// How an operation answers with a file.
+pub(crate) type File = ResponseValue<ByteStream>;
+
+/// A successful (200) answer, read, then turned into what the caller wants.
 pub(crate) trait Decode: Sized {
     /// What the call returns.
     type Data;
     /// Whether the body is streamed to the caller (a file) rather than read whole: such calls
     /// have no total timeout unless the caller sets one.
     const STREAMED: bool = false;
+    /// Reads a 200 answer.
+    fn read(response: reqwest::Response) -> impl Future<Output = SendResult<Self>> + Send;
     /// Unwraps the response, or turns a failure it carries into a typed [`Error`].
     fn decode(self, operation: &'static Operation) -> impl Future<Output = Result<Self::Data, Error>> + Send;
 }
 
 /// A JSON envelope: its `data` when `code` is 0, the typed error otherwise.
-impl<T: Send> Decode for ResponseValue<Envelope<T>> {
+impl<T: DeserializeOwned + Send> Decode for Json<T> {
     type Data = T;
+
+    /// The body, decoded; the headers are moved out of the answer, not copied.
+    async fn read(mut response: reqwest::Response) -> SendResult<Self> {
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let body = response.bytes().await.map_err(progenitor_client::Error::ResponseBodyError)?;
+        match serde_json::from_slice(&body) {
+            Ok(envelope) => Ok(ResponseValue::new(envelope, status, headers)),
+            Err(source) => Err(progenitor_client::Error::InvalidResponsePayload(body, source)),
+        }
+    }
 
     async fn decode(self, operation: &'static Operation) -> Result<T, Error> {
         let status = self.status().as_u16();
@@ -66,9 +86,15 @@ impl<T: Send> Decode for ResponseValue<Envelope<T>> {
 }
 
 /// A file: a [`Download`] streaming the body, unless the server answered with a JSON error body.
-impl Decode for ResponseValue<ByteStream> {
+impl Decode for File {
     type Data = Download;
     const STREAMED: bool = true;
+
+    async fn read(mut response: reqwest::Response) -> SendResult<Self> {
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        Ok(ResponseValue::new(ByteStream::new(Box::pin(response.bytes_stream())), status, headers))
+    }
 
     async fn decode(self, operation: &'static Operation) -> Result<Download, Error> {
         let status = self.status().as_u16();
@@ -91,11 +117,12 @@ impl Decode for ResponseValue<ByteStream> {
     }
 }
 
-/// Decodes what a generated `send()` returned: the caller's data or a typed [`Error`].
+/// Decodes one attempt's outcome: the caller's data or a typed [`Error`].
 pub(crate) async fn decode<R: Decode>(operation: &'static Operation, sent: SendResult<R>) -> Result<R::Data, Error> {
     match sent {
         Ok(response) => response.decode(operation).await,
-        Err(error) => Err(from_progenitor(operation.id, error).await),
+        // Boxed: reading a failure's body is the cold path, its state need not be in every call.
+        Err(error) => Err(Box::pin(from_progenitor(operation.id, error)).await),
     }
 }
 
