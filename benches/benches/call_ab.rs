@@ -42,9 +42,18 @@ fn median(values: &mut [f64]) -> f64 {
 fn main() {
     let args: Vec<usize> =
         std::env::args().skip(1).filter(|a| !a.starts_with("--")).filter_map(|a| a.parse().ok()).collect();
-    let width = args.first().copied().unwrap_or(1);
-    let rounds = args.get(1).copied().unwrap_or(2000);
-    let blocks = args.get(2).copied().unwrap_or(15);
+    match args.as_slice() {
+        [width, rounds, blocks, ..] => run(*width, *rounds, *blocks),
+        // `cargo bench`: both shapes of the call_overhead benchmark.
+        _ => {
+            run(1, 2000, 15);
+            run(64, 40, 15);
+        }
+    }
+}
+
+/// Runs `blocks` alternating blocks of `rounds` rounds of `width` calls and prints the ratios.
+fn run(width: usize, rounds: usize, blocks: usize) {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     if cpus >= 2 {
         pin_to(1); // the server thread inherits this core
@@ -77,7 +86,8 @@ fn main() {
     block(true); // warm-up: connections, caches
     block(false);
     let (mut wall_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
-    let (mut ours_wall, mut theirs_wall, mut ours_cpu, mut theirs_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_wall, mut theirs_wall, mut ours_cpu, mut theirs_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..blocks {
         let (ours, theirs) = if i % 2 == 0 {
             let ours = block(true);

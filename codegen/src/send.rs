@@ -24,7 +24,9 @@ pub fn into_request(method: &mut syn::ImplItemFn, operation: &str) -> Result<()>
     };
     let stmts = std::mem::take(&mut method.block.stmts);
     let rest_text: String = stmts.iter().map(|s| s.to_token_stream().to_string()).collect::<Vec<_>>().join("\n");
-    for expected in ["client . pre (", "client . exec (", "client . post (", "200u16 =>", "_ => Err (Error :: UnexpectedResponse"] {
+    for expected in
+        ["client . pre (", "client . exec (", "client . post (", "200u16 =>", "_ => Err (Error :: UnexpectedResponse"]
+    {
         if !rest_text.contains(expected) {
             return Err(fail(&format!("expected `{expected}` in progenitor's output")));
         }
@@ -103,7 +105,10 @@ fn borrow_parameter(local: &mut syn::Local) {
     if !receiver.path.is_ident(&name) {
         return;
     }
-    if call.method == "map_err" && call.args.len() == 1 && call.args[0].to_token_stream().to_string() == "Error :: InvalidRequest" {
+    if call.method == "map_err"
+        && call.args.len() == 1
+        && call.args[0].to_token_stream().to_string() == "Error :: InvalidRequest"
+    {
         *call = syn::parse_quote!(#name.as_ref().map_err(|e| Error::InvalidRequest(e.clone())));
     } else {
         call.receiver = Box::new(syn::parse_quote!(#name.clone()));

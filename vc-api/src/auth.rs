@@ -347,6 +347,15 @@ impl Auth {
         *self.app_ticket.write().unwrap_or_else(PoisonError::into_inner) = Some(ticket);
     }
 
+    /// The token of a call that needs no lookup: the caller's `explicit` one, or the client's
+    /// fixed one.
+    pub fn ready(&self, explicit: Option<&Secret>) -> Option<(BearerToken, TokenSource)> {
+        match explicit {
+            Some(token) => Some((BearerToken::new(token.clone()), TokenSource::Explicit)),
+            None => self.fixed.clone().map(|fixed| (fixed, TokenSource::Explicit)),
+        }
+    }
+
     /// The token for one call of `operation`.
     pub async fn token(
         &self,

@@ -23,7 +23,7 @@ use crate::auth::{BearerToken, TokenSource};
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
-use crate::response::{self, Decode, LOG_ID, Response, SendResult};
+use crate::response::{self, Decode, LOG_ID, Response};
 use crate::secret::Secret;
 
 /// Per-call options, for [`data_with`](crate::builder::ReserveGet::data_with) on any builder.
@@ -83,12 +83,6 @@ struct Learned {
     status: Option<u16>,
     /// The answer's `X-Tt-Logid` header.
     log_id: Option<HeaderValue>,
-}
-
-impl Learned {
-    fn log_id(&self) -> Option<String> {
-        self.log_id.as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
-    }
 }
 
 /// What a call returns, given the answer's data with its status and log id.
@@ -171,6 +165,10 @@ where
     R: Decode,
     S: Shape<R::Data>,
 {
+    // Out of the call's state: a failed check ends the call before it has a span.
+    if let Err(error) = checked {
+        return Either::Left(futures_util::future::ready(Err(error)));
+    }
     let span = tracing::info_span!(
         "vc_api.call",
         operation = operation.id,
@@ -179,9 +177,9 @@ where
         code = Empty,
         log_id = Empty
     );
-    let call = attempts::<B, R, F, S>(client, operation, options, builder, checked, build, span.clone());
+    let call = attempts::<B, R, F, S>(client, operation, options, builder, build, span.clone());
     // Entering and leaving a span nobody listens to on every poll is measurable per call.
-    if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) }
+    Either::Right(if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) })
 }
 
 /// The attempts of one call, recording what happened on `span`.
@@ -190,7 +188,6 @@ async fn attempts<B, R, F, S>(
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
-    checked: Result<(), Error>,
     build: F,
     current: tracing::Span,
 ) -> Result<S::Output, Error>
@@ -199,7 +196,6 @@ where
     R: Decode,
     S: Shape<R::Data>,
 {
-    checked?;
     let state = &client.inner;
     // JSON calls have a total timeout; downloads only the read timeout, unless the call sets one.
     let wanted = options.timeout.or(if R::STREAMED { None } else { Some(state.timeout) });
@@ -214,10 +210,12 @@ where
         let mut learned = Learned::default();
         // One attempt, written out here rather than in a function of its own: its future would
         // be one more layer moved into this one on every attempt.
-        let sent: SendResult<R> = 'sent: {
+        // Each step's values live in a block of their own that ends before the next await:
+        // a value still in scope is kept in the call's state even after it was moved.
+        let sending = 'build: {
             let mut request = match build(&builder).and_then(|request| checked_path(request, operation)) {
                 Ok(request) => request,
-                Err(error) => break 'sent Err(error),
+                Err(error) => break 'build Err(response::build_error(operation.id, error)),
             };
             if timeout.is_some() {
                 *request.timeout_mut() = timeout;
@@ -225,10 +223,15 @@ where
             if let Some(limiter) = &state.limiter {
                 limiter.acquire(operation).await;
             }
-            let fetched = state
-                .auth
-                .token(operation, options.access_token.as_ref(), options.tenant_key.as_deref(), &client.client, &client.baseurl)
-                .await;
+            let fetched = match state.auth.ready(options.access_token.as_ref()) {
+                Some(token) => Ok(token),
+                // Boxed: fetching or looking up a cached token is a future of its own, larger
+                // than the rest of the call; a fixed or explicit token needs none.
+                None => {
+                    let (explicit, tenant_key) = (options.access_token.as_ref(), options.tenant_key.as_deref());
+                    Box::pin(state.auth.token(operation, explicit, tenant_key, &client.client, &client.baseurl)).await
+                }
+            };
             let (bearer, source) = match fetched {
                 Ok(token) => token,
                 Err(failure) => {
@@ -240,25 +243,33 @@ where
             };
             // Built (and marked sensitive) once per token, not per request.
             let Some(value) = bearer.header.clone() else {
-                break 'sent Err(progenitor_client::Error::InvalidRequest("invalid access token".into()));
+                let message = "the access token contains characters not allowed in a header".to_owned();
+                break 'build Err(Error::InvalidRequest { operation: operation.id, message });
             };
             request.headers_mut().insert(AUTHORIZATION, value);
             learned.token = Some((bearer, source));
-            match client.client.execute(request).await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    learned.status = Some(status);
-                    learned.log_id = response.headers().get(LOG_ID).cloned();
-                    if status == 200 {
-                        R::read(response).await
-                    } else {
-                        Err(progenitor_client::Error::UnexpectedResponse(response))
-                    }
-                }
-                Err(error) => Err(progenitor_client::Error::CommunicationError(error)),
-            }
+            Ok(client.client.execute(request))
         };
-        let error = match response::decode(operation, sent).await {
+        let answer = match sending {
+            Ok(pending) => pending.await.map_err(|source| response::transport_error(operation.id, source)),
+            Err(error) => Err(error),
+        };
+        let receiving = match answer {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                learned.status = Some(status);
+                learned.log_id = response.headers().get(LOG_ID).cloned();
+                if status == 200 { Ok(R::receive(response, operation)) } else { Err(Err(response)) }
+            }
+            Err(error) => Err(Ok(error)),
+        };
+        let received: Result<R::Data, Error> = match receiving {
+            Ok(receive) => receive.await,
+            // Boxed: reading a failure's body is the cold path.
+            Err(Err(response)) => Err(Box::pin(response::failed_response(operation.id, response)).await),
+            Err(Ok(error)) => Err(error),
+        };
+        let error = match received {
             Ok(data) => {
                 let http_status = learned.status.unwrap_or(200);
                 current.record("http_status", http_status).record("code", 0i64);
@@ -269,7 +280,7 @@ where
                 let log_id = if S::LOG_ID { header.map(str::to_owned) } else { None };
                 return Ok(S::finish(Response { data, http_status, log_id }));
             }
-            Err(error) => with_learned_meta(error, &learned),
+            Err(error) => error,
         };
         if let Some(status) = error.http_status() {
             current.record("http_status", status);
@@ -318,38 +329,23 @@ fn checked_path(
     Ok(request)
 }
 
-/// A body that could not be decoded keeps the status and log id of the answer it came in.
-fn with_learned_meta(error: Error, learned: &Learned) -> Error {
-    match error {
-        Error::Decode { operation, status, log_id, body, source } => Error::Decode {
-            operation,
-            status: learned.status.unwrap_or(status),
-            log_id: log_id.or_else(|| learned.log_id()),
-            body,
-            source,
-        },
-        other => other,
-    }
-}
-
 /// Percent-encodes a path parameter's value: control characters, non-ASCII bytes, space and
 /// `"#<>?`{}/%` (the set progenitor's generated code encodes). A value with none of them is
 /// borrowed, not copied.
 pub(crate) fn encode_path(value: &str) -> Cow<'_, str> {
-    /// Bit `b` set: printable ASCII byte `b` is written as it is.
-    const KEPT: u128 = {
-        let mut kept = 0u128;
+    /// Whether each byte is escaped.
+    const ESCAPED: [bool; 256] = {
+        let mut escaped = [true; 256];
         let mut byte = 0x20;
         while byte < 0x7F {
-            if !matches!(byte, b' ' | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'/' | b'%') {
-                kept |= 1 << byte;
-            }
+            escaped[byte] =
+                matches!(byte as u8, b' ' | b'"' | b'#' | b'<' | b'>' | b'?' | b'`' | b'{' | b'}' | b'/' | b'%');
             byte += 1;
         }
-        kept
+        escaped
     };
     fn escaped(byte: u8) -> bool {
-        byte >= 0x80 || KEPT & (1 << byte) == 0
+        ESCAPED[usize::from(byte)]
     }
     if !value.bytes().any(escaped) {
         return Cow::Borrowed(value);
@@ -376,43 +372,12 @@ mod tests {
     #[test]
     fn path_encoding_matches_progenitor() {
         let mut values: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", char::from(b))).collect();
-        values.extend(["omb_57c9cc7d9a81e27e54c8fabfd02759e7", "", "会议室 1/2", "50%", "x?y#z", "é\u{7f}"].map(String::from));
+        values.extend(
+            ["omb_57c9cc7d9a81e27e54c8fabfd02759e7", "", "会议室 1/2", "50%", "x?y#z", "é\u{7f}"].map(String::from),
+        );
         for value in values {
             assert_eq!(encode_path(&value), progenitor_client::encode_path(&value), "{value:?}");
         }
         assert!(matches!(encode_path("omb_57c9cc7d9a81e27e54c8fabfd02759e7"), Cow::Borrowed(_)));
-    }
-}
-
-#[cfg(test)]
-mod size_probe {
-    use super::*;
-    #[tokio::test]
-    async fn print_sizes() {
-        let client = Client::builder().base_url("http://127.0.0.1:9").access_token("t").build().unwrap();
-        let op = &crate::generated::operations::ROOM_LEVEL_GET;
-        let state = &client.inner;
-        let opts = CallOptions::default();
-        let token = state.auth.token(op, opts.access_token.as_ref(), None, &client.client, &client.baseurl);
-        eprintln!("token future {}", std::mem::size_of_val(&token));
-        let limiter = crate::rate_limit::RateLimiter::default();
-        let acq = limiter.acquire(op);
-        eprintln!("acquire future {}", std::mem::size_of_val(&acq));
-        let req = client.client.get("http://127.0.0.1:9/").build().unwrap();
-        eprintln!("request {}", std::mem::size_of_val(&req));
-        let exec = client.client.execute(req);
-        eprintln!("execute future {}", std::mem::size_of_val(&exec));
-        type J = crate::response::Json<crate::types::RoomLevelGetData>;
-        eprintln!("json value {}", std::mem::size_of::<J>());
-        eprintln!("sendresult {}", std::mem::size_of::<SendResult<J>>());
-        eprintln!("error {}", std::mem::size_of::<Error>());
-        eprintln!("learned {}", std::mem::size_of::<Learned>());
-        eprintln!("options {}", std::mem::size_of::<CallOptions>());
-        eprintln!("response {}", std::mem::size_of::<reqwest::Response>());
-        eprintln!("span {}", std::mem::size_of::<tracing::Span>());
-        let whole = client.room_level_get().room_level_id("x").data();
-        eprintln!("whole {}", std::mem::size_of_val(&whole));
-        let sleep = tokio::time::sleep(Duration::from_secs(1));
-        eprintln!("sleep {}", std::mem::size_of_val(&sleep));
     }
 }

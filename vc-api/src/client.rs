@@ -237,8 +237,7 @@ impl ClientBuilder {
                         reqwest::Proxy::all(proxy).map_err(|e| Error::Config(format!("invalid proxy URL: {e}")))?;
                     http = http.proxy(proxy);
                 }
-                let http =
-                    http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+                let http = http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
                 (http, Some(self.timeout))
             }
         };
