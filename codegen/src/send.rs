@@ -111,7 +111,7 @@ fn borrow_parameter(local: &mut syn::Local) {
     {
         *call = syn::parse_quote!(#name.as_ref().map_err(|e| Error::InvalidRequest(e.clone())));
     } else {
-        call.receiver = Box::new(syn::parse_quote!(#name.clone()));
+        *call.receiver = syn::parse_quote!(#name.clone());
     }
 }
 

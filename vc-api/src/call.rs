@@ -165,10 +165,6 @@ where
     R: Decode,
     S: Shape<R::Data>,
 {
-    // Out of the call's state: a failed check ends the call before it has a span.
-    if let Err(error) = checked {
-        return Either::Left(futures_util::future::ready(Err(error)));
-    }
     let span = tracing::info_span!(
         "vc_api.call",
         operation = operation.id,
@@ -177,9 +173,9 @@ where
         code = Empty,
         log_id = Empty
     );
-    let call = attempts::<B, R, F, S>(client, operation, options, builder, build, span.clone());
+    let call = attempts::<B, R, F, S>(client, operation, options, builder, checked, build, span.clone());
     // Entering and leaving a span nobody listens to on every poll is measurable per call.
-    Either::Right(if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) })
+    if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) }
 }
 
 /// The attempts of one call, recording what happened on `span`.
@@ -188,6 +184,7 @@ async fn attempts<B, R, F, S>(
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
+    checked: Result<(), Error>,
     build: F,
     current: tracing::Span,
 ) -> Result<S::Output, Error>
@@ -196,6 +193,7 @@ where
     R: Decode,
     S: Shape<R::Data>,
 {
+    checked?;
     let state = &client.inner;
     // JSON calls have a total timeout; downloads only the read timeout, unless the call sets one.
     let wanted = options.timeout.or(if R::STREAMED { None } else { Some(state.timeout) });
@@ -210,13 +208,16 @@ where
         let mut learned = Learned::default();
         // One attempt, written out here rather than in a function of its own: its future would
         // be one more layer moved into this one on every attempt.
-        // Each step's values live in a block of their own that ends before the next await:
-        // a value still in scope is kept in the call's state even after it was moved.
-        let sending = 'build: {
-            let mut request = match build(&builder).and_then(|request| checked_path(request, operation)) {
+        // One attempt, written out here rather than in a function of its own: its future would
+        // be one more layer moved into this one on every attempt.
+        let received: Result<R::Data, Error> = 'attempt: {
+            let mut request = match build(&builder) {
                 Ok(request) => request,
-                Err(error) => break 'build Err(response::build_error(operation.id, error)),
+                Err(error) => break 'attempt Err(response::build_error(operation.id, error)),
             };
+            if let Err(error) = check_path(&request, operation) {
+                break 'attempt Err(error);
+            }
             if timeout.is_some() {
                 *request.timeout_mut() = timeout;
             }
@@ -244,30 +245,24 @@ where
             // Built (and marked sensitive) once per token, not per request.
             let Some(value) = bearer.header.clone() else {
                 let message = "the access token contains characters not allowed in a header".to_owned();
-                break 'build Err(Error::InvalidRequest { operation: operation.id, message });
+                break 'attempt Err(Error::InvalidRequest { operation: operation.id, message });
             };
             request.headers_mut().insert(AUTHORIZATION, value);
             learned.token = Some((bearer, source));
-            Ok(client.client.execute(request))
-        };
-        let answer = match sending {
-            Ok(pending) => pending.await.map_err(|source| response::transport_error(operation.id, source)),
-            Err(error) => Err(error),
-        };
-        let receiving = match answer {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                learned.status = Some(status);
-                learned.log_id = response.headers().get(LOG_ID).cloned();
-                if status == 200 { Ok(R::receive(response, operation)) } else { Err(Err(response)) }
+            match client.client.execute(request).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    learned.status = Some(status);
+                    learned.log_id = response.headers().get(LOG_ID).cloned();
+                    if status == 200 {
+                        R::receive(response, operation).await
+                    } else {
+                        // Boxed: reading a failure's body is the cold path.
+                        Err(Box::pin(response::failed_response(operation.id, response)).await)
+                    }
+                }
+                Err(source) => Err(response::transport_error(operation.id, source)),
             }
-            Err(error) => Err(Ok(error)),
-        };
-        let received: Result<R::Data, Error> = match receiving {
-            Ok(receive) => receive.await,
-            // Boxed: reading a failure's body is the cold path.
-            Err(Err(response)) => Err(Box::pin(response::failed_response(operation.id, response)).await),
-            Err(Ok(error)) => Err(error),
         };
         let error = match received {
             Ok(data) => {
@@ -318,15 +313,13 @@ where
 }
 
 /// Rejects a request whose path has an empty parameter (`//`, or a trailing `/`).
-fn checked_path(
-    request: reqwest::Request,
-    operation: &Operation,
-) -> Result<reqwest::Request, progenitor_client::Error<()>> {
+fn check_path(request: &reqwest::Request, operation: &Operation) -> Result<(), Error> {
     let path = request.url().path();
     if path.contains("//") || path.ends_with('/') {
-        return Err(progenitor_client::Error::InvalidRequest(format!("a path parameter of {} is empty", operation.id)));
+        let message = format!("a path parameter of {} is empty", operation.id);
+        return Err(Error::InvalidRequest { operation: operation.id, message });
     }
-    Ok(request)
+    Ok(())
 }
 
 /// Percent-encodes a path parameter's value: control characters, non-ASCII bytes, space and

@@ -164,7 +164,9 @@ struct RawCall<'a> {
 }
 
 impl RawCall<'_> {
-    /// Builds one attempt's request, as a generated builder's `request()` does.
+    /// Builds one attempt's request, as a generated builder's `request()` does (and with its
+    /// error type, progenitor's).
+    #[allow(clippy::result_large_err)]
     fn build(&self) -> Result<reqwest::Request, progenitor_client::Error<()>> {
         let operation = self.operation;
         let method = reqwest::Method::from_bytes(operation.method.as_bytes()).map_err(|_| {

@@ -60,39 +60,32 @@ pub(crate) trait Decode {
 impl<T: DeserializeOwned + Send> Decode for Json<T> {
     type Data = T;
 
-    fn receive(
-        mut response: reqwest::Response,
-        operation: &'static Operation,
-    ) -> impl Future<Output = Result<T, Error>> + Send {
+    async fn receive(mut response: reqwest::Response, operation: &'static Operation) -> Result<T, Error> {
         let status = response.status().as_u16();
         // Moved out, not copied; read only for a failure.
         let headers = std::mem::take(response.headers_mut());
-        // Not an `async fn`: its future would hold the response beside the body's future.
-        let body = response.bytes();
-        async move {
-            let body = match body.await {
-                Ok(body) => body,
-                Err(source) => return Err(transport_error(operation.id, source)),
-            };
-            let envelope: Envelope<T> = match serde_json::from_slice(&body) {
-                Ok(envelope) => envelope,
-                Err(source) => {
-                    let (log_id, body) = (log_id(&headers), truncated_body(&body));
-                    return Err(Error::Decode { operation: operation.id, status, log_id, body, source });
-                }
-            };
-            match envelope.data {
-                Some(data) if envelope.code == 0 => Ok(data),
-                _ => Err(api_error(
-                    operation.id,
-                    status,
-                    log_id(&headers),
-                    retry_after(&headers),
-                    envelope.code,
-                    envelope.msg,
-                    envelope.error,
-                )),
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(source) => return Err(transport_error(operation.id, source)),
+        };
+        let envelope: Envelope<T> = match serde_json::from_slice(&body) {
+            Ok(envelope) => envelope,
+            Err(source) => {
+                let (log_id, body) = (log_id(&headers), truncated_body(&body));
+                return Err(Error::Decode { operation: operation.id, status, log_id, body, source });
             }
+        };
+        match envelope.data {
+            Some(data) if envelope.code == 0 => Ok(data),
+            _ => Err(api_error(
+                operation.id,
+                status,
+                log_id(&headers),
+                retry_after(&headers),
+                envelope.code,
+                envelope.msg,
+                envelope.error,
+            )),
         }
     }
 }
