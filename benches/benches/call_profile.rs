@@ -8,8 +8,9 @@
 //! ROUNDS=200 valgrind --tool=callgrind target/release/deps/call_profile-<hash> vc 1
 //! ```
 //!
-//! Arguments: `vc` or `baseline`, then the calls per round (default 1). `cargo bench` runs
-//! both with 1 and 64 and prints the allocation counts.
+//! Arguments: `vc` or `baseline`, then the calls per round (default 1); or `sizes`, which prints
+//! the size of one call's future for both. `cargo bench` runs both with 1 and 64 and prints the
+//! allocation counts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +72,18 @@ fn main() {
     let server = ApiServer::start();
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
     match args.first().map(String::as_str) {
+        Some("sizes") => {
+            let url = server.url().to_owned();
+            let client = vc_api_client(&url);
+            let http = baseline::http_client();
+            let ours = client.room_level_get().room_level_id(ROOM_LEVEL_ID).data();
+            let theirs = baseline::room_level_get(&http, &url, TOKEN, ROOM_LEVEL_ID);
+            println!(
+                "call_profile: the future of one call is {} bytes with vc-api, {} bytes by hand",
+                std::mem::size_of_val(&ours),
+                std::mem::size_of_val(&theirs)
+            );
+        }
         Some(which @ ("vc" | "baseline")) => {
             let width = args.get(1).and_then(|w| w.parse().ok()).unwrap_or(1);
             let per_call = profile(&server, which == "vc", width, rounds);

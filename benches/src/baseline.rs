@@ -113,11 +113,13 @@ pub struct RoomStatus {
     pub status: Option<bool>,
 }
 
-/// A reqwest client set up as vc-api sets up its own (timeouts, user agent).
+/// A reqwest client set up as vc-api sets up its own: the same total, connect and read (idle)
+/// timeouts (vc-api's defaults), a user agent.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(std::time::Duration::from_secs(30))
         .user_agent("baseline/0.1")
         .build()
         .expect("reqwest client builds")

@@ -1,8 +1,9 @@
 //! The finishing pass over progenitor's and typify's builders, done on the syntax tree of the
 //! generated client (never on the committed file):
 //! - one public way to send: progenitor's raw `send()` (no token, retries, envelope check or
-//!   tracing) becomes crate-private, so `.data()` and its siblings are what users call; the
-//!   builders' constructors too (`client.<operation>()` is the way to get one);
+//!   tracing) becomes the crate-private `request(&self)`, which only builds the request
+//!   ([`crate::send`]), so `.data()` and its siblings are what users call; the builders'
+//!   constructors are crate-private too (`client.<operation>()` is the way to get one);
 //! - every setter of every request builder and body builder is documented from the spec: the
 //!   parameter's or field's description, whether it is required, its documented length, range or
 //!   pattern, its enum values, its default and the spec's example;
@@ -240,9 +241,10 @@ fn refine_request_builders(items: &mut [syn::Item], spec: &Spec<'_>) -> Result<(
                             set_doc(&mut method.attrs, &doc);
                         }
                         "send" => {
+                            crate::send::into_request(method, &op.id)?;
                             method.vis = crate_private();
-                            let doc = "Sends the request as progenitor builds it, without the runtime; only the \
-                                       runtime's `data_with` calls it.";
+                            let doc = "Checks the parameters and builds the request, without the access token: the \
+                                       runtime's `data_with` sends it, once per attempt.";
                             set_doc(&mut method.attrs, doc);
                         }
                         "body" => {

@@ -22,6 +22,7 @@ pub mod operations;
 pub mod progenitor_view;
 pub mod ranges;
 pub mod render;
+pub mod send;
 pub mod settings;
 
 use std::path::Path;

@@ -162,14 +162,26 @@ fn meta_impl(op: &OperationModel) -> TokenStream {
          (`X-Tt-Logid`) of the answer that carried the data of `{}`.",
         op.id
     );
+    let answer = answer_type(op);
+    let range_checks = crate::ranges::checks(&op.ranges, &quote!(&crate::generated::operations::#constant));
     quote! {
         impl #builder<'_> {
             #[doc = #doc]
-            pub async fn data_with_meta(self, options: crate::CallOptions) -> Result<crate::Response<#data>, crate::Error> {
-                let client = self.client;
-                crate::call::execute_with_meta(client, &crate::generated::operations::#constant, options, self, |builder| builder.send()).await
+            pub fn data_with_meta(self, options: crate::CallOptions) -> impl ::std::future::Future<Output = Result<crate::Response<#data>, crate::Error>> + Send {
+                let checked = #range_checks;
+                crate::call::execute_with_meta::<_, #answer, _>(self.client, &crate::generated::operations::#constant, options, self, checked, Self::request)
             }
         }
+    }
+}
+
+/// How the runtime reads the answer of `op`: a JSON envelope around `data`, or a file.
+fn answer_type(op: &OperationModel) -> TokenStream {
+    if op.file_download {
+        quote!(crate::response::File)
+    } else {
+        let data = data_type(op);
+        quote!(crate::response::Json<#data>)
     }
 }
 
@@ -188,14 +200,7 @@ fn data_type(op: &OperationModel) -> TokenStream {
 fn data_impl(op: &OperationModel) -> TokenStream {
     let builder = format_ident!("{}", op.id.to_upper_camel_case());
     let constant = format_ident!("{}", op.id.to_uppercase());
-    let data = match &op.data_schema {
-        _ if op.file_download => quote!(crate::Download),
-        Some(name) => {
-            let ident = format_ident!("{}", name);
-            quote!(types::#ident)
-        }
-        None => quote!(::serde_json::Value),
-    };
+    let data = data_type(op);
     let doc = format!(
         "Sends `{}` and returns the response's `data`.\n\n\
          Fails with [`crate::Error`] when the request is invalid (before anything is sent), \
@@ -209,18 +214,20 @@ fn data_impl(op: &OperationModel) -> TokenStream {
         op.id
     );
     let range_checks = crate::ranges::checks(&op.ranges, &quote!(&crate::generated::operations::#constant));
+    let answer = answer_type(op);
+    // Plain functions returning the runtime's future, not `async fn`s around it: every async
+    // layer would move the whole call's state once more per call.
     quote! {
         impl #builder<'_> {
             #[doc = #doc]
-            pub async fn data(self) -> Result<#data, crate::Error> {
-                self.data_with(crate::CallOptions::default()).await
+            pub fn data(self) -> impl ::std::future::Future<Output = Result<#data, crate::Error>> + Send {
+                self.data_with(crate::CallOptions::default())
             }
 
             #[doc = #doc_with]
-            pub async fn data_with(self, options: crate::CallOptions) -> Result<#data, crate::Error> {
-                #range_checks
-                let client = self.client;
-                crate::call::execute(client, &crate::generated::operations::#constant, options, self, |builder| builder.send()).await
+            pub fn data_with(self, options: crate::CallOptions) -> impl ::std::future::Future<Output = Result<#data, crate::Error>> + Send {
+                let checked = #range_checks;
+                crate::call::execute::<_, #answer, _>(self.client, &crate::generated::operations::#constant, options, self, checked, Self::request)
             }
         }
     }

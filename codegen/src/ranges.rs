@@ -50,8 +50,9 @@ pub fn param_ranges(api: &OpenAPI, op: &openapiv3::Operation) -> Vec<ParamRange>
     out
 }
 
-/// The statements at the start of `.data_with()` that reject an out-of-range parameter with
-/// `Error::InvalidRequest`. `operation` is the path of the operation's table entry.
+/// The expression in `.data_with()` and `.data_with_meta()` that is `Ok(())`, or
+/// `Error::InvalidRequest` for the first out-of-range parameter. `operation` is the path of the
+/// operation's table entry.
 pub fn checks(ranges: &[ParamRange], operation: &TokenStream) -> TokenStream {
     let checks = ranges.iter().map(|range| {
         let field = crate::operations::field_ident(&range.name);
@@ -62,10 +63,11 @@ pub fn checks(ranges: &[ParamRange], operation: &TokenStream) -> TokenStream {
         };
         let (minimum, maximum) = (bound(range.minimum), bound(range.maximum));
         quote! {
-            if let Ok(value) = &self.#field {
-                crate::range::check(#operation, #name, value, #minimum, #maximum)?;
-            }
+            .and_then(|()| match &self.#field {
+                Ok(value) => crate::range::check(#operation, #name, value, #minimum, #maximum),
+                Err(_) => Ok(()),
+            })
         }
     });
-    quote!(#(#checks)*)
+    quote!(Ok::<(), crate::Error>(()) #(#checks)*)
 }

@@ -35,7 +35,10 @@ fn minimal_fixture_snapshots() {
 fn minimal_fixture_uses_runtime_types() {
     let files = generate_fixture("minimal");
     let client = output(&files, codegen::paths::CLIENT);
-    assert!(client.contains("::vc_api::Envelope<::vc_api::types::ThingGetData>"), "envelope swapped in");
+    assert!(client.contains("crate::response::Json<types::ThingGetData>"), "the runtime reads the envelope");
+    assert!(!client.contains("api-version"), "no `api-version` header is built");
+    assert!(!client.contains("async fn send"), "progenitor's send() is cut down to building the request");
+    assert!(client.contains("fn request(&self) -> Result<::reqwest::Request, Error<()>>"), "built by reference");
     assert!(client.contains("::vc_api::types::ThingStatus"), "open enum swapped in");
     assert!(!client.contains("pub enum ThingStatus"), "typify's closed enum is not generated");
     assert!(!client.contains("NonZero"), "integer bounds do not turn into NonZero types");

@@ -166,7 +166,8 @@ impl Slot {
                 if let (Found::Fresh(newer), _) = self.look() {
                     return Ok(newer);
                 }
-                match self.fetch_and_store(margin, fetch).await {
+                // Boxed: a fetch is rare, and its state would otherwise be part of every call's.
+                match Box::pin(self.fetch_and_store(margin, fetch)).await {
                     Ok(newer) => Ok(newer),
                     Err(failure) => {
                         tracing::warn!(error = %failure, "refreshing the access token failed; the current one is still valid");
@@ -185,7 +186,7 @@ impl Slot {
                 if let Some(failure) = self.recent_failure(seen) {
                     return Err(failure);
                 }
-                self.fetch_and_store(margin, fetch).await
+                Box::pin(self.fetch_and_store(margin, fetch)).await
             }
         }
     }
@@ -367,6 +368,15 @@ impl Auth {
     /// Stores the latest `app_ticket` (from the `app_ticket` event).
     pub fn set_app_ticket(&self, ticket: Secret) {
         *self.app_ticket.write().unwrap_or_else(PoisonError::into_inner) = Some(ticket);
+    }
+
+    /// The token of a call that needs no lookup: the caller's `explicit` one, or the client's
+    /// fixed one.
+    pub fn ready(&self, explicit: Option<&Secret>) -> Option<(BearerToken, TokenSource)> {
+        match explicit {
+            Some(token) => Some((BearerToken::new(token.clone()), TokenSource::Explicit)),
+            None => self.fixed.clone().map(|fixed| (fixed, TokenSource::Explicit)),
+        }
     }
 
     /// The token for one call of `operation`.

@@ -1,26 +1,19 @@
-//! Building a [`Client`]: domain, credentials, retries, rate limit, timeouts, proxy, TLS; and
-//! the hook that puts the access token on every request.
+//! Building a [`Client`]: domain, credentials, retries, rate limit, timeouts, proxy, TLS. The
+//! access token goes on each request in `call.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use progenitor_client::{ClientHooks, OperationInfo};
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::header::HeaderValue;
 
 use crate::auth::{Auth, Credentials};
-use crate::call::ATTEMPT;
 use crate::error::Error;
 use crate::generated::client::Client;
-use crate::operation::Operation;
 use crate::rate_limit::{Limiter, LocalRateBudget, RateBudget, RateLimit};
-use crate::response::LOG_ID;
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use crate::token_store::{LocalTokenStore, TokenStore};
-
-/// The header progenitor adds from the spec's `info.version`; the Feishu API has none.
-const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 
 /// Where the API lives. A token issued by one domain is rejected by the other.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +47,10 @@ pub struct ClientState {
     pub(crate) limiter: Option<Arc<Limiter>>,
     /// Total time allowed for one JSON call (sending it and reading its whole answer).
     pub(crate) timeout: Duration,
+    /// The total timeout the HTTP client applies to every request by itself: the JSON call
+    /// timeout when the builder made the client, none for one given with
+    /// [`ClientBuilder::http_client`].
+    pub(crate) http_timeout: Option<Duration>,
 }
 
 /// Configures and builds a [`Client`].
@@ -283,13 +280,14 @@ impl ClientBuilder {
             HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                 .map_err(|_| Error::Config("the access token contains characters not allowed in a header".into()))?;
         }
-        let http = match self.http {
-            Some(http) => http,
+        let (http, http_timeout) = match self.http {
+            Some(http) => (http, None),
             None => {
                 install_tls_provider();
-                // No total timeout on the client: it would cut off large downloads. JSON calls
-                // get theirs per request (see `ClientState::timeout`).
+                // The JSON call timeout is the client's, so that a JSON call needs no timeout of
+                // its own; a download, which must not be cut off by it, sets a longer one.
                 let mut http = reqwest::Client::builder()
+                    .timeout(self.timeout)
                     .connect_timeout(self.connect_timeout)
                     .read_timeout(self.read_timeout)
                     .user_agent(concat!("vc-api-rust/", env!("CARGO_PKG_VERSION")));
@@ -298,7 +296,8 @@ impl ClientBuilder {
                         reqwest::Proxy::all(proxy).map_err(|e| Error::Config(format!("invalid proxy URL: {e}")))?;
                     http = http.proxy(proxy);
                 }
-                http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?
+                let http = http.build().map_err(|e| Error::Config(format!("cannot set up the HTTP client: {e}")))?;
+                (http, Some(self.timeout))
             }
         };
         #[allow(unused_mut)]
@@ -331,7 +330,8 @@ impl ClientBuilder {
             self.timeout,
             token_store.unwrap_or_else(|| Arc::new(LocalTokenStore)),
         );
-        let state = ClientState { auth: Arc::new(auth), retry: self.retry, limiter, timeout: self.timeout };
+        let state =
+            ClientState { auth: Arc::new(auth), retry: self.retry, limiter, timeout: self.timeout, http_timeout };
         Ok(Client::from_parts(&base_url, http, state))
     }
 }
@@ -380,92 +380,7 @@ impl Client {
     }
 }
 
-impl ClientHooks<ClientState> for Client {
-    /// Runs on the built request, so only once its parameters have been checked: checks the
-    /// path, sets the timeout, waits for the rate limiter and puts the access token on it.
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
-        let path = request.url().path();
-        if path.contains("//") || path.ends_with('/') {
-            return Err(progenitor_client::Error::InvalidRequest(format!(
-                "a path parameter of {} is empty",
-                info.operation_id
-            )));
-        }
-        // progenitor adds the spec's `info.version` as `api-version`; the Feishu API has no such
-        // header, so it is not sent.
-        request.headers_mut().remove(API_VERSION);
-        // Calls made through `data()` describe themselves in `ATTEMPT`; a bare `send()` is
-        // treated as a JSON call with default options.
-        let (operation, explicit, tenant_key, timeout) =
-            match ATTEMPT.try_with(|a| (a.operation, a.access_token.clone(), a.tenant_key.clone(), a.timeout)) {
-                Ok(context) => context,
-                Err(_) => {
-                    let operation = Operation::find(info.operation_id).ok_or_else(|| {
-                        progenitor_client::Error::Custom(format!("unknown operation {}", info.operation_id))
-                    })?;
-                    (operation, None, None, Some(self.inner.timeout))
-                }
-            };
-        if timeout.is_some() {
-            *request.timeout_mut() = timeout;
-        }
-        if let Some(limiter) = &self.inner.limiter
-            && let Some(grant) = limiter.acquire(operation.id).await
-        {
-            // Handed back in `post`, once the answer has come (a bare `send()` has nowhere to
-            // keep it: its place counts as the budget counts unanswered requests).
-            let _ = ATTEMPT.try_with(|a| a.learned.borrow_mut().grant = Some(grant));
-        }
-        if request.headers().contains_key(AUTHORIZATION) {
-            return Ok(());
-        }
-        let fetched = self
-            .inner
-            .auth
-            .token(operation, explicit.as_ref(), tenant_key.as_deref(), &self.client, &self.baseurl)
-            .await;
-        let (bearer, source) = match fetched {
-            Ok(token) => token,
-            Err(failure) => {
-                let error = failure.into_error(operation.id);
-                let message = error.to_string();
-                // A call made through `data()` gets the typed error; a bare `send()` its text.
-                let _ = ATTEMPT.try_with(|a| a.learned.borrow_mut().token_error = Some(error));
-                return Err(progenitor_client::Error::Custom(message));
-            }
-        };
-        // Built (and marked sensitive) once per token, not per request.
-        let value = bearer
-            .header
-            .clone()
-            .ok_or_else(|| progenitor_client::Error::InvalidRequest("invalid access token".into()))?;
-        request.headers_mut().insert(AUTHORIZATION, value);
-        let _ = ATTEMPT.try_with(|a| a.learned.borrow_mut().token = Some((bearer, source)));
-        Ok(())
-    }
-
-    /// Notes the answer's status and log id for the call's result and span.
-    async fn post<E>(
-        &self,
-        result: &reqwest::Result<reqwest::Response>,
-        _info: &OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
-        if let Ok(response) = result {
-            let _ = ATTEMPT.try_with(|a| {
-                let mut learned = a.learned.borrow_mut();
-                learned.status = Some(response.status().as_u16());
-                learned.log_id = response.headers().get(LOG_ID).cloned();
-            });
-        }
-        if let Some(limiter) = &self.inner.limiter
-            && let Some(grant) = ATTEMPT.try_with(|a| a.learned.borrow_mut().grant.take()).ok().flatten()
-        {
-            limiter.budget.answered(grant).await;
-        }
-        Ok(())
-    }
-}
+/// progenitor's generated client asks for hooks; it sends nothing itself (its `send()` is cut
+/// down to building the request, see `codegen/src/send.rs`), so they are never called: the
+/// runtime in `call.rs` takes the rate-limit slot and puts the token on each request.
+impl progenitor_client::ClientHooks<ClientState> for Client {}

@@ -16,15 +16,14 @@
 //! # Ok(()) }
 //! ```
 
-use progenitor_client::{ByteStream, ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::header::{ACCEPT, HeaderValue};
 
 use crate::call::{self, CallOptions};
 use crate::download::Download;
-use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
+use crate::response::{File, Json};
 
 /// The parameters and body of one untyped call. Values are sent as given: checking them
 /// against the spec is the server's job.
@@ -98,7 +97,7 @@ impl RawRequest {
             match value {
                 Some(value) if !value.is_empty() => {
                     path.push_str(&rest[..start]);
-                    path.push_str(&progenitor_client::encode_path(value));
+                    path.push_str(&call::encode_path(value));
                 }
                 Some(_) => return Err(invalid(format!("path parameter {name} is empty"))),
                 None => return Err(invalid(format!("path parameter {name} is missing"))),
@@ -136,17 +135,8 @@ impl Client {
         options: CallOptions,
     ) -> Result<serde_json::Value, Error> {
         let url = format!("{}{}", self.baseurl, request.path(operation)?);
-        let attempt = |request: RawRequest| {
-            let url = url.as_str();
-            async move {
-                let response = send(self, operation, url, &request, Some("application/json")).await?;
-                match response.status().as_u16() {
-                    200 => ResponseValue::<Envelope<serde_json::Value>>::from_response(response).await,
-                    _ => Err(progenitor_client::Error::UnexpectedResponse(response)),
-                }
-            }
-        };
-        call::execute(self, operation, options, request, attempt).await
+        let call = RawCall { client: self, operation, url, request, accept: Some("application/json") };
+        call::execute::<_, Json<serde_json::Value>, _>(self, operation, options, call, Ok(()), RawCall::build).await
     }
 
     /// Calls an operation whose answer is a file (`export_download`) with untyped parameters;
@@ -158,47 +148,39 @@ impl Client {
         options: CallOptions,
     ) -> Result<Download, Error> {
         let url = format!("{}{}", self.baseurl, request.path(operation)?);
-        let attempt = |request: RawRequest| {
-            let url = url.as_str();
-            async move {
-                let response = send(self, operation, url, &request, None).await?;
-                match response.status().as_u16() {
-                    200 => Ok(ResponseValue::<ByteStream>::stream(response)),
-                    _ => Err(progenitor_client::Error::UnexpectedResponse(response)),
-                }
-            }
-        };
-        call::execute(self, operation, options, request, attempt).await
+        let call = RawCall { client: self, operation, url, request, accept: None };
+        call::execute::<_, File, _>(self, operation, options, call, Ok(()), RawCall::build).await
     }
 }
 
-/// Builds and sends one attempt, with the same headers and hooks as a generated `send()`.
-async fn send(
-    client: &Client,
+/// One untyped call: what each of its attempts is built from.
+struct RawCall<'a> {
+    client: &'a Client,
     operation: &'static Operation,
-    url: &str,
-    request: &RawRequest,
+    /// The base URL and the path, its parameters substituted.
+    url: String,
+    request: RawRequest,
     accept: Option<&'static str>,
-) -> Result<reqwest::Response, progenitor_client::Error<()>> {
-    let method = reqwest::Method::from_bytes(operation.method.as_bytes())
-        .map_err(|_| progenitor_client::Error::InvalidRequest(format!("unusable HTTP method {}", operation.method)))?;
-    let mut builder = client
-        .client
-        .request(method, url)
-        .header("api-version", HeaderValue::from_static(<Client as ClientInfo<crate::ClientState>>::api_version()))
-        .query(&request.query);
-    if let Some(accept) = accept {
-        builder = builder.header(ACCEPT, HeaderValue::from_static(accept));
+}
+
+impl RawCall<'_> {
+    /// Builds one attempt's request, as a generated builder's `request()` does (and with its
+    /// error type, progenitor's).
+    #[allow(clippy::result_large_err)]
+    fn build(&self) -> Result<reqwest::Request, progenitor_client::Error<()>> {
+        let operation = self.operation;
+        let method = reqwest::Method::from_bytes(operation.method.as_bytes()).map_err(|_| {
+            progenitor_client::Error::InvalidRequest(format!("unusable HTTP method {}", operation.method))
+        })?;
+        let mut builder = self.client.client.request(method, &self.url).query(&self.request.query);
+        if let Some(accept) = self.accept {
+            builder = builder.header(ACCEPT, HeaderValue::from_static(accept));
+        }
+        if let Some(body) = &self.request.body {
+            builder = builder.json(body);
+        }
+        Ok(builder.build()?)
     }
-    if let Some(body) = &request.body {
-        builder = builder.json(body);
-    }
-    let mut built = builder.build()?;
-    let info = OperationInfo { operation_id: operation.id };
-    client.pre(&mut built, &info).await?;
-    let result = client.exec(built, &info).await;
-    client.post(&result, &info).await?;
-    Ok(result?)
 }
 
 #[cfg(test)]

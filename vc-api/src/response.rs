@@ -1,9 +1,13 @@
 //! Turns what a generated `send()` returns into `data` or a typed [`Error`].
 
+use std::marker::PhantomData;
+
 use bytes::BytesMut;
-use progenitor_client::{ByteStream, ResponseValue};
+
+use progenitor_client::ByteStream;
 use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::download::Download;
 use crate::envelope::{Envelope, ErrorDetail};
@@ -32,70 +36,82 @@ pub struct Response<T> {
     pub log_id: Option<String>,
 }
 
-/// What a generated `send()` returns when its 200 response is `R`.
-pub(crate) type SendResult<R> = Result<R, progenitor_client::Error<()>>;
+/// How an operation answers with JSON: the envelope around its `data`, a `T`.
+pub(crate) struct Json<T>(PhantomData<fn() -> T>);
 
-/// A successful (2xx) response as progenitor hands it over, turned into what the caller wants.
-pub(crate) trait Decode: Sized {
+/// How an operation answers with a file.
+pub(crate) struct File;
+
+/// A successful (200) answer turned into what the caller wants.
+pub(crate) trait Decode {
     /// What the call returns.
     type Data;
     /// Whether the body is streamed to the caller (a file) rather than read whole: such calls
     /// have no total timeout unless the caller sets one.
     const STREAMED: bool = false;
-    /// Unwraps the response, or turns a failure it carries into a typed [`Error`].
-    fn decode(self, operation: &'static Operation) -> impl Future<Output = Result<Self::Data, Error>> + Send;
+    /// Reads and unwraps a 200 answer, or turns the failure it carries into a typed [`Error`].
+    fn receive(
+        response: reqwest::Response,
+        operation: &'static Operation,
+    ) -> impl Future<Output = Result<Self::Data, Error>> + Send;
 }
 
 /// A JSON envelope: its `data` when `code` is 0, the typed error otherwise.
-impl<T: Send> Decode for ResponseValue<Envelope<T>> {
+impl<T: DeserializeOwned + Send> Decode for Json<T> {
     type Data = T;
 
-    async fn decode(self, operation: &'static Operation) -> Result<T, Error> {
-        let status = self.status().as_u16();
-        // The headers are read only for a failure: a success returns `data` alone.
-        let (log_id, retry_after) = match &self.data {
-            Some(_) if self.code == 0 => (None, None),
-            _ => (log_id(self.headers()), retry_after(self.headers())),
+    async fn receive(mut response: reqwest::Response, operation: &'static Operation) -> Result<T, Error> {
+        let status = response.status().as_u16();
+        // Moved out, not copied; read only for a failure.
+        let headers = std::mem::take(response.headers_mut());
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(source) => return Err(transport_error(operation.id, source)),
         };
-        let envelope = self.into_inner();
+        let envelope: Envelope<T> = match serde_json::from_slice(&body) {
+            Ok(envelope) => envelope,
+            Err(source) => {
+                let (log_id, body) = (log_id(&headers), truncated_body(&body));
+                return Err(Error::Decode { operation: operation.id, status, log_id, body, source });
+            }
+        };
         match envelope.data {
             Some(data) if envelope.code == 0 => Ok(data),
-            _ => Err(api_error(operation.id, status, log_id, retry_after, envelope.code, envelope.msg, envelope.error)),
+            _ => Err(api_error(
+                operation.id,
+                status,
+                log_id(&headers),
+                retry_after(&headers),
+                envelope.code,
+                envelope.msg,
+                envelope.error,
+            )),
         }
     }
 }
 
 /// A file: a [`Download`] streaming the body, unless the server answered with a JSON error body.
-impl Decode for ResponseValue<ByteStream> {
+impl Decode for File {
     type Data = Download;
     const STREAMED: bool = true;
 
-    async fn decode(self, operation: &'static Operation) -> Result<Download, Error> {
-        let status = self.status().as_u16();
-        let headers = self.headers().clone();
+    async fn receive(mut response: reqwest::Response, operation: &'static Operation) -> Result<Download, Error> {
+        let status = response.status().as_u16();
+        let headers = std::mem::take(response.headers_mut());
         let is_json = headers
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim_start().starts_with("application/json"));
-        let stream = self.into_inner();
+        let mut stream = Box::pin(response.bytes_stream());
         if !is_json {
-            return Ok(Download::new(operation.id, &headers, stream));
+            return Ok(Download::new(operation.id, &headers, ByteStream::new(stream)));
         }
         // A JSON body where a file was expected is a failure reported with HTTP 200.
-        let mut stream = stream.into_inner();
         let body = match read_prefix(&mut stream).await {
             Ok(body) => body,
             Err(source) => return Err(transport_error(operation.id, source)),
         };
         Err(failure_from_body(operation.id, status, &headers, &body))
-    }
-}
-
-/// Decodes what a generated `send()` returned: the caller's data or a typed [`Error`].
-pub(crate) async fn decode<R: Decode>(operation: &'static Operation, sent: SendResult<R>) -> Result<R::Data, Error> {
-    match sent {
-        Ok(response) => response.decode(operation).await,
-        Err(error) => Err(from_progenitor(operation.id, error).await),
     }
 }
 
@@ -151,25 +167,14 @@ fn api_error(
     }))
 }
 
-/// Maps progenitor's error to ours, reading the body of unexpected (non-200) responses.
-pub(crate) async fn from_progenitor(operation: &'static str, error: progenitor_client::Error<()>) -> Error {
+/// Maps an error of building a request (a generated builder's parameter checks, reqwest's
+/// builder) to ours.
+pub(crate) fn build_error(operation: &'static str, error: progenitor_client::Error<()>) -> Error {
     use progenitor_client::Error as P;
     match error {
         P::InvalidRequest(message) | P::Custom(message) => Error::InvalidRequest { operation, message },
-        P::CommunicationError(source) | P::ResponseBodyError(source) | P::InvalidUpgrade(source) => {
-            transport_error(operation, source)
-        }
-        P::InvalidResponsePayload(bytes, source) => {
-            Error::Decode { operation, status: 200, log_id: None, body: truncated_body(&bytes), source }
-        }
-        P::UnexpectedResponse(response) => failed_response(operation, response).await,
-        P::ErrorResponse(response) => Error::Http {
-            operation,
-            status: response.status().as_u16(),
-            log_id: log_id(response.headers()),
-            body: String::new(),
-            retry_after: retry_after(response.headers()),
-        },
+        P::CommunicationError(source) => transport_error(operation, source),
+        other => Error::InvalidRequest { operation, message: other.to_string() },
     }
 }
 
@@ -200,7 +205,7 @@ struct FailureBody {
 
 /// Decodes a non-200 response: a Feishu error body becomes [`Error::Api`], anything else
 /// [`Error::Http`]. At most a small prefix of the body is read.
-async fn failed_response(operation: &'static str, response: reqwest::Response) -> Error {
+pub(crate) async fn failed_response(operation: &'static str, response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let mut stream = Box::pin(response.bytes_stream());

@@ -319,9 +319,12 @@ fn print_report(target: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench [--report-only] [criterion arguments]`.
+/// `cargo xtask bench [--report-only | --callgrind] [criterion arguments]`.
 pub fn bench_task(args: &[String]) -> anyhow::Result<()> {
     let target = target_dir()?;
+    if args.iter().any(|a| a == "--callgrind") {
+        return callgrind_task(&target);
+    }
     let report_only = args.iter().any(|a| a == "--report-only");
     if !report_only {
         let extra: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -336,6 +339,67 @@ pub fn bench_task(args: &[String]) -> anyhow::Result<()> {
         run(&mut memory)?;
     }
     print_report(&target)
+}
+
+/// Rounds of calls per callgrind run, by calls per round: enough that start-up is subtracted
+/// away, few enough for valgrind's pace.
+const CALLGRIND_ROUNDS: [(usize, usize); 2] = [(1, 200), (64, 50)];
+
+/// `bench --callgrind`: exact user-space instructions per call (client and in-process server)
+/// of vc-api and of the hand-written call, from `call_profile` under callgrind: a run of N
+/// rounds minus a run of 0 rounds, divided by the calls. Needs `valgrind` on the `PATH`.
+fn callgrind_task(target: &Path) -> anyhow::Result<()> {
+    let mut build = nested_cargo(&cargo());
+    build.args(["bench", "--locked", "-p", "vc-api-benches", "--bench", "call_profile", "--no-run"]);
+    run(build.current_dir(workspace_root()))?;
+    let deps = target.join("release").join("deps");
+    let binary = std::fs::read_dir(&deps)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("call_profile-") && path.extension().is_none()
+        })
+        .max_by_key(|path| path.metadata().and_then(|m| m.modified()).ok())
+        .context("no call_profile binary under target/release/deps")?;
+    let out = target.join("callgrind");
+    std::fs::create_dir_all(&out)?;
+    println!("\n## Instructions per call (callgrind, {})\n", binary.display());
+    println!("| calls at once | vc-api | by hand | ratio |\n| --- | --- | --- | --- |");
+    for (width, rounds) in CALLGRIND_ROUNDS {
+        let mut per_call = Vec::new();
+        for who in ["vc", "baseline"] {
+            let mut totals = Vec::new();
+            for n in [0, rounds] {
+                let file = out.join(format!("{who}-{width}-{n}.out"));
+                let status = Command::new("valgrind")
+                    .arg("--tool=callgrind")
+                    .arg(format!("--callgrind-out-file={}", file.display()))
+                    .arg(&binary)
+                    .args([who, &width.to_string()])
+                    .env("ROUNDS", n.to_string())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .context("cannot run valgrind (apt-get install valgrind)")?;
+                ensure!(status.success(), "callgrind of {who} {width} failed ({status})");
+                totals.push(callgrind_total(&file)?);
+            }
+            per_call.push((totals[1] - totals[0]) as f64 / (rounds * width) as f64);
+        }
+        println!("| {width} | {:.0} | {:.0} | {:.3}x |", per_call[0], per_call[1], per_call[0] / per_call[1]);
+    }
+    Ok(())
+}
+
+/// The total instruction count of a callgrind output file.
+fn callgrind_total(file: &Path) -> anyhow::Result<u64> {
+    let text = std::fs::read_to_string(file)?;
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .with_context(|| format!("no totals in {}", file.display()))?;
+    Ok(line.split_whitespace().next().unwrap_or("").parse()?)
 }
 
 /// Crates that generate code from the spec: none may be in a consumer's build.

@@ -43,7 +43,8 @@ const USAGE: &str = "usage: cargo xtask <task>
                    it has (tools/official-clients/)
   spec-gate        spec-lint, spec-clients, api-docs --check, contract and official-clients in one go
   bench            run the benchmarks and print vc-api's ratios to the hand-written baselines
-                   (`--report-only` prints the last run's; other arguments go to criterion)
+                   (`--report-only` prints the last run's; `--callgrind` counts instructions per
+                   call under valgrind instead; other arguments go to criterion)
   bench-build      cold-build a vc-api consumer and a reqwest + serde one; compare (`--runs N`);
                    `--tls`: the vc-api consumer with rustls-ring and with rustls-aws-lc-rs
   deny             cargo-deny's offline checks (licenses, bans incl. duplicate versions, sources) with

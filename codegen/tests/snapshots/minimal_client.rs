@@ -593,25 +593,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ThingListData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, page_size, page_token } = self;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/things", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -622,19 +613,8 @@ pub mod builder {
                 )
                 .query(&progenitor_client::QueryParam::new("page_size", &page_size))
                 .query(&progenitor_client::QueryParam::new("page_token", &page_token))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "thing_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -682,37 +662,20 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, file_token } = self;
-            let file_token = file_token.map_err(Error::InvalidRequest)?;
+            let file_token = file_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/things/download", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
                 .get(url)
                 .query(&progenitor_client::QueryParam::new("file_token", &file_token))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "thing_download",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::stream(response)),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `thing_get`, made by [`Client::thing_get`](crate::Client::thing_get): one setter per parameter, then send.
@@ -769,27 +732,19 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ThingGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, thing_id, user_id_type } = self;
-            let thing_id = thing_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let thing_id = thing_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/things/{}", client.baseurl, encode_path(& thing_id.to_string()),
+                "{}/things/{}", client.baseurl, crate ::call::encode_path(thing_id
+                .as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -801,19 +756,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "thing_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -828,49 +772,80 @@ pub mod builder {
         /**Sends `thing_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ThingListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ThingListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `thing_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ThingListData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::THING_LIST,
-                    "page_size",
-                    value,
-                    Some(1i64),
-                    Some(50i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::THING_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ThingListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::THING_LIST,
+                            "page_size",
+                            value,
+                            Some(1i64),
+                            Some(50i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ThingListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::THING_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ThingList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `thing_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ThingListData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::THING_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ThingListData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::THING_LIST,
+                            "page_size",
+                            value,
+                            Some(1i64),
+                            Some(50i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ThingListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::THING_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::ThingListData {
@@ -943,80 +918,112 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `thing_download` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<crate::Download, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Download, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `thing_download`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Download, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::THING_DOWNLOAD,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Download, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::File,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::THING_DOWNLOAD,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ThingDownload<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `thing_download`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<crate::Download>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::THING_DOWNLOAD,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<crate::Download>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::File,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::THING_DOWNLOAD,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ThingGet<'_> {
         /**Sends `thing_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ThingGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ThingGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `thing_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ThingGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::THING_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ThingGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ThingGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::THING_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ThingGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `thing_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ThingGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::THING_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ThingGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ThingGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::THING_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
 }

@@ -45938,13 +45938,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::AlertListData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 end_time,
@@ -45954,21 +45949,25 @@ pub mod builder {
                 query_value,
                 start_time,
             } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let query_type = query_type.map_err(Error::InvalidRequest)?;
-            let query_value = query_value.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let query_type = query_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let query_value = query_value
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/alerts", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -45983,19 +45982,8 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("query_type", &query_type))
                 .query(&progenitor_client::QueryParam::new("query_value", &query_value))
                 .query(&progenitor_client::QueryParam::new("start_time", &start_time))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "alert_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -46157,13 +46145,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::BotEventsData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 end_time,
@@ -46173,21 +46156,25 @@ pub mod builder {
                 start_time,
                 user_id_type,
             } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/bots/events", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46204,19 +46191,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "bot_events",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `end_time` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`end_time`](Self::end_time).
         pub fn set_end_time(
@@ -46298,28 +46274,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::BotJoinData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::BotJoinRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/bots/join", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46329,19 +46293,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "bot_join",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `bot_leave`, made by [`Client::bot_leave`](crate::Client::bot_leave): one setter per parameter, then send.
@@ -46386,28 +46339,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::BotLeaveData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::BotLeaveRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/bots/leave", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46417,19 +46358,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "bot_leave",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `bot_message`, made by [`Client::bot_message`](crate::Client::bot_message): one setter per parameter, then send.
@@ -46474,28 +46404,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::BotMessageData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::BotMessageRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/bots/message", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46505,19 +46423,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "bot_message",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `bot_user_active_meeting`, made by [`Client::bot_user_active_meeting`](crate::Client::bot_user_active_meeting): one setter per parameter, then send.
@@ -46577,27 +46484,18 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::BotUserActiveMeetingData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id, user_id_type } = self;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id = user_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/bots/user_active_meeting", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46610,19 +46508,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "bot_user_active_meeting",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id`](Self::user_id).
         pub fn set_user_id(
@@ -46673,37 +46560,20 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, file_token } = self;
-            let file_token = file_token.map_err(Error::InvalidRequest)?;
+            let file_token = file_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/exports/download", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
                 .get(url)
                 .query(&progenitor_client::QueryParam::new("file_token", &file_token))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "export_download",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => Ok(ResponseValue::stream(response)),
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `export_get`, made by [`Client::export_get`](crate::Client::export_get): one setter per parameter, then send.
@@ -46738,27 +46608,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ExportGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, task_id } = self;
-            let task_id = task_id.map_err(Error::InvalidRequest)?;
+            let task_id = task_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/exports/{}", client.baseurl, encode_path(& task_id
-                .to_string()),
+                "{}/open-apis/vc/v1/exports/{}", client.baseurl, crate
+                ::call::encode_path(task_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46767,19 +46626,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "export_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `export_meeting_list`, made by [`Client::export_meeting_list`](crate::Client::export_meeting_list): one setter per parameter, then send.
@@ -46850,16 +46698,14 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ExportMeetingListData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ExportMeetingListRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -46868,14 +46714,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/exports/meeting_list", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -46888,19 +46726,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "export_meeting_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -46980,18 +46807,14 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ExportParticipantListData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ExportParticipantListRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -47000,14 +46823,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/exports/participant_list", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47020,19 +46835,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "export_participant_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -47112,18 +46916,14 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ExportParticipantQualityListData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ExportParticipantQualityListRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -47132,14 +46932,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/exports/participant_quality_list", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47152,19 +46944,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "export_participant_quality_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -47220,17 +47001,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ExportResourceReservationListData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ExportResourceReservationListRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -47239,14 +47014,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/exports/resource_reservation_list", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47256,19 +47023,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "export_resource_reservation_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `material_upload_meta`, made by [`Client::material_upload_meta`](crate::Client::material_upload_meta): one setter per parameter, then send.
@@ -47316,15 +47072,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MaterialUploadMetaData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MaterialUploadMetaRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -47333,14 +47085,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/materials/upload_meta", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47350,19 +47094,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "material_upload_meta",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `material_remove`, made by [`Client::material_remove`](crate::Client::material_remove): one setter per parameter, then send.
@@ -47409,28 +47142,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MaterialRemoveData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MaterialRemoveRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/materials/remove", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47440,19 +47161,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "material_remove",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `material_pull_meta`, made by [`Client::material_pull_meta`](crate::Client::material_pull_meta): one setter per parameter, then send.
@@ -47513,25 +47223,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MaterialPullMetaData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, device_type, material_type } = self;
-            let device_type = device_type.map_err(Error::InvalidRequest)?;
-            let material_type = material_type.map_err(Error::InvalidRequest)?;
+            let device_type = device_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let material_type = material_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/materials/pull_meta", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47544,19 +47245,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("material_type", &material_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "material_pull_meta",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `device_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`device_type`](Self::device_type).
         pub fn set_device_type(
@@ -47692,13 +47382,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 meeting_id,
@@ -47707,24 +47392,25 @@ pub mod builder {
                 with_meeting_ability,
                 with_participants,
             } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let query_mode = query_mode.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let query_mode = query_mode
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let with_meeting_ability = with_meeting_ability
-                .map_err(Error::InvalidRequest)?;
-            let with_participants = with_participants.map_err(Error::InvalidRequest)?;
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let with_participants = with_participants
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}", client.baseurl, encode_path(&
-                meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47749,19 +47435,8 @@ pub mod builder {
                         &with_participants,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `query_mode` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`query_mode`](Self::query_mode).
         pub fn set_query_mode(
@@ -47882,34 +47557,26 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingChangeNameData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id, user_id_type, body } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingChangeNameRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/change_name", client.baseurl,
-                encode_path(& meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/change_name", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -47922,19 +47589,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_change_name",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -48075,13 +47731,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingPullSubtitleData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 meeting_id,
@@ -48091,24 +47742,24 @@ pub mod builder {
                 uid,
                 user_id_type,
             } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let did = did.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let uid = uid.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let did = did.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let uid = uid.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/pull_subtitle", client.baseurl,
-                encode_path(& meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/pull_subtitle", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48124,19 +47775,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_pull_subtitle",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(
@@ -48268,13 +47908,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingListByNoData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 end_time,
@@ -48283,20 +47918,22 @@ pub mod builder {
                 page_token,
                 start_time,
             } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
-            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_no = meeting_no
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/meetings/list_by_no", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48310,19 +47947,8 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("page_size", &page_size))
                 .query(&progenitor_client::QueryParam::new("page_token", &page_token))
                 .query(&progenitor_client::QueryParam::new("start_time", &start_time))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_list_by_no",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -48419,30 +48045,22 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingSearchData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, page_size, page_token, body } = self;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingSearchRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/meetings/search", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48454,19 +48072,8 @@ pub mod builder {
                 .json(&body)
                 .query(&progenitor_client::QueryParam::new("page_size", &page_size))
                 .query(&progenitor_client::QueryParam::new("page_token", &page_token))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -48527,15 +48134,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingSubscriptionRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -48544,14 +48147,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/meetings/subscription", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48561,19 +48156,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_subscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `meeting_unsubscription`, made by [`Client::meeting_unsubscription`](crate::Client::meeting_unsubscription): one setter per parameter, then send.
@@ -48621,15 +48205,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingUnsubscriptionRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -48638,14 +48218,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/meetings/unsubscription", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48655,19 +48227,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_unsubscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `meeting_invite`, made by [`Client::meeting_invite`](crate::Client::meeting_invite): one setter per parameter, then send.
@@ -48756,33 +48317,25 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingInviteData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id, user_id_type, body } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingInviteRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/invite", client.baseurl, encode_path(&
-                meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/invite", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48795,19 +48348,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_invite",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -48904,33 +48446,25 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingKickoutData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id, user_id_type, body } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingKickoutRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/kickout", client.baseurl, encode_path(&
-                meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/kickout", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -48943,19 +48477,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_kickout",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -49052,33 +48575,25 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingSetHostData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id, user_id_type, body } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingSetHostRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/set_host", client.baseurl, encode_path(&
-                meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/set_host", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -49091,19 +48606,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_set_host",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -49146,27 +48650,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/end", client.baseurl, encode_path(&
-                meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/end", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -49175,19 +48668,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_end",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `meeting_list_get`, made by [`Client::meeting_list_get`](crate::Client::meeting_list_get): one setter per parameter, then send.
@@ -49447,13 +48929,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingListGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 end_time,
@@ -49469,28 +48946,43 @@ pub mod builder {
                 user_id,
                 user_id_type,
             } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let include_external_meetings = include_external_meetings
-                .map_err(Error::InvalidRequest)?;
-            let include_webinar = include_webinar.map_err(Error::InvalidRequest)?;
-            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
-            let meeting_status = meeting_status.map_err(Error::InvalidRequest)?;
-            let meeting_type = meeting_type.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let include_webinar = include_webinar
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_no = meeting_no
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_status = meeting_status
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_type = meeting_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id = user_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/meeting_list", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -49530,19 +49022,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_list_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `include_external_meetings` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`include_external_meetings`](Self::include_external_meetings).
         pub fn set_include_external_meetings(
@@ -49685,33 +49166,23 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id, body } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingRecordingStartRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/recording/start", client.baseurl,
-                encode_path(& meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/recording/start", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -49721,19 +49192,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_recording_start",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `meeting_recording_stop`, made by [`Client::meeting_recording_stop`](crate::Client::meeting_recording_stop): one setter per parameter, then send.
@@ -49768,27 +49228,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/recording/stop", client.baseurl,
-                encode_path(& meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/recording/stop", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -49797,19 +49246,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_recording_stop",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `meeting_recording_get`, made by [`Client::meeting_recording_get`](crate::Client::meeting_recording_get): one setter per parameter, then send.
@@ -49844,27 +49282,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::MeetingRecordingGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/meetings/{}/recording", client.baseurl, encode_path(&
-                meeting_id.to_string()),
+                "{}/open-apis/vc/v1/meetings/{}/recording", client.baseurl, crate
+                ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -49873,19 +49300,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_recording_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `meeting_recording_set_permission`, made by [`Client::meeting_recording_set_permission`](crate::Client::meeting_recording_set_permission): one setter per parameter, then send.
@@ -49975,17 +49391,17 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, meeting_id, user_id_type, body } = self;
-            let meeting_id = meeting_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let meeting_id = meeting_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::MeetingRecordingSetPermissionRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -49993,16 +49409,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/open-apis/vc/v1/meetings/{}/recording/set_permission", client
-                .baseurl, encode_path(& meeting_id.to_string()),
+                .baseurl, crate ::call::encode_path(meeting_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -50015,19 +49423,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "meeting_recording_set_permission",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -50094,28 +49491,19 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::NoteGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, note_id, user_id_type } = self;
-            let note_id = note_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let note_id = note_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/notes/{}", client.baseurl, encode_path(& note_id
-                .to_string()),
+                "{}/open-apis/vc/v1/notes/{}", client.baseurl, crate
+                ::call::encode_path(note_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -50127,19 +49515,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "note_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -50282,15 +49659,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::NoteUnifiedNoteTranscriptData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 note_id,
@@ -50300,24 +49670,24 @@ pub mod builder {
                 page_size,
                 user_id_type,
             } = self;
-            let note_id = note_id.map_err(Error::InvalidRequest)?;
-            let cursor_id = cursor_id.map_err(Error::InvalidRequest)?;
-            let format = format.map_err(Error::InvalidRequest)?;
-            let locale = locale.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let note_id = note_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let cursor_id = cursor_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let format = format.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let locale = locale.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/notes/{}/unified_note_transcript", client.baseurl,
-                encode_path(& note_id.to_string()),
+                crate ::call::encode_path(note_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -50333,19 +49703,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "note_unified_note_transcript",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `cursor_id` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`cursor_id`](Self::cursor_id).
         pub fn set_cursor_id(
@@ -50429,29 +49788,17 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::NoteSubscriptionRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/notes/subscription", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -50461,19 +49808,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "note_subscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `note_unsubscription`, made by [`Client::note_unsubscription`](crate::Client::note_unsubscription): one setter per parameter, then send.
@@ -50521,15 +49857,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::NoteUnsubscriptionRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -50538,14 +49870,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/notes/unsubscription", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -50555,19 +49879,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "note_unsubscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `participant_list_get`, made by [`Client::participant_list_get`](crate::Client::participant_list_get): one setter per parameter, then send.
@@ -50786,13 +50099,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ParticipantListGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 meeting_end_time,
@@ -50806,25 +50114,37 @@ pub mod builder {
                 user_id_type,
                 webinar_user_role,
             } = self;
-            let meeting_end_time = meeting_end_time.map_err(Error::InvalidRequest)?;
-            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
-            let meeting_start_time = meeting_start_time.map_err(Error::InvalidRequest)?;
-            let meeting_status = meeting_status.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
-            let webinar_user_role = webinar_user_role.map_err(Error::InvalidRequest)?;
+            let meeting_end_time = meeting_end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_no = meeting_no
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_start_time = meeting_start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_status = meeting_status
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id = user_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let webinar_user_role = webinar_user_role
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/participant_list", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -50865,19 +50185,8 @@ pub mod builder {
                         &webinar_user_role,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "participant_list_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `meeting_status` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`meeting_status`](Self::meeting_status).
         pub fn set_meeting_status(
@@ -51124,15 +50433,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ParticipantQualityListGetData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 join_time,
@@ -51145,26 +50447,36 @@ pub mod builder {
                 user_id,
                 user_id_type,
             } = self;
-            let join_time = join_time.map_err(Error::InvalidRequest)?;
-            let meeting_end_time = meeting_end_time.map_err(Error::InvalidRequest)?;
-            let meeting_no = meeting_no.map_err(Error::InvalidRequest)?;
-            let meeting_start_time = meeting_start_time.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
-            let user_id = user_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let join_time = join_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_end_time = meeting_end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_no = meeting_no
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let meeting_start_time = meeting_start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id = user_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/participant_quality_list", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51194,19 +50506,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "participant_quality_list_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -51291,15 +50592,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RecordingSubscriptionRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -51308,14 +50605,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/recordings/subscription", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51325,19 +50614,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "recording_subscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `recording_unsubscription`, made by [`Client::recording_unsubscription`](crate::Client::recording_unsubscription): one setter per parameter, then send.
@@ -51385,15 +50663,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RecordingUnsubscriptionRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -51402,14 +50676,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/recordings/unsubscription", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51419,19 +50685,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "recording_unsubscription",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `report_get_daily`, made by [`Client::report_get_daily`](crate::Client::report_get_daily): one setter per parameter, then send.
@@ -51509,26 +50764,17 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ReportGetDailyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, end_time, start_time, unit } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
-            let unit = unit.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let unit = unit.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/reports/get_daily", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51540,19 +50786,8 @@ pub mod builder {
                 .query(&progenitor_client::QueryParam::new("end_time", &end_time))
                 .query(&progenitor_client::QueryParam::new("start_time", &start_time))
                 .query(&progenitor_client::QueryParam::new("unit", &unit))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "report_get_daily",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `unit` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`unit`](Self::unit).
         pub fn set_unit(
@@ -51699,13 +50934,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ReportGetTopUserData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 end_time,
@@ -51715,23 +50945,23 @@ pub mod builder {
                 unit,
                 user_id_type,
             } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
-            let limit = limit.map_err(Error::InvalidRequest)?;
-            let order_by = order_by.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
-            let unit = unit.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let limit = limit.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let order_by = order_by
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let unit = unit.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/reports/get_top_user", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51748,19 +50978,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "report_get_top_user",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `unit` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`unit`](Self::unit).
         pub fn set_unit(
@@ -51845,29 +51064,19 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ReserveApplyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ReserveApplyRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/reserves/apply", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51880,19 +51089,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_apply",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -51959,28 +51157,19 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ReserveGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_id, user_id_type } = self;
-            let reserve_id = reserve_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_id = reserve_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserves/{}", client.baseurl, encode_path(&
-                reserve_id.to_string()),
+                "{}/open-apis/vc/v1/reserves/{}", client.baseurl, crate
+                ::call::encode_path(reserve_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -51992,19 +51181,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -52101,33 +51279,25 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ReserveUpdateData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_id, user_id_type, body } = self;
-            let reserve_id = reserve_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_id = reserve_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ReserveUpdateRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserves/{}", client.baseurl, encode_path(&
-                reserve_id.to_string()),
+                "{}/open-apis/vc/v1/reserves/{}", client.baseurl, crate
+                ::call::encode_path(reserve_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52140,19 +51310,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_update",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -52195,27 +51354,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_id } = self;
-            let reserve_id = reserve_id.map_err(Error::InvalidRequest)?;
+            let reserve_id = reserve_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserves/{}", client.baseurl, encode_path(&
-                reserve_id.to_string()),
+                "{}/open-apis/vc/v1/reserves/{}", client.baseurl, crate
+                ::call::encode_path(reserve_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52224,19 +51372,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_delete",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `reserve_get_active_meeting`, made by [`Client::reserve_get_active_meeting`](crate::Client::reserve_get_active_meeting): one setter per parameter, then send.
@@ -52314,31 +51451,22 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ReserveGetActiveMeetingData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_id, user_id_type, with_participants } = self;
-            let reserve_id = reserve_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
-            let with_participants = with_participants.map_err(Error::InvalidRequest)?;
+            let reserve_id = reserve_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let with_participants = with_participants
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/reserves/{}/get_active_meeting", client.baseurl,
-                encode_path(& reserve_id.to_string()),
+                crate ::call::encode_path(reserve_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52356,19 +51484,8 @@ pub mod builder {
                         &with_participants,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_get_active_meeting",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -52464,30 +51581,21 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ReserveConfigReserveScopeData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, scope_id, scope_type, user_id_type } = self;
-            let scope_id = scope_id.map_err(Error::InvalidRequest)?;
-            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let scope_id = scope_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let scope_type = scope_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/reserve_configs/reserve_scope", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52501,19 +51609,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_reserve_scope",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -52613,34 +51710,26 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, user_id_type, body } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ReserveConfigPatchRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserve_configs/{}", client.baseurl, encode_path(&
-                reserve_config_id.to_string()),
+                "{}/open-apis/vc/v1/reserve_configs/{}", client.baseurl, crate
+                ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52653,19 +51742,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_patch",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -52755,31 +51833,22 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ReserveConfigAdminGetData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, scope_type, user_id_type } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let scope_type = scope_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserve_configs/{}/admin", client.baseurl,
-                encode_path(& reserve_config_id.to_string()),
+                "{}/open-apis/vc/v1/reserve_configs/{}/admin", client.baseurl, crate
+                ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52792,19 +51861,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_admin_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -52904,34 +51962,26 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, user_id_type, body } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ReserveConfigAdminPatchRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserve_configs/{}/admin", client.baseurl,
-                encode_path(& reserve_config_id.to_string()),
+                "{}/open-apis/vc/v1/reserve_configs/{}/admin", client.baseurl, crate
+                ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -52944,19 +51994,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_admin_patch",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -53046,29 +52085,22 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ReserveConfigFormGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, scope_type, user_id_type } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let scope_type = scope_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserve_configs/{}/form", client.baseurl,
-                encode_path(& reserve_config_id.to_string()),
+                "{}/open-apis/vc/v1/reserve_configs/{}/form", client.baseurl, crate
+                ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -53081,19 +52113,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_form_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -53193,34 +52214,26 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, user_id_type, body } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ReserveConfigFormPatchRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/reserve_configs/{}/form", client.baseurl,
-                encode_path(& reserve_config_id.to_string()),
+                "{}/open-apis/vc/v1/reserve_configs/{}/form", client.baseurl, crate
+                ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -53233,19 +52246,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_form_patch",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -53335,31 +52337,22 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ReserveConfigDisableInformGetData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, scope_type, user_id_type } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let scope_type = scope_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/reserve_configs/{}/disable_inform", client.baseurl,
-                encode_path(& reserve_config_id.to_string()),
+                crate ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -53372,19 +52365,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_disable_inform_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -53484,17 +52466,17 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, reserve_config_id, user_id_type, body } = self;
-            let reserve_config_id = reserve_config_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let reserve_config_id = reserve_config_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ReserveConfigDisableInformPatchRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -53502,16 +52484,8 @@ pub mod builder {
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/open-apis/vc/v1/reserve_configs/{}/disable_inform", client.baseurl,
-                encode_path(& reserve_config_id.to_string()),
+                crate ::call::encode_path(reserve_config_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -53524,19 +52498,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "reserve_config_disable_inform_patch",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -53706,15 +52669,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::ResourceReservationListGetData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 end_time,
@@ -53726,25 +52682,33 @@ pub mod builder {
                 room_level_id,
                 start_time,
             } = self;
-            let end_time = end_time.map_err(Error::InvalidRequest)?;
-            let is_exclude = is_exclude.map_err(Error::InvalidRequest)?;
-            let need_topic = need_topic.map_err(Error::InvalidRequest)?;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let room_ids = room_ids.map_err(Error::InvalidRequest)?;
-            let room_level_id = room_level_id.map_err(Error::InvalidRequest)?;
-            let start_time = start_time.map_err(Error::InvalidRequest)?;
+            let end_time = end_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let is_exclude = is_exclude
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let need_topic = need_topic
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_ids = room_ids
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_level_id = room_level_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let start_time = start_time
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
                 "{}/open-apis/vc/v1/resource_reservation_list", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -53763,19 +52727,8 @@ pub mod builder {
                     &progenitor_client::QueryParam::new("room_level_id", &room_level_id),
                 )
                 .query(&progenitor_client::QueryParam::new("start_time", &start_time))
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "resource_reservation_list_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `is_exclude` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`is_exclude`](Self::is_exclude).
         pub fn set_is_exclude(mut self, value: ::std::option::Option<bool>) -> Self {
@@ -53894,27 +52847,22 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomListData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, page_size, page_token, room_level_id, user_id_type } = self;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let room_level_id = room_level_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_level_id = room_level_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/rooms", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -53931,19 +52879,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -54041,29 +52978,19 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomCreateData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomCreateRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/rooms", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54076,19 +53003,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_create",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -54155,28 +53071,19 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, room_id, user_id_type } = self;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/rooms/{}", client.baseurl, encode_path(& room_id
-                .to_string()),
+                "{}/open-apis/vc/v1/rooms/{}", client.baseurl, crate
+                ::call::encode_path(room_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54188,19 +53095,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -54243,27 +53139,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, room_id } = self;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/rooms/{}", client.baseurl, encode_path(& room_id
-                .to_string()),
+                "{}/open-apis/vc/v1/rooms/{}", client.baseurl, crate
+                ::call::encode_path(room_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54272,19 +53157,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_delete",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_patch`, made by [`Client::room_patch`](crate::Client::room_patch): one setter per parameter, then send.
@@ -54371,33 +53245,25 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, room_id, user_id_type, body } = self;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomPatchRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/rooms/{}", client.baseurl, encode_path(& room_id
-                .to_string()),
+                "{}/open-apis/vc/v1/rooms/{}", client.baseurl, crate
+                ::call::encode_path(room_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54410,19 +53276,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_patch",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -54499,29 +53354,19 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomMgetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomMgetRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/rooms/mget", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54534,19 +53379,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_mget",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -54623,29 +53457,19 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomSearchData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomSearchRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/rooms/search", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54658,19 +53482,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -54839,13 +53652,8 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomConfigQueryData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self {
                 client,
                 building_id,
@@ -54856,22 +53664,26 @@ pub mod builder {
                 scope,
                 user_id_type,
             } = self;
-            let building_id = building_id.map_err(Error::InvalidRequest)?;
-            let country_id = country_id.map_err(Error::InvalidRequest)?;
-            let district_id = district_id.map_err(Error::InvalidRequest)?;
-            let floor_name = floor_name.map_err(Error::InvalidRequest)?;
-            let room_id = room_id.map_err(Error::InvalidRequest)?;
-            let scope = scope.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let building_id = building_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let country_id = country_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let district_id = district_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let floor_name = floor_name
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_id = room_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let scope = scope.as_ref().map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/room_configs/query", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -54889,19 +53701,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_config_query",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `building_id` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`building_id`](Self::building_id).
         pub fn set_building_id(
@@ -55020,29 +53821,19 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomConfigSetRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/room_configs/set", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55055,19 +53846,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_config_set",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -55123,19 +53903,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<
-                    ::vc_api::types::RoomConfigSetCheckboardAccessCodeData,
-                >,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomConfigSetCheckboardAccessCodeRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -55145,14 +53917,6 @@ pub mod builder {
                 "{}/open-apis/vc/v1/room_configs/set_checkboard_access_code", client
                 .baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55162,19 +53926,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_config_set_checkboard_access_code",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_config_set_room_access_code`, made by [`Client::room_config_set_room_access_code`](crate::Client::room_config_set_room_access_code): one setter per parameter, then send.
@@ -55222,17 +53975,11 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<
-                ::vc_api::Envelope<::vc_api::types::RoomConfigSetRoomAccessCodeData>,
-            >,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomConfigSetRoomAccessCodeRequest::try_from(v)
                         .map_err(|e| e.to_string())
@@ -55241,14 +53988,6 @@ pub mod builder {
             let url = format!(
                 "{}/open-apis/vc/v1/room_configs/set_room_access_code", client.baseurl,
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55258,19 +53997,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_config_set_room_access_code",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_level_list`, made by [`Client::room_level_list`](crate::Client::room_level_list): one setter per parameter, then send.
@@ -55342,26 +54070,19 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomLevelListData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, page_size, page_token, room_level_id } = self;
-            let page_size = page_size.map_err(Error::InvalidRequest)?;
-            let page_token = page_token.map_err(Error::InvalidRequest)?;
-            let room_level_id = room_level_id.map_err(Error::InvalidRequest)?;
+            let page_size = page_size
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let page_token = page_token
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let room_level_id = room_level_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/room_levels", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55375,19 +54096,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("room_level_id", &room_level_id),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_list",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `page_size` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`page_size`](Self::page_size).
         pub fn set_page_size(mut self, value: ::std::option::Option<i32>) -> Self {
@@ -55455,28 +54165,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomLevelCreateData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomLevelCreateRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/room_levels", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55486,19 +54184,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_create",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_level_get`, made by [`Client::room_level_get`](crate::Client::room_level_get): one setter per parameter, then send.
@@ -55533,27 +54220,16 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomLevelGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, room_level_id } = self;
-            let room_level_id = room_level_id.map_err(Error::InvalidRequest)?;
+            let room_level_id = room_level_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!(
-                "{}/open-apis/vc/v1/room_levels/{}", client.baseurl, encode_path(&
-                room_level_id.to_string()),
+                "{}/open-apis/vc/v1/room_levels/{}", client.baseurl, crate
+                ::call::encode_path(room_level_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55562,19 +54238,8 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_level_patch`, made by [`Client::room_level_patch`](crate::Client::room_level_patch): one setter per parameter, then send.
@@ -55640,32 +54305,22 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, room_level_id, body } = self;
-            let room_level_id = room_level_id.map_err(Error::InvalidRequest)?;
+            let room_level_id = room_level_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomLevelPatchRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/open-apis/vc/v1/room_levels/{}", client.baseurl, encode_path(&
-                room_level_id.to_string()),
+                "{}/open-apis/vc/v1/room_levels/{}", client.baseurl, crate
+                ::call::encode_path(room_level_id.as_str()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55675,19 +54330,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_patch",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_level_mget`, made by [`Client::room_level_mget`](crate::Client::room_level_mget): one setter per parameter, then send.
@@ -55734,28 +54378,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomLevelMgetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomLevelMgetRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/room_levels/mget", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55765,19 +54397,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_mget",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_level_del`, made by [`Client::room_level_del`](crate::Client::room_level_del): one setter per parameter, then send.
@@ -55822,28 +54443,16 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, body } = self;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::RoomLevelDelRequest::try_from(v).map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/room_levels/del", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55853,19 +54462,8 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .json(&body)
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_del",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `room_level_search`, made by [`Client::room_level_search`](crate::Client::room_level_search): one setter per parameter, then send.
@@ -55900,24 +54498,13 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::RoomLevelSearchData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, custom_level_ids } = self;
-            let custom_level_ids = custom_level_ids.map_err(Error::InvalidRequest)?;
+            let custom_level_ids = custom_level_ids
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/room_levels/search", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -55932,19 +54519,8 @@ pub mod builder {
                         &custom_level_ids,
                     ),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "room_level_search",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
     }
     /// Request builder of `scope_config_get`, made by [`Client::scope_config_get`](crate::Client::scope_config_get): one setter per parameter, then send.
@@ -56024,26 +54600,19 @@ pub mod builder {
                 });
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::ScopeConfigGetData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, scope_id, scope_type, user_id_type } = self;
-            let scope_id = scope_id.map_err(Error::InvalidRequest)?;
-            let scope_type = scope_type.map_err(Error::InvalidRequest)?;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let scope_id = scope_id
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let scope_type = scope_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let url = format!("{}/open-apis/vc/v1/scope_config", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -56057,19 +54626,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "scope_config_get",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -56148,30 +54706,20 @@ pub mod builder {
             self.body = self.body.map(f);
             self
         }
-        /// Sends the request as progenitor builds it, without the runtime; only the runtime's `data_with` calls it.
-        pub(crate) async fn send(
-            self,
-        ) -> Result<
-            ResponseValue<::vc_api::Envelope<::vc_api::types::EmptyData>>,
-            Error<()>,
-        > {
+        /// Checks the parameters and builds the request, without the access token: the runtime's `data_with` sends it, once per attempt.
+        pub(crate) fn request(&self) -> Result<::reqwest::Request, Error<()>> {
             let Self { client, user_id_type, body } = self;
-            let user_id_type = user_id_type.map_err(Error::InvalidRequest)?;
+            let user_id_type = user_id_type
+                .as_ref()
+                .map_err(|e| Error::InvalidRequest(e.clone()))?;
             let body = body
+                .clone()
                 .and_then(|v| {
                     types::ScopeConfigCreateRequest::try_from(v)
                         .map_err(|e| e.to_string())
                 })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/open-apis/vc/v1/scope_config", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map
-                .append(
-                    ::reqwest::header::HeaderName::from_static("api-version"),
-                    ::reqwest::header::HeaderValue::from_static(
-                        super::Client::api_version(),
-                    ),
-                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -56184,19 +54732,8 @@ pub mod builder {
                 .query(
                     &progenitor_client::QueryParam::new("user_id_type", &user_id_type),
                 )
-                .headers(header_map)
                 .build()?;
-            let info = OperationInfo {
-                operation_id: "scope_config_create",
-            };
-            client.pre(&mut request, &info).await?;
-            let result = client.exec(request, &info).await;
-            client.post(&result, &info).await?;
-            let response = result?;
-            match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
-                _ => Err(Error::UnexpectedResponse(response)),
-            }
+            Ok(request)
         }
         ///Sets `user_id_type` from an `Option`: `None` leaves it out (the default), `Some` is the same as [`user_id_type`](Self::user_id_type).
         pub fn set_user_id_type(
@@ -56211,49 +54748,80 @@ pub mod builder {
         /**Sends `alert_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::AlertListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::AlertListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `alert_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::AlertListData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::ALERT_LIST,
-                    "page_size",
-                    value,
-                    None,
-                    Some(200i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ALERT_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::AlertListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::ALERT_LIST,
+                            "page_size",
+                            value,
+                            None,
+                            Some(200i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::AlertListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ALERT_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl AlertList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `alert_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::AlertListData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ALERT_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::AlertListData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::ALERT_LIST,
+                            "page_size",
+                            value,
+                            None,
+                            Some(200i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::AlertListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ALERT_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::AlertListData {
@@ -56326,40 +54894,56 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `bot_events` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::BotEventsData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotEventsData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_events`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::BotEventsData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::BOT_EVENTS,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotEventsData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::BotEventsData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_EVENTS,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotEvents<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_events`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::BotEventsData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::BOT_EVENTS,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::BotEventsData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::BotEventsData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_EVENTS,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::BotEventsData {
@@ -56432,654 +55016,911 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `bot_join` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::BotJoinData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotJoinData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_join`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::BotJoinData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::BOT_JOIN,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotJoinData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::BotJoinData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_JOIN,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotJoin<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_join`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::BotJoinData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::BOT_JOIN,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::BotJoinData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::BotJoinData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_JOIN,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotLeave<'_> {
         /**Sends `bot_leave` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::BotLeaveData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotLeaveData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_leave`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::BotLeaveData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::BOT_LEAVE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotLeaveData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::BotLeaveData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_LEAVE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotLeave<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_leave`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::BotLeaveData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::BOT_LEAVE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::BotLeaveData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::BotLeaveData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_LEAVE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotMessage<'_> {
         /**Sends `bot_message` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::BotMessageData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotMessageData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_message`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::BotMessageData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::BOT_MESSAGE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotMessageData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::BotMessageData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_MESSAGE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotMessage<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_message`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::BotMessageData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::BOT_MESSAGE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::BotMessageData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::BotMessageData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_MESSAGE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotUserActiveMeeting<'_> {
         /**Sends `bot_user_active_meeting` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::BotUserActiveMeetingData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotUserActiveMeetingData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `bot_user_active_meeting`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::BotUserActiveMeetingData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::BotUserActiveMeetingData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::BotUserActiveMeetingData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl BotUserActiveMeeting<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `bot_user_active_meeting`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::BotUserActiveMeetingData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::BotUserActiveMeetingData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::BotUserActiveMeetingData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::BOT_USER_ACTIVE_MEETING,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportDownload<'_> {
         /**Sends `export_download` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<crate::Download, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Download, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_download`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Download, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::EXPORT_DOWNLOAD,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Download, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::File,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_DOWNLOAD,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportDownload<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_download`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<crate::Download>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::EXPORT_DOWNLOAD,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<crate::Download>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::File,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_DOWNLOAD,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportGet<'_> {
         /**Sends `export_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ExportGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ExportGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::EXPORT_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ExportGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ExportGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::EXPORT_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ExportGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ExportGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportMeetingList<'_> {
         /**Sends `export_meeting_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ExportMeetingListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportMeetingListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_meeting_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ExportMeetingListData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::EXPORT_MEETING_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportMeetingListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ExportMeetingListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_MEETING_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportMeetingList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_meeting_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ExportMeetingListData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::EXPORT_MEETING_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ExportMeetingListData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ExportMeetingListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_MEETING_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportParticipantList<'_> {
         /**Sends `export_participant_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ExportParticipantListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportParticipantListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_participant_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ExportParticipantListData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportParticipantListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ExportParticipantListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportParticipantList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_participant_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ExportParticipantListData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ExportParticipantListData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ExportParticipantListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_PARTICIPANT_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportParticipantQualityList<'_> {
         /**Sends `export_participant_quality_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ExportParticipantQualityListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportParticipantQualityListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_participant_quality_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ExportParticipantQualityListData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportParticipantQualityListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ExportParticipantQualityListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportParticipantQualityList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_participant_quality_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::ExportParticipantQualityListData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ExportParticipantQualityListData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ExportParticipantQualityListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_PARTICIPANT_QUALITY_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportResourceReservationList<'_> {
         /**Sends `export_resource_reservation_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ExportResourceReservationListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportResourceReservationListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `export_resource_reservation_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ExportResourceReservationListData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ExportResourceReservationListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ExportResourceReservationListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ExportResourceReservationList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `export_resource_reservation_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::ExportResourceReservationListData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ExportResourceReservationListData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ExportResourceReservationListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::EXPORT_RESOURCE_RESERVATION_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MaterialUploadMeta<'_> {
         /**Sends `material_upload_meta` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MaterialUploadMetaData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MaterialUploadMetaData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `material_upload_meta`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MaterialUploadMetaData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MATERIAL_UPLOAD_META,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MaterialUploadMetaData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MaterialUploadMetaData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MATERIAL_UPLOAD_META,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MaterialUploadMeta<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_upload_meta`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MaterialUploadMetaData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MATERIAL_UPLOAD_META,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MaterialUploadMetaData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MaterialUploadMetaData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MATERIAL_UPLOAD_META,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MaterialRemove<'_> {
         /**Sends `material_remove` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MaterialRemoveData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MaterialRemoveData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `material_remove`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MaterialRemoveData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MATERIAL_REMOVE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MaterialRemoveData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MaterialRemoveData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MATERIAL_REMOVE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MaterialRemove<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_remove`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MaterialRemoveData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MATERIAL_REMOVE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MaterialRemoveData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MaterialRemoveData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MATERIAL_REMOVE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MaterialPullMeta<'_> {
         /**Sends `material_pull_meta` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MaterialPullMetaData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MaterialPullMetaData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `material_pull_meta`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MaterialPullMetaData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MATERIAL_PULL_META,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MaterialPullMetaData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MaterialPullMetaData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MATERIAL_PULL_META,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MaterialPullMeta<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `material_pull_meta`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MaterialPullMetaData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MATERIAL_PULL_META,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MaterialPullMetaData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MaterialPullMetaData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MATERIAL_PULL_META,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingGet<'_> {
         /**Sends `meeting_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingChangeName<'_> {
         /**Sends `meeting_change_name` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingChangeNameData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingChangeNameData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_change_name`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingChangeNameData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_CHANGE_NAME,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingChangeNameData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingChangeNameData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_CHANGE_NAME,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingChangeName<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_change_name`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingChangeNameData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_CHANGE_NAME,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingChangeNameData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingChangeNameData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_CHANGE_NAME,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingPullSubtitle<'_> {
         /**Sends `meeting_pull_subtitle` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingPullSubtitleData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingPullSubtitleData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_pull_subtitle`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingPullSubtitleData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_PULL_SUBTITLE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingPullSubtitleData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingPullSubtitleData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_PULL_SUBTITLE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingPullSubtitle<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_pull_subtitle`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingPullSubtitleData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_PULL_SUBTITLE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::MeetingPullSubtitleData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingPullSubtitleData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_PULL_SUBTITLE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::MeetingPullSubtitleData {
@@ -57152,49 +55993,80 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `meeting_list_by_no` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingListByNoData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingListByNoData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_list_by_no`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingListByNoData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::MEETING_LIST_BY_NO,
-                    "page_size",
-                    value,
-                    None,
-                    Some(50i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_LIST_BY_NO,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingListByNoData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::MEETING_LIST_BY_NO,
+                            "page_size",
+                            value,
+                            None,
+                            Some(50i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingListByNoData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_LIST_BY_NO,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingListByNo<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_list_by_no`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingListByNoData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_LIST_BY_NO,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingListByNoData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::MEETING_LIST_BY_NO,
+                            "page_size",
+                            value,
+                            None,
+                            Some(50i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingListByNoData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_LIST_BY_NO,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::MeetingListByNoData {
@@ -57267,49 +56139,80 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `meeting_search` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingSearchData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingSearchData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_search`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingSearchData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::MEETING_SEARCH,
-                    "page_size",
-                    value,
-                    None,
-                    Some(30i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_SEARCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingSearchData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::MEETING_SEARCH,
+                            "page_size",
+                            value,
+                            None,
+                            Some(30i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingSearchData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_SEARCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingSearch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_search`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingSearchData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_SEARCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingSearchData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::MEETING_SEARCH,
+                            "page_size",
+                            value,
+                            None,
+                            Some(30i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingSearchData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_SEARCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::MeetingSearchData {
@@ -57382,289 +56285,416 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `meeting_subscription` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_subscription`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_SUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_SUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingSubscription<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_subscription`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_SUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_SUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingUnsubscription<'_> {
         /**Sends `meeting_unsubscription` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_unsubscription`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_UNSUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_UNSUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingUnsubscription<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_unsubscription`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_UNSUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_UNSUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingInvite<'_> {
         /**Sends `meeting_invite` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingInviteData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingInviteData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_invite`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingInviteData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_INVITE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingInviteData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingInviteData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_INVITE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingInvite<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_invite`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingInviteData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_INVITE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingInviteData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingInviteData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_INVITE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingKickout<'_> {
         /**Sends `meeting_kickout` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingKickoutData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingKickoutData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_kickout`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingKickoutData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_KICKOUT,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingKickoutData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingKickoutData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_KICKOUT,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingKickout<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_kickout`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingKickoutData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_KICKOUT,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingKickoutData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingKickoutData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_KICKOUT,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingSetHost<'_> {
         /**Sends `meeting_set_host` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingSetHostData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingSetHostData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_set_host`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingSetHostData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_SET_HOST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingSetHostData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingSetHostData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_SET_HOST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingSetHost<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_set_host`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingSetHostData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_SET_HOST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingSetHostData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingSetHostData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_SET_HOST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingEnd<'_> {
         /**Sends `meeting_end` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_end`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_END,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_END,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingEnd<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_end`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_END,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_END,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingListGet<'_> {
         /**Sends `meeting_list_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingListGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingListGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_list_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingListGetData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::MEETING_LIST_GET,
-                    "page_size",
-                    value,
-                    Some(20i64),
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingListGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::MEETING_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingListGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_list_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingListGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::MeetingListGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::MEETING_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::MeetingListGetData {
@@ -57737,374 +56767,534 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `meeting_recording_start` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_start`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_START,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_START,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingStart<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_start`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_START,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_START,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingStop<'_> {
         /**Sends `meeting_recording_stop` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_stop`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_STOP,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_STOP,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingStop<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_stop`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_STOP,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_STOP,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingGet<'_> {
         /**Sends `meeting_recording_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::MeetingRecordingGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingRecordingGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::MeetingRecordingGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::MeetingRecordingGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::MeetingRecordingGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::MeetingRecordingGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::MeetingRecordingGetData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::MeetingRecordingGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingSetPermission<'_> {
         /**Sends `meeting_recording_set_permission` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `meeting_recording_set_permission`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl MeetingRecordingSetPermission<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `meeting_recording_set_permission`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::MEETING_RECORDING_SET_PERMISSION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteGet<'_> {
         /**Sends `note_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::NoteGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::NoteGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::NoteGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::NOTE_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::NoteGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::NoteGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::NoteGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::NOTE_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::NoteGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::NoteGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteUnifiedNoteTranscript<'_> {
         /**Sends `note_unified_note_transcript` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::NoteUnifiedNoteTranscriptData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::NoteUnifiedNoteTranscriptData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_unified_note_transcript`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::NoteUnifiedNoteTranscriptData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::NoteUnifiedNoteTranscriptData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::NoteUnifiedNoteTranscriptData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteUnifiedNoteTranscript<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_unified_note_transcript`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::NoteUnifiedNoteTranscriptData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::NoteUnifiedNoteTranscriptData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::NoteUnifiedNoteTranscriptData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_UNIFIED_NOTE_TRANSCRIPT,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteSubscription<'_> {
         /**Sends `note_subscription` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_subscription`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::NOTE_SUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_SUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteSubscription<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_subscription`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::NOTE_SUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_SUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteUnsubscription<'_> {
         /**Sends `note_unsubscription` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `note_unsubscription`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::NOTE_UNSUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_UNSUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl NoteUnsubscription<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `note_unsubscription`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::NOTE_UNSUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::NOTE_UNSUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ParticipantListGet<'_> {
         /**Sends `participant_list_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ParticipantListGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ParticipantListGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `participant_list_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ParticipantListGetData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::PARTICIPANT_LIST_GET,
-                    "page_size",
-                    value,
-                    Some(20i64),
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::PARTICIPANT_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ParticipantListGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::PARTICIPANT_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ParticipantListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::PARTICIPANT_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ParticipantListGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `participant_list_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ParticipantListGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::PARTICIPANT_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ParticipantListGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::PARTICIPANT_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ParticipantListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::PARTICIPANT_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::ParticipantListGetData {
@@ -58177,54 +57367,83 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `participant_quality_list_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ParticipantQualityListGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ParticipantQualityListGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `participant_quality_list_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ParticipantQualityListGetData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
-                    "page_size",
-                    value,
-                    Some(20i64),
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ParticipantQualityListGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ParticipantQualityListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ParticipantQualityListGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `participant_quality_list_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::ParticipantQualityListGetData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ParticipantQualityListGetData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ParticipantQualityListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::PARTICIPANT_QUALITY_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::ParticipantQualityListGetData {
@@ -58297,759 +57516,1074 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `recording_subscription` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `recording_subscription`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RECORDING_SUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RECORDING_SUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RecordingSubscription<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `recording_subscription`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RECORDING_SUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RECORDING_SUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RecordingUnsubscription<'_> {
         /**Sends `recording_unsubscription` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `recording_unsubscription`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RecordingUnsubscription<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `recording_unsubscription`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RECORDING_UNSUBSCRIPTION,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReportGetDaily<'_> {
         /**Sends `report_get_daily` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ReportGetDailyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReportGetDailyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `report_get_daily`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReportGetDailyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::REPORT_GET_DAILY,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReportGetDailyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReportGetDailyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::REPORT_GET_DAILY,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReportGetDaily<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `report_get_daily`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReportGetDailyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::REPORT_GET_DAILY,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ReportGetDailyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReportGetDailyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::REPORT_GET_DAILY,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReportGetTopUser<'_> {
         /**Sends `report_get_top_user` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ReportGetTopUserData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReportGetTopUserData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `report_get_top_user`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReportGetTopUserData, crate::Error> {
-            if let Ok(value) = &self.limit {
-                crate::range::check(
-                    &crate::generated::operations::REPORT_GET_TOP_USER,
-                    "limit",
-                    value,
-                    None,
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::REPORT_GET_TOP_USER,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReportGetTopUserData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.limit {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::REPORT_GET_TOP_USER,
+                            "limit",
+                            value,
+                            None,
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReportGetTopUserData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::REPORT_GET_TOP_USER,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReportGetTopUser<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `report_get_top_user`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReportGetTopUserData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::REPORT_GET_TOP_USER,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ReportGetTopUserData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.limit {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::REPORT_GET_TOP_USER,
+                            "limit",
+                            value,
+                            None,
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReportGetTopUserData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::REPORT_GET_TOP_USER,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveApply<'_> {
         /**Sends `reserve_apply` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ReserveApplyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveApplyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_apply`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveApplyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_APPLY,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveApplyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveApplyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_APPLY,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveApply<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_apply`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReserveApplyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_APPLY,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ReserveApplyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveApplyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_APPLY,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveGet<'_> {
         /**Sends `reserve_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ReserveGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReserveGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ReserveGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveUpdate<'_> {
         /**Sends `reserve_update` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ReserveUpdateData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveUpdateData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_update`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveUpdateData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_UPDATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveUpdateData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveUpdateData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_UPDATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveUpdate<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_update`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReserveUpdateData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_UPDATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ReserveUpdateData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveUpdateData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_UPDATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveDelete<'_> {
         /**Sends `reserve_delete` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_delete`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_DELETE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_DELETE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveDelete<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_delete`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_DELETE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_DELETE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveGetActiveMeeting<'_> {
         /**Sends `reserve_get_active_meeting` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ReserveGetActiveMeetingData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveGetActiveMeetingData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_get_active_meeting`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveGetActiveMeetingData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveGetActiveMeetingData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveGetActiveMeetingData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveGetActiveMeeting<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_get_active_meeting`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReserveGetActiveMeetingData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ReserveGetActiveMeetingData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveGetActiveMeetingData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_GET_ACTIVE_MEETING,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigReserveScope<'_> {
         /**Sends `reserve_config_reserve_scope` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ReserveConfigReserveScopeData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigReserveScopeData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_reserve_scope`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveConfigReserveScopeData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigReserveScopeData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveConfigReserveScopeData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigReserveScope<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_reserve_scope`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::ReserveConfigReserveScopeData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ReserveConfigReserveScopeData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveConfigReserveScopeData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_RESERVE_SCOPE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigPatch<'_> {
         /**Sends `reserve_config_patch` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_patch`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigPatch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_patch`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigAdminGet<'_> {
         /**Sends `reserve_config_admin_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ReserveConfigAdminGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigAdminGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_admin_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveConfigAdminGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigAdminGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveConfigAdminGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigAdminGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_admin_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReserveConfigAdminGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ReserveConfigAdminGetData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveConfigAdminGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_ADMIN_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigAdminPatch<'_> {
         /**Sends `reserve_config_admin_patch` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_admin_patch`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigAdminPatch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_admin_patch`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_ADMIN_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigFormGet<'_> {
         /**Sends `reserve_config_form_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ReserveConfigFormGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigFormGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_form_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveConfigFormGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigFormGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveConfigFormGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigFormGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_form_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ReserveConfigFormGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ReserveConfigFormGetData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveConfigFormGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_FORM_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigFormPatch<'_> {
         /**Sends `reserve_config_form_patch` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_form_patch`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigFormPatch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_form_patch`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_FORM_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigDisableInformGet<'_> {
         /**Sends `reserve_config_disable_inform_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ReserveConfigDisableInformGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigDisableInformGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_disable_inform_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ReserveConfigDisableInformGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ReserveConfigDisableInformGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ReserveConfigDisableInformGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigDisableInformGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_disable_inform_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::ReserveConfigDisableInformGetData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ReserveConfigDisableInformGetData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ReserveConfigDisableInformGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigDisableInformPatch<'_> {
         /**Sends `reserve_config_disable_inform_patch` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `reserve_config_disable_inform_patch`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ReserveConfigDisableInformPatch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `reserve_config_disable_inform_patch`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESERVE_CONFIG_DISABLE_INFORM_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ResourceReservationListGet<'_> {
         /**Sends `resource_reservation_list_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::ResourceReservationListGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ResourceReservationListGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `resource_reservation_list_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ResourceReservationListGetData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
-                    "page_size",
-                    value,
-                    Some(20i64),
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ResourceReservationListGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ResourceReservationListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ResourceReservationListGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `resource_reservation_list_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::ResourceReservationListGetData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::ResourceReservationListGetData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                            "page_size",
+                            value,
+                            Some(20i64),
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ResourceReservationListGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::RESOURCE_RESERVATION_LIST_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::ResourceReservationListGetData {
@@ -59122,49 +58656,80 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `room_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomListData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::ROOM_LIST,
-                    "page_size",
-                    value,
-                    None,
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::ROOM_LIST,
+                            "page_size",
+                            value,
+                            None,
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomListData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomListData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::ROOM_LIST,
+                            "page_size",
+                            value,
+                            None,
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::RoomListData {
@@ -59237,240 +58802,336 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `room_create` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomCreateData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomCreateData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_create`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomCreateData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_CREATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomCreateData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomCreateData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CREATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomCreate<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_create`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomCreateData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_CREATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomCreateData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomCreateData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CREATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomGet<'_> {
         /**Sends `room_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomDelete<'_> {
         /**Sends `room_delete` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_delete`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_DELETE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_DELETE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomDelete<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_delete`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_DELETE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_DELETE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomPatch<'_> {
         /**Sends `room_patch` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_patch`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomPatch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_patch`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomMget<'_> {
         /**Sends `room_mget` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomMgetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomMgetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_mget`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomMgetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_MGET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomMgetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomMgetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_MGET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomMget<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_mget`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomMgetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_MGET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomMgetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomMgetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_MGET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomSearch<'_> {
         /**Sends `room_search` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomSearchData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomSearchData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_search`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomSearchData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_SEARCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomSearchData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomSearchData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_SEARCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomSearch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_search`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomSearchData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_SEARCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomSearchData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomSearchData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_SEARCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::RoomSearchData {
@@ -59543,219 +59204,310 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `room_config_query` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomConfigQueryData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomConfigQueryData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_query`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomConfigQueryData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_QUERY,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomConfigQueryData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomConfigQueryData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_QUERY,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigQuery<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_query`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomConfigQueryData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_QUERY,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomConfigQueryData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomConfigQueryData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_QUERY,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigSet<'_> {
         /**Sends `room_config_set` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_SET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_SET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigSet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_SET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_SET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigSetCheckboardAccessCode<'_> {
         /**Sends `room_config_set_checkboard_access_code` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set_checkboard_access_code`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomConfigSetCheckboardAccessCodeData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomConfigSetCheckboardAccessCodeData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigSetCheckboardAccessCode<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set_checkboard_access_code`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::RoomConfigSetCheckboardAccessCodeData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::RoomConfigSetCheckboardAccessCodeData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomConfigSetCheckboardAccessCodeData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_SET_CHECKBOARD_ACCESS_CODE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigSetRoomAccessCode<'_> {
         /**Sends `room_config_set_room_access_code` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(
+        pub fn data(
             self,
-        ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomConfigSetRoomAccessCodeData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_config_set_room_access_code`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomConfigSetRoomAccessCodeData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomConfigSetRoomAccessCodeData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomConfigSetRoomAccessCodeData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomConfigSetRoomAccessCode<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_config_set_room_access_code`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<
-            crate::Response<types::RoomConfigSetRoomAccessCodeData>,
-            crate::Error,
-        > {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<
+                crate::Response<types::RoomConfigSetRoomAccessCodeData>,
+                crate::Error,
+            >,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomConfigSetRoomAccessCodeData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_CONFIG_SET_ROOM_ACCESS_CODE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelList<'_> {
         /**Sends `room_level_list` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomLevelListData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelListData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_list`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomLevelListData, crate::Error> {
-            if let Ok(value) = &self.page_size {
-                crate::range::check(
-                    &crate::generated::operations::ROOM_LEVEL_LIST,
-                    "page_size",
-                    value,
-                    None,
-                    Some(100i64),
-                )?;
-            }
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelListData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::ROOM_LEVEL_LIST,
+                            "page_size",
+                            value,
+                            None,
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomLevelListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelList<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_list`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomLevelListData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_LIST,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomLevelListData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(())
+                .and_then(|()| match &self.page_size {
+                    Ok(value) => {
+                        crate::range::check(
+                            &crate::generated::operations::ROOM_LEVEL_LIST,
+                            "page_size",
+                            value,
+                            None,
+                            Some(100i64),
+                        )
+                    }
+                    Err(_) => Ok(()),
+                });
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomLevelListData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_LIST,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl crate::pagination::Page for types::RoomLevelListData {
@@ -59828,320 +59580,448 @@ Fails with [`crate::Error`] when the request is invalid (before anything is sent
         /**Sends `room_level_create` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomLevelCreateData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelCreateData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_create`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomLevelCreateData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_CREATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelCreateData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomLevelCreateData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_CREATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelCreate<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_create`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomLevelCreateData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_CREATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomLevelCreateData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomLevelCreateData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_CREATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelGet<'_> {
         /**Sends `room_level_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomLevelGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomLevelGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomLevelGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomLevelGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomLevelGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomLevelGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelPatch<'_> {
         /**Sends `room_level_patch` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_patch`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelPatch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_patch`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_PATCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_PATCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelMget<'_> {
         /**Sends `room_level_mget` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomLevelMgetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelMgetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_mget`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomLevelMgetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_MGET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelMgetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomLevelMgetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_MGET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelMget<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_mget`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomLevelMgetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_MGET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomLevelMgetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomLevelMgetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_MGET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelDel<'_> {
         /**Sends `room_level_del` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_del`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_DEL,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_DEL,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelDel<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_del`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_DEL,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_DEL,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelSearch<'_> {
         /**Sends `room_level_search` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::RoomLevelSearchData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelSearchData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `room_level_search`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::RoomLevelSearchData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_SEARCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::RoomLevelSearchData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::RoomLevelSearchData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_SEARCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl RoomLevelSearch<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `room_level_search`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::RoomLevelSearchData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::ROOM_LEVEL_SEARCH,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::RoomLevelSearchData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::RoomLevelSearchData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::ROOM_LEVEL_SEARCH,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ScopeConfigGet<'_> {
         /**Sends `scope_config_get` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::ScopeConfigGetData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ScopeConfigGetData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `scope_config_get`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::ScopeConfigGetData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::SCOPE_CONFIG_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::ScopeConfigGetData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::ScopeConfigGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::SCOPE_CONFIG_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ScopeConfigGet<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `scope_config_get`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::ScopeConfigGetData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::SCOPE_CONFIG_GET,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::ScopeConfigGetData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::ScopeConfigGetData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::SCOPE_CONFIG_GET,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ScopeConfigCreate<'_> {
         /**Sends `scope_config_create` and returns the response's `data`.
 
 Fails with [`crate::Error`] when the request is invalid (before anything is sent), when no access token can be had, when the transport fails, when the API answers with a non-zero `code` (whatever the HTTP status), or when the response cannot be decoded. Retries follow the client's retry policy.*/
-        pub async fn data(self) -> Result<types::EmptyData, crate::Error> {
-            self.data_with(crate::CallOptions::default()).await
+        pub fn data(
+            self,
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            self.data_with(crate::CallOptions::default())
         }
         ///Like [`data`](Self::data), with per-call options (an explicit access token, a tenant key) for `scope_config_create`.
-        pub async fn data_with(
+        pub fn data_with(
             self,
             options: crate::CallOptions,
-        ) -> Result<types::EmptyData, crate::Error> {
-            let client = self.client;
-            crate::call::execute(
-                    client,
-                    &crate::generated::operations::SCOPE_CONFIG_CREATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<types::EmptyData, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::SCOPE_CONFIG_CREATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
     impl ScopeConfigCreate<'_> {
         ///Like [`data_with`](Self::data_with), also returning the HTTP status and the log id (`X-Tt-Logid`) of the answer that carried the data of `scope_config_create`.
-        pub async fn data_with_meta(
+        pub fn data_with_meta(
             self,
             options: crate::CallOptions,
-        ) -> Result<crate::Response<types::EmptyData>, crate::Error> {
-            let client = self.client;
-            crate::call::execute_with_meta(
-                    client,
-                    &crate::generated::operations::SCOPE_CONFIG_CREATE,
-                    options,
-                    self,
-                    |builder| builder.send(),
-                )
-                .await
+        ) -> impl ::std::future::Future<
+            Output = Result<crate::Response<types::EmptyData>, crate::Error>,
+        > + Send {
+            let checked = Ok::<(), crate::Error>(());
+            crate::call::execute_with_meta::<
+                _,
+                crate::response::Json<types::EmptyData>,
+                _,
+            >(
+                self.client,
+                &crate::generated::operations::SCOPE_CONFIG_CREATE,
+                options,
+                self,
+                checked,
+                Self::request,
+            )
         }
     }
 }
