@@ -360,9 +360,10 @@ fn ci_task() -> anyhow::Result<()> {
         package.extend(["-p", krate]);
     }
     run_step("package the published crates", &cargo, &package, &[])?;
-    // Seven planted spec changes get the verdicts COMPATIBILITY.md gives them.
-    println!("\n== planted spec changes: cargo xtask semver-planted");
-    planted::semver_planted_task(&workspace_root(), &cargo)?;
+    // The seven planted spec changes are classified by spec-diff in `cargo test` (xtask's
+    // `planted::tests`); their cargo-semver-checks half regenerates and builds vc-api eight
+    // times (10 to 45 minutes on 2 cores), too long for CI's budget: `cargo xtask release`
+    // runs it, and a maintainer runs `cargo xtask semver-planted` after changing the codegen.
     // vc-api with the newest compatible releases of its dependencies, as a user resolves them.
     println!("\n== dependencies as users get them: cargo xtask fresh-deps");
     fresh_deps::fresh_deps_task(&workspace_root(), &cargo)?;

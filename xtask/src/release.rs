@@ -32,6 +32,8 @@ pub fn release_task(root: &Path, cargo: &str, args: &[String]) -> anyhow::Result
 
     println!("\n== release {version}: cargo xtask check");
     crate::check_task()?;
+    // The verdicts of COMPATIBILITY.md on planted changes still hold with this codegen.
+    crate::planted::semver_planted_task(root, cargo)?;
 
     let baseline = semver::last_release_tag(root);
     let (spec_section, semver_section) = match &baseline {
