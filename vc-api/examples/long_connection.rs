@@ -7,7 +7,9 @@
 //! cargo run -p vc-api --features long-connection --example long_connection -- --mock  # vc-mock's fake server, one event, exits
 //! ```
 //!
-//! `FEISHU_DOMAIN` (`lark` or a base URL) changes the domain.
+//! `FEISHU_DOMAIN` (`lark` or a base URL) changes the domain. With `FEISHU_REDIS_URL` set (and
+//! `--features long-connection,redis`), the memory of handled events is shared on Redis, so that
+//! several replicas (or this and an HTTP receiver) run each event's handler once between them.
 
 use std::sync::Arc;
 
@@ -42,8 +44,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let received = Arc::new(Notify::new());
     let notify = received.clone();
-    let connection = LongConnection::builder(app_id, app_secret)
-        .domain(domain)
+    #[allow(unused_mut)]
+    let mut builder = LongConnection::builder(app_id.clone(), app_secret).domain(domain);
+    if env("FEISHU_REDIS_URL").is_some() {
+        // Several replicas: the memory of handled events on Redis, so each runs once in all.
+        #[cfg(feature = "redis")]
+        {
+            let url = env("FEISHU_REDIS_URL").unwrap_or_default();
+            builder = builder.memory(vc_api::redis_store::RedisEventMemory::open(&url, &app_id)?);
+            println!("event memory on Redis (shared with every replica of {app_id})");
+        }
+        #[cfg(not(feature = "redis"))]
+        return Err("FEISHU_REDIS_URL needs the example built with `--features long-connection,redis`".into());
+    }
+    let connection = builder
         .on(|header, started: MeetingMeetingStartedV1Event| async move {
             let topic = started.meeting.and_then(|m| m.topic).unwrap_or_default();
             println!("meeting started: {topic:?} (event {})", header.event_id);

@@ -59,7 +59,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("event memory on Redis (shared with every replica of {app_id})");
         }
         #[cfg(not(feature = "redis"))]
-        return Err(format!("FEISHU_REDIS_URL={url} needs the example built with `--features axum,redis`").into());
+        return Err({
+            let _ = url; // never printed: it may hold a password
+            "FEISHU_REDIS_URL needs the example built with `--features axum,redis`".into()
+        });
     }
     if let (Some(app_id), Some(app_secret)) = (env("FEISHU_APP_ID"), env("FEISHU_APP_SECRET")) {
         let client = vc_api::Client::builder().marketplace_app(app_id, app_secret).build()?;
