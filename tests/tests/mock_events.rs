@@ -136,7 +136,11 @@ async fn the_mock_url_is_the_long_connection_domain_and_pushes_go_down_it_in_par
         .domain(vc_api::Domain::Custom(server.url()))
         .on(move |header, _: MeetingMeetingEndedV1Event| {
             let seen = seen.clone();
+            // The handler can read the payload as delivered (reassembled from its parts).
+            let delivered = vc_api::dispatch::delivered_json();
             async move {
+                let delivered: Value = serde_json::from_slice(&delivered.expect("delivered JSON")).unwrap();
+                assert_eq!(delivered["header"]["event_id"], header.event_id.as_str());
                 let _ = seen.send(header.event_id);
                 Ok(())
             }
@@ -162,6 +166,7 @@ async fn the_mock_url_is_the_long_connection_domain_and_pushes_go_down_it_in_par
         .unwrap();
     assert_eq!(answer["long_connection_clients"], 1, "{answer}");
     assert_eq!(lines.recv().await.unwrap(), answer["event_id"].as_str().unwrap());
+    assert!(vc_api::dispatch::delivered_json().is_none(), "only inside a handler");
     let hub = server.long_connection();
     let acks = hub.wait_for(|c| c.acks >= 1).await;
     assert_eq!(acks.acks, 1);

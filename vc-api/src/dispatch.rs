@@ -266,6 +266,27 @@ impl EventDispatcher {
     }
 }
 
+tokio::task_local! {
+    /// The JSON bytes of the event whose handler runs, when the transport provides them.
+    static DELIVERED: Arc<[u8]>;
+}
+
+/// The JSON of the event whose handler is running, as delivered: the long connection's
+/// reassembled payload, byte for byte, for a handler that forwards or archives events unchanged
+/// (`vc events listen` prints it). `None` outside a handler, and for the HTTP receiver, whose
+/// handlers get the decoded event only.
+///
+/// The text includes the `header.token` the platform put in it: treat it as a secret (the
+/// decoded [`EventHeader`] handlers get has it removed).
+pub fn delivered_json() -> Option<Arc<[u8]>> {
+    DELIVERED.try_with(Arc::clone).ok()
+}
+
+/// Runs `dispatching` with `json` as [`delivered_json`].
+pub(crate) async fn with_delivered<F: Future>(json: Arc<[u8]>, dispatching: F) -> F::Output {
+    DELIVERED.scope(json, dispatching).await
+}
+
 /// The memory key of an event id.
 pub(crate) fn event_key(event_id: &str) -> String {
     format!("event:{event_id}")

@@ -162,7 +162,11 @@ async fn run_listen(settings: &Settings, memory: Option<vc_api::redis_store::Red
     }
     let started = builder
         .fallback(|header, event| async move {
-            let line = json!({ "schema": "2.0", "header": header, "event": event }).to_string();
+            // The payload as delivered; re-encoded from the typed event only if it is missing.
+            let delivered = vc_api::dispatch::delivered_json()
+                .and_then(|json| compact_line(std::str::from_utf8(&json).ok()?).map(|(line, _)| line));
+            let line =
+                delivered.unwrap_or_else(|| json!({ "schema": "2.0", "header": header, "event": event }).to_string());
             let mut out = std::io::stdout().lock();
             writeln!(out, "{line}").and_then(|()| out.flush())?;
             Ok(())
@@ -308,11 +312,19 @@ fn plaintext(key: Option<&vc_api::Secret>, body: &[u8]) -> Option<String> {
     }
 }
 
-/// The JSON text on one line, members in the order sent, and its `header.event_id`.
+/// The JSON text on one line, members in the order sent, without the verification token
+/// (`header.token`, a secret), and its `header.event_id`.
 pub fn compact_line(text: &str) -> Option<(String, String)> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let event_id = value.pointer("/header/event_id")?.as_str()?.to_owned();
-    Some((minify(text), event_id))
+    type Members = indexmap::IndexMap<String, Box<serde_json::value::RawValue>>;
+    let mut top: Members = serde_json::from_str(text).ok()?;
+    let mut header: Members = serde_json::from_str(top.get("header")?.get()).ok()?;
+    let event_id: String = serde_json::from_str(header.get("event_id")?.get()).ok()?;
+    if header.shift_remove("token").is_some() {
+        let text = serde_json::to_string(&header).ok()?;
+        top.insert("header".to_owned(), serde_json::value::RawValue::from_string(text).ok()?);
+    }
+    let text = serde_json::to_string(&top).ok()?;
+    Some((minify(&text), event_id))
 }
 
 /// Removes the whitespace between JSON tokens, leaving strings untouched.
@@ -349,6 +361,11 @@ mod tests {
         assert_eq!(minify(text), r#"{"z":"a b \" c","a":[1,2]}"#);
         let (line, id) = compact_line(r#"{ "header": { "event_id": "e 1" }, "b": 1 }"#).unwrap();
         assert_eq!((line.as_str(), id.as_str()), (r#"{"header":{"event_id":"e 1"},"b":1}"#, "e 1"));
+        // The verification token is a secret: never printed; the rest keeps its order.
+        let (line, _) =
+            compact_line(r#"{"schema": "2.0", "header": {"z": 1, "token": "vt", "event_id": "e"}, "event": {"y": [1, 2], "a": "x y"}}"#)
+                .unwrap();
+        assert_eq!(line, r#"{"schema":"2.0","header":{"z":1,"event_id":"e"},"event":{"y":[1,2],"a":"x y"}}"#);
         assert!(compact_line("{\"header\": {}}").is_none());
         assert!(compact_line("not json").is_none());
     }

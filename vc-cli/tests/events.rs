@@ -72,6 +72,7 @@ fn serve_with_the_mock_prints_each_pushed_event_once() {
     assert_eq!(event["header"]["event_type"], "vc.meeting.meeting_started_v1");
     assert_eq!(event["event"]["meeting"]["id"], "6911188411934433028");
     assert!(!line.contains(": "), "compact: {line}");
+    assert!(event["header"].get("token").is_none() && !line.contains("vcmock-verification-token"), "{line}");
 
     // A second event is the next line: the first was printed once.
     let (_, answer) = post(&push_url, r#"{"event_type": "vc.meeting.meeting_ended_v1"}"#);

@@ -61,8 +61,9 @@ fn listen_prints_each_event_as_one_compact_json_line() {
         .block_on(async { tokio::time::timeout(Duration::from_secs(60), hub.wait_for(|c| c.connections == 1)).await });
     assert!(connected.is_ok(), "the command connected");
     let event = json!({"schema": "2.0",
-        "header": {"event_id": "cli-1", "event_type": "vc.meeting.meeting_started_v1", "app_id": vc_mock::APP_ID},
-        "event": {"meeting": {"id": "6911188411932033028", "topic": "standup"}}});
+        "header": {"event_id": "cli-1", "event_type": "vc.meeting.meeting_started_v1", "app_id": vc_mock::APP_ID,
+                   "token": "the-verification-token"},
+        "event": {"meeting": {"id": "6911188411932033028", "topic": "standup", "field_no_type_knows": [1]}}});
     assert_eq!(runtime.block_on(hub.push(&event, 2)), 1);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).unwrap();
@@ -73,4 +74,7 @@ fn listen_prints_each_event_as_one_compact_json_line() {
     assert_eq!(printed["header"]["event_id"], "cli-1");
     assert_eq!(printed["header"]["event_type"], "vc.meeting.meeting_started_v1");
     assert_eq!(printed["event"]["meeting"]["topic"], "standup");
+    // The payload as delivered (a field the typed event lacks included), without the token.
+    assert_eq!(printed["event"]["meeting"]["field_no_type_knows"], json!([1]));
+    assert!(!line.contains("the-verification-token") && printed["header"].get("token").is_none(), "{line}");
 }

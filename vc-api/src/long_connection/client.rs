@@ -522,7 +522,8 @@ async fn handle(shared: &Shared, payload: &[u8], conn_id: &str, message_id: &str
     let EventCallback { mut header, event, .. } = callback;
     header.token = None;
     let (event_id, event_type) = (header.event_id.clone(), header.event_type.clone());
-    match shared.dispatcher.dispatch_once(&shared.memory, shared.retention, header, event).await {
+    let dispatching = shared.dispatcher.dispatch_once(&shared.memory, shared.retention, header, event);
+    match crate::dispatch::with_delivered(Arc::from(payload), dispatching).await {
         Ok(Handled::Ran(dispatched)) => {
             tracing::debug!(
                 conn_id,
