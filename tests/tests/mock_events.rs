@@ -44,6 +44,13 @@ async fn receiver(encrypt_key: &str) -> (String, mpsc::UnboundedReceiver<String>
     (url, lines)
 }
 
+/// `POST /__mock/events?fragments=N` with an event type; the route's JSON answer.
+async fn push_route(server: &MockServer, fragments: u32, event_type: &str) -> Value {
+    let url = format!("{}/__mock/events?fragments={fragments}", server.url());
+    let response = reqwest::Client::new().post(url).json(&json!({ "event_type": event_type })).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 async fn mock(webhook: &str) -> MockServer {
     MockServer::builder().deliver_to(webhook).encrypt_key(ENCRYPT_KEY).verification_token(TOKEN).start().await
 }
@@ -73,15 +80,7 @@ async fn the_http_route_pushes_in_the_background_and_lists_deliveries() {
     let (url, mut lines) = receiver(ENCRYPT_KEY).await;
     let server = mock(&url).await;
     let http = reqwest::Client::new();
-    let answer: Value = http
-        .post(format!("{}/__mock/events?fragments=4", server.url()))
-        .json(&json!({"event_type": "vc.meeting.meeting_ended_v1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = push_route(&server, 4, "vc.meeting.meeting_ended_v1").await;
     assert_eq!(answer["event_type"], "vc.meeting.meeting_ended_v1");
     assert_eq!(answer["fragments"], 4);
     assert_eq!(answer["webhook"], url.as_str());
@@ -155,15 +154,7 @@ async fn the_mock_url_is_the_long_connection_domain_and_pushes_go_down_it_in_par
     .await;
     assert!(connected.is_ok_and(|r| r.is_ok()), "connected through the mock's endpoint");
 
-    let answer: Value = reqwest::Client::new()
-        .post(format!("{}/__mock/events?fragments=3", server.url()))
-        .json(&json!({"event_type": "vc.meeting.meeting_ended_v1"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = push_route(&server, 3, "vc.meeting.meeting_ended_v1").await;
     assert_eq!(answer["long_connection_clients"], 1, "{answer}");
     assert_eq!(lines.recv().await.unwrap(), answer["event_id"].as_str().unwrap());
     assert!(vc_api::dispatch::delivered_json().is_none(), "only inside a handler");
