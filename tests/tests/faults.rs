@@ -188,6 +188,33 @@ async fn a_decode_error_keeps_status_and_log_id() {
     assert_eq!((err.http_status(), err.log_id()), (Some(200), Some("20261207-log-bad")));
 }
 
+/// A JSON answer that arrives in several chunks (chunked transfer coding, one write each) is
+/// read whole, its log id kept.
+#[tokio::test]
+async fn a_json_answer_in_chunks_is_read_whole() {
+    let body = serde_json::to_vec(&operation("export_get").response_example()).unwrap();
+    let url = raw_server(Arc::new(move |_, mut socket| {
+        let body = body.clone();
+        Box::pin(async move {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-tt-logid: log-chunked\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            for part in body.chunks(body.len().div_ceil(3)) {
+                socket.write_all(format!("{:x}\r\n", part.len()).as_bytes()).await.unwrap();
+                socket.write_all(part).await.unwrap();
+                socket.write_all(b"\r\n").await.unwrap();
+                socket.flush().await.unwrap();
+            }
+            socket.write_all(b"0\r\n\r\n").await.unwrap();
+        })
+    }))
+    .await;
+    let client = download_client(&url).build().unwrap();
+    let answer = client.export_get().task_id("T1").data_with_meta(CallOptions::new()).await.unwrap();
+    let expected = operation("export_get").response_example()["data"].clone();
+    assert_eq!(serde_json::to_value(&answer.data).unwrap(), expected);
+    assert_eq!(answer.log_id.as_deref(), Some("log-chunked"));
+}
+
 // --- Tokens ---
 
 fn token_answer(token: &str, expire: u64) -> ResponseTemplate {

@@ -14,6 +14,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use futures_util::future::Either;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use tracing::Instrument;
@@ -23,7 +24,8 @@ use crate::auth::{BearerToken, TokenSource};
 use crate::error::Error;
 use crate::generated::client::Client;
 use crate::operation::Operation;
-use crate::response::{self, Decode, LOG_ID, Response};
+use crate::rate_limit::Grant;
+use crate::response::{self, Decode, Response};
 use crate::secret::Secret;
 
 /// Per-call options, for [`data_with`](crate::builder::ReserveGet::data_with) on any builder.
@@ -73,17 +75,6 @@ impl CallOptions {
 /// The total timeout of a request that has none (a download) sent through an HTTP client that
 /// has one: as good as none (tokio caps a timer's deadline far in the future).
 const NO_TOTAL_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// What one attempt learned about its answer and its token.
-#[derive(Default)]
-struct Learned {
-    /// The token sent, and where it came from.
-    token: Option<(BearerToken, TokenSource)>,
-    /// The HTTP status of the answer.
-    status: Option<u16>,
-    /// The answer's `X-Tt-Logid` header.
-    log_id: Option<HeaderValue>,
-}
 
 /// What a call returns, given the answer's data with its status and log id.
 pub(crate) trait Shape<D> {
@@ -165,6 +156,10 @@ where
     R: Decode,
     S: Shape<R::Data>,
 {
+    // A failed check ends the call at once; the attempts' future never carries its error.
+    if let Err(error) = checked {
+        return Either::Left(std::future::ready(Err(error)));
+    }
     let span = tracing::info_span!(
         "vc_api.call",
         operation = operation.id,
@@ -173,147 +168,217 @@ where
         code = Empty,
         log_id = Empty
     );
-    let call = attempts::<B, R, F, S>(client, operation, options, builder, checked, build, span.clone());
+    let call = attempts::<B, R, F, S>(client, operation, options, builder, build, span.clone());
     // Entering and leaving a span nobody listens to on every poll is measurable per call.
-    if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) }
+    Either::Right(if span.is_disabled() { Either::Left(call) } else { Either::Right(call.instrument(span)) })
 }
 
-/// The attempts of one call, recording what happened on `span`.
-async fn attempts<B, R, F, S>(
+/// The attempts of one call, recording what happened on `current`.
+///
+/// The state this future carries is what every call pays for (it is allocated and moved with
+/// the call: 648 bytes for `room_level_get`, against 2,504 before this layout and 856 for the
+/// hand-written reqwest + serde call of the benchmarks), so it is written with the compiler's
+/// layout rules in mind:
+/// - a plain function returning an `async` block: an `async fn` keeps a second copy of each
+///   argument;
+/// - a local alive at two suspension points is stored in every state of the future, and a local
+///   ever borrowed stays alive until its scope ends: each step's values are scoped in a block
+///   that ends before the next `.await`, and the cold waits before sending (the rate budget, a
+///   token lookup) are one boxed `.await`;
+/// - an awaited value is mapped or matched at once: a `let` taking it as it comes is stored
+///   beside the future it came from;
+/// - across the whole attempt only the token sent and the rate-budget grant are kept.
+///
+/// `cargo xtask bench --callgrind` counts the instructions per call and `call_profile sizes`
+/// prints the size; `RUSTC_BOOTSTRAP=1 cargo rustc --release -p vc-api-benches --bench
+/// call_profile -- -Zprint-type-sizes` shows each state's fields.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn attempts<B, R, F, S>(
     client: &Client,
     operation: &'static Operation,
     options: CallOptions,
     builder: B,
-    checked: Result<(), Error>,
     build: F,
     current: tracing::Span,
-) -> Result<S::Output, Error>
+) -> impl Future<Output = Result<S::Output, Error>>
 where
     F: Fn(&B) -> Result<reqwest::Request, progenitor_client::Error<()>>,
     R: Decode,
     S: Shape<R::Data>,
 {
-    checked?;
-    let state = &client.inner;
-    // JSON calls have a total timeout; downloads only the read timeout, unless the call sets one.
-    let wanted = options.timeout.or(if R::STREAMED { None } else { Some(state.timeout) });
-    // The HTTP client the builder makes applies the JSON timeout itself: a request needs its own
-    // only to differ from it (setting one costs an allocation per request in reqwest).
-    let timeout = (wanted != state.http_timeout).then_some(wanted.unwrap_or(NO_TOTAL_LIMIT));
-    let mut attempt = 0u32;
-    let mut token_refreshed = false;
-    loop {
-        attempt = attempt.saturating_add(1);
-        current.record("attempt", attempt);
-        let mut learned = Learned::default();
-        // One attempt, written out here rather than in a function of its own: its future would
-        // be one more layer moved into this one on every attempt.
-        let received: Result<R::Data, Error> = 'attempt: {
-            let mut request = match build(&builder) {
-                Ok(request) => request,
-                Err(error) => break 'attempt Err(response::build_error(operation.id, error)),
-            };
-            if let Err(error) = check_path(&request, operation) {
-                break 'attempt Err(error);
-            }
-            if timeout.is_some() {
-                *request.timeout_mut() = timeout;
-            }
-            // A place in the rate budget, handed back once the answer has come.
-            let grant = match &state.limiter {
-                Some(limiter) => limiter.acquire(operation.id).await,
-                None => None,
-            };
-            let fetched = match state.auth.ready(options.access_token.as_ref()) {
-                Some(token) => Ok(token),
-                // Boxed: fetching or looking up a cached token is a future of its own, larger
-                // than the rest of the call; a fixed or explicit token needs none.
-                None => {
-                    let (explicit, tenant_key) = (options.access_token.as_ref(), options.tenant_key.as_deref());
-                    Box::pin(state.auth.token(operation, explicit, tenant_key, &client.client, &client.baseurl)).await
-                }
-            };
-            let (bearer, source) = match fetched {
-                Ok(token) => token,
-                Err(failure) => {
-                    // The token fetch has had its own retries.
-                    let error = failure.into_error(operation.id);
-                    tracing::debug!(error = %error, "no access token");
-                    return Err(error);
-                }
-            };
-            // Built (and marked sensitive) once per token, not per request.
-            let Some(value) = bearer.header.clone() else {
-                let message = "the access token contains characters not allowed in a header".to_owned();
-                break 'attempt Err(Error::InvalidRequest { operation: operation.id, message });
-            };
-            request.headers_mut().insert(AUTHORIZATION, value);
-            learned.token = Some((bearer, source));
-            let sent = client.client.execute(request).await;
-            if let (Some(limiter), Some(grant)) = (&state.limiter, grant) {
-                limiter.budget.answered(grant).await;
-            }
-            match sent {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    learned.status = Some(status);
-                    learned.log_id = response.headers().get(LOG_ID).cloned();
-                    if status == 200 {
-                        R::receive(response, operation).await
-                    } else {
-                        // Boxed: reading a failure's body is the cold path.
-                        Err(Box::pin(response::failed_response(operation.id, response)).await)
-                    }
-                }
-                Err(source) => Err(response::transport_error(operation.id, source)),
-            }
+    async move {
+        // JSON calls have a total timeout; downloads only the read timeout, unless the call
+        // sets one. The HTTP client the builder makes applies the JSON timeout itself: a request
+        // needs its own only to differ from it (setting one costs an allocation in reqwest).
+        let timeout = {
+            let wanted = options.timeout.or(if R::STREAMED { None } else { Some(client.inner.timeout) });
+            (wanted != client.inner.http_timeout).then_some(wanted.unwrap_or(NO_TOTAL_LIMIT))
         };
-        let error = match received {
-            Ok(data) => {
-                let http_status = learned.status.unwrap_or(200);
-                current.record("http_status", http_status).record("code", 0i64);
-                let header = learned.log_id.as_ref().and_then(|v| v.to_str().ok());
-                if let Some(log_id) = header {
+        let mut attempt = 0u32;
+        let mut token_refreshed = false;
+        loop {
+            attempt = attempt.saturating_add(1);
+            current.record("attempt", attempt);
+            // The token sent, to evict it if the answer rejects it.
+            let mut sent_token: Option<(Secret, TokenSource)> = None;
+            // A place in the rate budget, handed back once the answer has come.
+            let mut grant: Option<Grant> = None;
+            // What to do after a failed attempt: wait this long, or (`None`) fetch a new token.
+            let retry_after: Option<Duration> = {
+                let received: Result<(R::Data, Option<HeaderValue>), Error> = 'attempt: {
+                    let request = {
+                        let mut request = match build(&builder) {
+                            Ok(request) => request,
+                            Err(error) => break 'attempt Err(response::build_error(operation.id, error)),
+                        };
+                        if let Err(error) = check_path(&request, operation) {
+                            break 'attempt Err(error);
+                        }
+                        if timeout.is_some() {
+                            *request.timeout_mut() = timeout;
+                        }
+                        let ready = match client.inner.limiter {
+                            None => client.inner.auth.ready(options.access_token.as_ref()),
+                            Some(_) => None,
+                        };
+                        let (value, token, source) = match ready {
+                            // Built (and marked sensitive) once per token, not per request.
+                            Some((BearerToken { header: Some(value), token }, source)) => (value, token, source),
+                            Some(_) => break 'attempt Err(unfit_token(operation)),
+                            // Boxed: waiting for the rate budget, looking a token up or fetching
+                            // one are futures larger than the rest of the call.
+                            None => match Box::pin(turn_and_token(client, operation, &options)).await {
+                                Ok((taken, value, token, source)) => {
+                                    grant = taken;
+                                    (value, token, source)
+                                }
+                                // The token fetch has had its own retries.
+                                Err(error) => return Err(error),
+                            },
+                        };
+                        request.headers_mut().insert(AUTHORIZATION, value);
+                        sent_token = Some((token, source));
+                        request
+                    };
+                    let reading = {
+                        // Mapped at once rather than kept as it came: a local taking the awaited
+                        // value would be stored beside the send's own future in the call's state.
+                        let sent = client
+                            .client
+                            .execute(request)
+                            .await
+                            .map_err(|source| response::transport_error(operation.id, source));
+                        if grant.is_some() {
+                            answered(client, grant.take()).await;
+                        }
+                        let response = match sent {
+                            Ok(response) => response,
+                            Err(error) => break 'attempt Err(error),
+                        };
+                        if response.status() == reqwest::StatusCode::OK {
+                            Either::Left(R::receive(response, operation))
+                        } else {
+                            // Boxed: reading a failure's body is the cold path.
+                            Either::Right(Box::pin(response::failed_response(operation.id, response)).map(Err))
+                        }
+                    };
+                    reading.await
+                };
+                let error = match received {
+                    Ok((data, log_id)) => {
+                        current.record("http_status", 200).record("code", 0i64);
+                        let header = log_id.as_ref().and_then(|v| v.to_str().ok());
+                        if let Some(log_id) = header {
+                            current.record("log_id", log_id);
+                        }
+                        let log_id = if S::LOG_ID { header.map(str::to_owned) } else { None };
+                        return Ok(S::finish(Response { data, http_status: 200, log_id }));
+                    }
+                    Err(error) => error,
+                };
+                if let Some(status) = error.http_status() {
+                    current.record("http_status", status);
+                }
+                if let Some(code) = error.code() {
+                    current.record("code", code);
+                }
+                if let Some(log_id) = error.log_id() {
                     current.record("log_id", log_id);
                 }
-                let log_id = if S::LOG_ID { header.map(str::to_owned) } else { None };
-                return Ok(S::finish(Response { data, http_status, log_id }));
-            }
-            Err(error) => error,
-        };
-        if let Some(status) = error.http_status() {
-            current.record("http_status", status);
-        }
-        if let Some(code) = error.code() {
-            current.record("code", code);
-        }
-        if let Some(log_id) = error.log_id() {
-            current.record("log_id", log_id);
-        }
-        let token_rejected = error.api().is_some_and(|e| e.is_token_invalid());
-        if let Some((bearer, source)) = &learned.token
-            && token_rejected
-            && !token_refreshed
-            && !matches!(source, TokenSource::Explicit)
-        {
-            tracing::info!("access token rejected; fetching a new one and trying again");
-            state.auth.evict(source, &bearer.token).await;
-            token_refreshed = true;
-            attempt -= 1;
-            continue;
-        }
-        match state.retry.delay(operation, &error, attempt) {
-            Some(delay) => {
-                tracing::info!(delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+                let token_rejected = error.api().is_some_and(|e| e.is_token_invalid());
+                let refreshable =
+                    sent_token.as_ref().is_some_and(|(_, source)| !matches!(source, TokenSource::Explicit));
+                if token_rejected && refreshable && !token_refreshed {
+                    tracing::info!("access token rejected; fetching a new one and trying again");
+                    None
+                } else {
+                    match client.inner.retry.delay(operation, &error, attempt) {
+                        Some(delay) => {
+                            tracing::info!(delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+                            Some(delay)
+                        }
+                        None => {
+                            tracing::debug!(error = %error, "call failed");
+                            return Err(error);
+                        }
+                    }
+                }
+            };
+            match retry_after {
                 // Boxed: a timer is large and only a retry needs one.
-                Box::pin(tokio::time::sleep(delay)).await;
-            }
-            None => {
-                tracing::debug!(error = %error, "call failed");
-                return Err(error);
+                Some(delay) => Box::pin(tokio::time::sleep(delay)).await,
+                None => {
+                    if let Some((token, source)) = &sent_token {
+                        client.inner.auth.evict(source, token).await;
+                    }
+                    token_refreshed = true;
+                    attempt -= 1;
+                }
             }
         }
     }
+}
+
+/// Hands a place in the rate budget back once its request has been answered (or will not be
+/// sent).
+async fn answered(client: &Client, grant: Option<Grant>) {
+    if let (Some(limiter), Some(grant)) = (&client.inner.limiter, grant) {
+        limiter.budget.answered(grant).await;
+    }
+}
+
+/// The waits before a request that cannot be sent at once: a place in the rate budget, then
+/// the access token (from the cache, the shared store or the token endpoint), with its
+/// `Authorization` value. A token that cannot be had, or sent, ends the call; its place is
+/// handed back first.
+async fn turn_and_token(
+    client: &Client,
+    operation: &'static Operation,
+    options: &CallOptions,
+) -> Result<(Option<Grant>, HeaderValue, Secret, TokenSource), Error> {
+    let state = &client.inner;
+    let grant = match &state.limiter {
+        Some(limiter) => limiter.acquire(operation.id).await,
+        None => None,
+    };
+    let (explicit, tenant_key) = (options.access_token.as_ref(), options.tenant_key.as_deref());
+    let error = match state.auth.token(operation, explicit, tenant_key, &client.client, &client.baseurl).await {
+        Ok((BearerToken { header: Some(value), token }, source)) => return Ok((grant, value, token, source)),
+        Ok(_) => unfit_token(operation),
+        Err(failure) => {
+            let error = failure.into_error(operation.id);
+            tracing::debug!(error = %error, "no access token");
+            error
+        }
+    };
+    answered(client, grant).await;
+    Err(error)
+}
+
+/// The error for a token a header cannot carry.
+fn unfit_token(operation: &'static Operation) -> Error {
+    let message = "the access token contains characters not allowed in a header".to_owned();
+    Error::InvalidRequest { operation: operation.id, message }
 }
 
 /// Rejects a request whose path has an empty parameter (`//`, or a trailing `/`).

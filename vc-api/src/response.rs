@@ -2,10 +2,10 @@
 
 use std::marker::PhantomData;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use progenitor_client::ByteStream;
-use reqwest::header::{HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -50,44 +50,66 @@ pub(crate) trait Decode {
     /// have no total timeout unless the caller sets one.
     const STREAMED: bool = false;
     /// Reads and unwraps a 200 answer, or turns the failure it carries into a typed [`Error`].
+    /// The answer's log id (`X-Tt-Logid`) comes with the data.
     fn receive(
         response: reqwest::Response,
         operation: &'static Operation,
-    ) -> impl Future<Output = Result<Self::Data, Error>> + Send;
+    ) -> impl Future<Output = Result<(Self::Data, Option<HeaderValue>), Error>> + Send;
 }
 
 /// A JSON envelope: its `data` when `code` is 0, the typed error otherwise.
 impl<T: DeserializeOwned + Send> Decode for Json<T> {
     type Data = T;
 
-    async fn receive(mut response: reqwest::Response, operation: &'static Operation) -> Result<T, Error> {
-        let status = response.status().as_u16();
-        // Moved out, not copied; read only for a failure.
-        let headers = std::mem::take(response.headers_mut());
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(source) => return Err(transport_error(operation.id, source)),
-        };
-        let envelope: Envelope<T> = match serde_json::from_slice(&body) {
-            Ok(envelope) => envelope,
-            Err(source) => {
-                let (log_id, body) = (log_id(&headers), truncated_body(&body));
-                return Err(Error::Decode { operation: operation.id, status, log_id, body, source });
+    // The body is read chunk by chunk from the response itself (reqwest's `bytes()` is a future
+    // four times the size of this one, which every call would carry), and not in an `async fn`,
+    // which would hold a second copy of the response.
+    #[allow(clippy::manual_async_fn)]
+    fn receive(
+        mut response: reqwest::Response,
+        operation: &'static Operation,
+    ) -> impl Future<Output = Result<(T, Option<HeaderValue>), Error>> + Send {
+        async move {
+            let body = match read_body(&mut response).await {
+                Ok(body) => body,
+                Err(source) => return Err(transport_error(operation.id, source)),
+            };
+            let (status, headers) = (response.status().as_u16(), response.headers());
+            let envelope: Envelope<T> = match serde_json::from_slice(&body) {
+                Ok(envelope) => envelope,
+                Err(source) => {
+                    let (log_id, body) = (log_id(headers), truncated_body(&body));
+                    return Err(Error::Decode { operation: operation.id, status, log_id, body, source });
+                }
+            };
+            match envelope.data {
+                Some(data) if envelope.code == 0 => Ok((data, headers.get(LOG_ID).cloned())),
+                _ => Err(api_error(
+                    operation.id,
+                    status,
+                    log_id(headers),
+                    retry_after(headers),
+                    envelope.code,
+                    envelope.msg,
+                    envelope.error,
+                )),
             }
-        };
-        match envelope.data {
-            Some(data) if envelope.code == 0 => Ok(data),
-            _ => Err(api_error(
-                operation.id,
-                status,
-                log_id(&headers),
-                retry_after(&headers),
-                envelope.code,
-                envelope.msg,
-                envelope.error,
-            )),
         }
     }
+}
+
+/// The whole body of `response`, without copying it when it comes in one piece.
+async fn read_body(response: &mut reqwest::Response) -> Result<Bytes, reqwest::Error> {
+    let Some(first) = response.chunk().await? else { return Ok(Bytes::new()) };
+    let Some(second) = response.chunk().await? else { return Ok(first) };
+    let mut body = BytesMut::with_capacity(first.len() + second.len());
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
+    drop((first, second));
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// A file: a [`Download`] streaming the body, unless the server answered with a JSON error body.
@@ -95,7 +117,10 @@ impl Decode for File {
     type Data = Download;
     const STREAMED: bool = true;
 
-    async fn receive(mut response: reqwest::Response, operation: &'static Operation) -> Result<Download, Error> {
+    async fn receive(
+        mut response: reqwest::Response,
+        operation: &'static Operation,
+    ) -> Result<(Download, Option<HeaderValue>), Error> {
         let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
         let is_json = headers
@@ -104,7 +129,8 @@ impl Decode for File {
             .is_some_and(|v| v.trim_start().starts_with("application/json"));
         let mut stream = Box::pin(response.bytes_stream());
         if !is_json {
-            return Ok(Download::new(operation.id, &headers, ByteStream::new(stream)));
+            let log_id = headers.get(LOG_ID).cloned();
+            return Ok((Download::new(operation.id, &headers, ByteStream::new(stream)), log_id));
         }
         // A JSON body where a file was expected is a failure reported with HTTP 200.
         let body = match read_prefix(&mut stream).await {
