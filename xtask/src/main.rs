@@ -20,9 +20,12 @@ use std::process::ExitCode;
 use codegen::{Mode, docs_drift, files};
 
 const USAGE: &str = "usage: cargo xtask <task>
-  codegen          rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src
+  codegen          rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src, and the
+                   crates' copies vc-spec/openapi.yaml (of the bundled spec) and vc-api/README.md
+                   (of README.md)
   check            regenerate in memory, lint the spec, and fail on any drift (generated files,
-                   the bundled spec/openapi.yaml, or the doc page snapshots in spec/docs/)
+                   the bundled spec/openapi.yaml, the crates' copies, which must be regular
+                   files, or the doc page snapshots in spec/docs/)
   docs-drift <page.txt>...
                    compare doc page snapshots with the spec; exit non-zero on any difference
   spec-lint        Spectral (spectral:oas) and Redocly (recommended-strict) on spec/openapi.yaml;
