@@ -23,9 +23,10 @@ const USAGE: &str = "usage: cargo xtask <task>
   codegen          rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src, and the
                    crates' copies vc-spec/openapi.yaml (of the bundled spec) and vc-api/README.md
                    (of README.md)
-  check            regenerate in memory, lint the spec, and fail on any drift (generated files,
-                   the bundled spec/openapi.yaml, the crates' copies, which must be regular
-                   files, or the doc page snapshots in spec/docs/)
+  check            fail on committed symbolic links; regenerate in memory, lint the spec, and
+                   fail on any drift (generated files, the bundled spec/openapi.yaml, the
+                   crates' copies, which must be regular files, or the doc page snapshots in
+                   spec/docs/)
   docs-drift <page.txt>...
                    compare doc page snapshots with the spec; exit non-zero on any difference
   spec-lint        Spectral (spectral:oas) and Redocly (recommended-strict) on spec/openapi.yaml;
@@ -165,13 +166,15 @@ fn codegen_task(mode: Mode) -> anyhow::Result<()> {
         }
         Mode::Check => {
             print!("{}", files::drift_report(&drift));
-            anyhow::bail!("generated files drifted from the spec")
+            anyhow::bail!("generated files drifted from their sources")
         }
     }
 }
 
-/// `cargo xtask check`: generated files up to date, then zero docs drift on the snapshots.
+/// `cargo xtask check`: no symbolic links committed, generated files up to date, then zero
+/// docs drift on the snapshots.
 fn check_task() -> anyhow::Result<()> {
+    no_committed_symlinks(&workspace_root())?;
     codegen_task(Mode::Check)?;
     let report = docs_drift::check_workspace(&workspace_root())?;
     print!("{report}");
@@ -180,6 +183,34 @@ fn check_task() -> anyhow::Result<()> {
         "the doc page snapshots in {} drifted from the spec",
         docs_drift::SNAPSHOT_DIR
     );
+    Ok(())
+}
+
+/// Fails if git tracks a symbolic link (mode 120000): a checkout without symlink support (Git
+/// for Windows by default) turns it into a one-line text file. Outside a git checkout (a
+/// source package) there is nothing to check.
+fn no_committed_symlinks(root: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(output) = std::process::Command::new("git").args(["ls-files", "-s"]).current_dir(root).output() else {
+        println!("git not found: committed symbolic links not checked");
+        return Ok(());
+    };
+    if !output.status.success() {
+        println!("not a git checkout: committed symbolic links not checked");
+        return Ok(());
+    }
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let links: Vec<&str> = listing
+        .lines()
+        .filter(|line| line.starts_with("120000 "))
+        .filter_map(|line| line.split_once('\t').map(|(_, path)| path))
+        .collect();
+    anyhow::ensure!(
+        links.is_empty(),
+        "symbolic links are committed: {}; replace each with a regular file (a copy written by \
+         `cargo xtask codegen`, see codegen::copies)",
+        links.join(", ")
+    );
+    println!("no symbolic links committed");
     Ok(())
 }
 
