@@ -199,11 +199,7 @@ fn no_committed_symlinks(root: &std::path::Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let listing = String::from_utf8_lossy(&output.stdout);
-    let links: Vec<&str> = listing
-        .lines()
-        .filter(|line| line.starts_with("120000 "))
-        .filter_map(|line| line.split_once('\t').map(|(_, path)| path))
-        .collect();
+    let links = symlinks_in(&listing);
     anyhow::ensure!(
         links.is_empty(),
         "symbolic links are committed: {}; replace each with a regular file (a copy written by \
@@ -212,6 +208,15 @@ fn no_committed_symlinks(root: &std::path::Path) -> anyhow::Result<()> {
     );
     println!("no symbolic links committed");
     Ok(())
+}
+
+/// The paths of the symbolic links (mode 120000) in a `git ls-files -s` listing.
+fn symlinks_in(listing: &str) -> Vec<&str> {
+    listing
+        .lines()
+        .filter(|line| line.starts_with("120000 "))
+        .filter_map(|line| line.split_once('\t').map(|(_, path)| path))
+        .collect()
 }
 
 /// `cargo xtask docs-drift <pages…>`: compares the given pages with the spec bundled from spec/src.
@@ -407,4 +412,25 @@ fn ci_task() -> anyhow::Result<()> {
     spec_tools::gate(&workspace_root())?;
     println!("\nall CI steps passed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Symbolic links are told apart from regular and executable files and submodules by mode.
+    #[test]
+    fn symlinks_are_found_in_a_git_listing() {
+        let listing = "100644 32d46ee883b58d6a383eed06eb98f33aa6530ded 0\tREADME.md\n\
+                       120000 32d46ee883b58d6a383eed06eb98f33aa6530ded 0\tvc-api/README.md\n\
+                       100755 cd8c1dcf6ed0884ced0e860e2bb26ef31ffcd10f 0\ttools/run.sh\n\
+                       160000 cd8c1dcf6ed0884ced0e860e2bb26ef31ffcd10f 0\tfuzz/corpus\n\
+                       120000 cd8c1dcf6ed0884ced0e860e2bb26ef31ffcd10f 0\tvc-spec/openapi 1.yaml\n";
+        assert_eq!(super::symlinks_in(listing), ["vc-api/README.md", "vc-spec/openapi 1.yaml"]);
+        assert!(super::symlinks_in("100644 32d46ee883b58d6a383eed06eb98f33aa6530ded 0\tREADME.md\n").is_empty());
+    }
+
+    /// The committed tree has none (what `cargo xtask check` enforces).
+    #[test]
+    fn the_repository_commits_no_symlinks() {
+        super::no_committed_symlinks(&super::workspace_root()).expect("no committed symbolic links");
+    }
 }
