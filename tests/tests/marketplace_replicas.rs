@@ -220,6 +220,27 @@ async fn a_rejected_tenant_token_is_evicted_for_every_replica_and_only_in_its_te
     assert_eq!(api.seen(|s| s.app_tokens.clone()), ["app-1"]);
 }
 
+/// Point 2, at once: both replicas' calls rejected together (each replica evicting the old
+/// token, in whichever order) still make one new t1 token request in total, and every call
+/// succeeds on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_on_both_replicas_at_once_make_one_new_token_request() {
+    let redis = RedisServer::start();
+    let api = FakeFeishu::start().await;
+    let (a, b) = (replica(&api, &redis, Some(TICKET)), replica(&api, &redis, Some(TICKET)));
+    call(&a, "t1").await.unwrap();
+    call(&b, "t1").await.unwrap();
+
+    api.revoke("t1-1");
+    let calls = (0..10).flat_map(|_| [call(&a, "t1"), call(&b, "t1")]);
+    let results = futures::future::join_all(calls).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(api.tenant_tokens("t1"), ["t1-1", "t1-2"], "one new token for both replicas");
+    assert!(stored(&redis, "tenant:t1").ends_with(":t1-2"));
+    let accepted = api.seen(|s| s.calls.iter().filter(|token| *token == "t1-2").count());
+    assert_eq!(accepted, 20, "every call ended on the new token");
+}
+
 /// Point 3, the ticket: Feishu pushes the `app_ticket` event to one replica. A replica without
 /// it and with nothing in Redis asks for a resend and fails naming the ticket; once the replica
 /// with the ticket has stored an app token, the other one fetches tenant tokens with it (no

@@ -502,33 +502,37 @@ impl Auth {
             .await
     }
 
-    /// Drops an app token the tenant token endpoint rejected, here and in the store (if it is
-    /// still the one stored there).
+    /// Drops an app token the tenant token endpoint rejected, in the store (if it is still the
+    /// one stored there) and then here (the order of [`evict`](Self::evict)).
     async fn evict_app_token(&self, rejected: &Secret) {
         let Some(app_id) = self.app_id() else { return };
-        self.app.evict(rejected);
         self.store.evict(&TokenKey::new(app_id, StoreKind::App, None), rejected).await;
+        self.app.evict(rejected);
     }
 
     /// Drops a cached token the API rejected, here and in the store (if it is still the one
     /// stored there), so the next call fetches a new one.
+    ///
+    /// The store first: once this process's copy is gone, its next call asks the store, which
+    /// must no longer hold the rejected token (else that call would cache it again, and a call
+    /// retrying after the rejection would be sent with it once more).
     pub async fn evict(&self, source: &TokenSource, rejected: &Secret) {
         let Some(app_id) = self.app_id() else { return };
-        let key = match source {
-            TokenSource::Explicit => return,
+        match source {
+            TokenSource::Explicit => {}
             TokenSource::SelfBuiltTenant => {
+                self.store.evict(&TokenKey::new(app_id, StoreKind::Tenant, None), rejected).await;
                 self.tenant.evict(rejected);
-                TokenKey::new(app_id, StoreKind::Tenant, None)
             }
             TokenSource::MarketplaceTenant(tenant_key) => {
+                let key = TokenKey::new(app_id, StoreKind::Tenant, Some(tenant_key.clone()));
+                self.store.evict(&key, rejected).await;
                 let slot = self.tenants.lock().unwrap_or_else(PoisonError::into_inner).get(tenant_key).cloned();
                 if let Some(slot) = slot {
                     slot.evict(rejected);
                 }
-                TokenKey::new(app_id, StoreKind::Tenant, Some(tenant_key.clone()))
             }
-        };
-        self.store.evict(&key, rejected).await;
+        }
     }
 }
 
