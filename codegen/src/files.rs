@@ -1,5 +1,6 @@
 //! Generated files and the two ways of handling them: write them, or check that the committed
-//! copies are up to date and print a unified diff when they are not.
+//! copies are up to date (regular files, byte for byte) and print a unified diff when they are
+//! not.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -42,19 +43,27 @@ pub fn ensure(root: &Path, files: &[GeneratedFile], mode: Mode) -> Result<Vec<Dr
     let mut drift = Vec::new();
     for file in files {
         let path: PathBuf = root.join(&file.path);
+        // A symbolic link reads like its target here but is a one-line text file in a checkout
+        // without symlink support: every generated file must be a regular file.
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.file_type().is_symlink());
         let current = match std::fs::read_to_string(&path) {
             Ok(text) => Some(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(source) => return Err(CodegenError::Io { path, source }),
         };
-        if current.as_deref() == Some(file.contents.as_str()) {
+        if !is_link && current.as_deref() == Some(file.contents.as_str()) {
             continue;
         }
-        drift.push(Drift {
-            path: file.path.clone(),
-            diff: unified_diff(&file.path, current.as_deref().unwrap_or(""), &file.contents),
-        });
+        let diff = if is_link {
+            format!("{} is a symbolic link; it must be a regular file with the expected contents\n", file.path)
+        } else {
+            unified_diff(&file.path, current.as_deref().unwrap_or(""), &file.contents)
+        };
+        drift.push(Drift { path: file.path.clone(), diff });
         if mode == Mode::Write {
+            if is_link {
+                std::fs::remove_file(&path).map_err(|source| CodegenError::Io { path: path.clone(), source })?;
+            }
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|source| CodegenError::Io { path: parent.to_owned(), source })?;
@@ -73,7 +82,7 @@ pub fn drift_report(drift: &[Drift]) -> String {
     }
     let _ = writeln!(
         out,
-        "{} generated file(s) are out of date with the spec: {}\nRun `{FIX_COMMAND}` and commit the result.",
+        "{} generated file(s) are out of date with their sources (spec/src/, README.md): {}\nRun `{FIX_COMMAND}` and commit the result.",
         drift.len(),
         drift.iter().map(|d| d.path.as_str()).collect::<Vec<_>>().join(", ")
     );
@@ -84,6 +93,6 @@ fn unified_diff(path: &str, old: &str, new: &str) -> String {
     similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{path} (committed)"), &format!("b/{path} (from the spec)"))
+        .header(&format!("a/{path} (committed)"), &format!("b/{path} (generated)"))
         .to_string()
 }

@@ -1,5 +1,7 @@
 //! Turns the VC v1 OpenAPI spec (`spec/src/*.yaml`) into the committed outputs: the bundled
-//! `spec/openapi.yaml` and the Rust sources under `vc-api/src/generated/`.
+//! `spec/openapi.yaml` and the Rust sources under `vc-api/src/generated/`, plus the crates' own
+//! copies of shared files ([`copies`]: `vc-spec/openapi.yaml`, `vc-api/README.md`), which are
+//! real files rather than symbolic links so that a checkout without symlink support still builds.
 //!
 //! Flow: [`bundle`] merges the sources, [`lint`] checks the conventions, progenitor generates the
 //! client from an adapted view of the spec, and our own generators ([`enums`], [`operations`], [`events`], [`mocks`])
@@ -46,12 +48,37 @@ pub mod paths {
     pub const EVENTS: &str = "vc-api/src/generated/events.rs";
     /// Typed mocks (feature `mock`).
     pub const MOCKS: &str = "vc-api/src/generated/mocks.rs";
+    /// vc-spec's copy of the bundled spec (compiled in with `include_str!` and packaged with
+    /// the crate).
+    pub const SPEC_COPY: &str = "vc-spec/openapi.yaml";
+    /// The repository's README, the hand-written original of [`README_COPY`].
+    pub const README: &str = "README.md";
+    /// vc-api's copy of the README (its crate documentation and its crates.io page).
+    pub const README_COPY: &str = "vc-api/README.md";
 }
 
-/// Generates every output file from the spec sources under `root` (the workspace root).
+/// Generates every output file from the spec sources under `root` (the workspace root), and the
+/// [`copies`] of the bundled spec and of the README.
 pub fn generate_workspace(root: &Path) -> Result<Vec<GeneratedFile>> {
     let doc = bundle::bundle_dir(&root.join(paths::SPEC_SOURCES))?;
-    generate(&doc)
+    let mut files = generate(&doc)?;
+    let readme_path = root.join(paths::README);
+    let readme =
+        std::fs::read_to_string(&readme_path).map_err(|source| CodegenError::Io { path: readme_path, source })?;
+    files.extend(copies(&files, &readme));
+    Ok(files)
+}
+
+/// The crates' byte-identical copies of shared files: vc-spec's `openapi.yaml` (of the bundled
+/// spec among `generated`) and vc-api's `README.md` (of the repository's `readme`). A crate can
+/// only compile in and package files inside its own directory; copies instead of symbolic links
+/// keep a Windows checkout without symlink support working.
+pub fn copies(generated: &[GeneratedFile], readme: &str) -> Vec<GeneratedFile> {
+    let spec = generated.iter().find(|f| f.path == paths::BUNDLED_SPEC).map(|f| f.contents.clone());
+    spec.map(|contents| GeneratedFile { path: paths::SPEC_COPY.into(), contents })
+        .into_iter()
+        .chain([GeneratedFile { path: paths::README_COPY.into(), contents: readme.to_owned() }])
+        .collect()
 }
 
 /// Generates every output file from a bundled spec document.

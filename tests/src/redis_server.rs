@@ -41,6 +41,17 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs `redis-cli` on the server with `args` (`--scan`, `GET key`, ...) and returns what it
+    /// printed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli (Debian package redis-server)");
+        String::from_utf8(output.stdout).expect("redis-cli prints text")
+    }
+
     /// Stops the server (SIGKILL, as a crash or a network cut would look) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

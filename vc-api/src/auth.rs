@@ -442,57 +442,97 @@ impl Auth {
         slot.get_or_fetch(self.refresh_margin, || {
             let key = TokenKey::new(self.app_id().unwrap_or_default(), StoreKind::Tenant, Some(tenant_key.to_owned()));
             self.through_store(key, async {
-                let app_token = self.app_token(http, base_url).await?.token;
-                let body = serde_json::json!({"app_access_token": app_token.expose(), "tenant_key": tenant_key});
-                self.fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await
+                let mut app_token = self.app_token(http, base_url).await?.token;
+                let mut renewed = false;
+                loop {
+                    let body = serde_json::json!({"app_access_token": app_token.expose(), "tenant_key": tenant_key});
+                    let fetched =
+                        self.fetch_token(http, base_url, MARKETPLACE_TENANT_TOKEN_PATH, &body, TokenKind::Tenant).await;
+                    match fetched {
+                        // The app token was rejected (revoked, or expired early): drop it here and
+                        // in the store, and try once more with a new one.
+                        Err(AuthFailure::Refused { code: Some(code), .. })
+                            if !renewed && crate::error::codes::TOKEN_INVALID.contains(&code) =>
+                        {
+                            tracing::info!(code, "app access token rejected; fetching a new one");
+                            self.evict_app_token(&app_token).await;
+                            app_token = self.app_token(http, base_url).await?.token;
+                            renewed = true;
+                        }
+                        outcome => return outcome,
+                    }
+                }
             })
         })
         .await
     }
 
+    /// The marketplace app's app token: cached, else the one another replica stored, else
+    /// fetched with the `app_ticket`. Without a ticket only the fetch is impossible: a token in
+    /// the store serves (the `app_ticket` event reaches one replica), and otherwise a resend of
+    /// the ticket is requested.
     async fn app_token(&self, http: &reqwest::Client, base_url: &str) -> Result<BearerToken, AuthFailure> {
         let Credentials::MarketplaceApp { app_id, app_secret } = &self.credentials else {
             return Err(AuthFailure::new("an app token needs marketplace app credentials"));
         };
+        let key = TokenKey::new(app_id.clone(), StoreKind::App, None);
         let ticket = self.app_ticket.read().unwrap_or_else(PoisonError::into_inner).clone();
         let Some(ticket) = ticket else {
-            // Ask Feishu to push the ticket again; the caller retries once it has arrived.
-            let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
-            let resend = http.post(format!("{base_url}{APP_TICKET_RESEND_PATH}")).timeout(self.timeout);
-            let _ = resend.json(&body).send().await;
-            return Err(AuthFailure::new(
-                "no app_ticket yet: a resend was requested; feed the app_ticket event to Client::set_app_ticket",
-            ));
+            // Not through the app slot: its memory of this failure would outlast the ticket's
+            // arrival. An app token is only needed to fetch a tenant token, which is rare.
+            let stored = self
+                .through_store(key, async {
+                    // Ask Feishu to push the ticket again; the caller retries once it has arrived.
+                    let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
+                    let resend = http.post(format!("{base_url}{APP_TICKET_RESEND_PATH}")).timeout(self.timeout);
+                    let _ = resend.json(&body).send().await;
+                    Err(AuthFailure::new(
+                        "no app_ticket yet: a resend was requested; feed the app_ticket event to Client::set_app_ticket",
+                    ))
+                })
+                .await?;
+            return Ok(BearerToken::new(stored.token));
         };
         let body =
             serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose(), "app_ticket": ticket.expose()});
         self.app
             .get_or_fetch(self.refresh_margin, || {
-                let key = TokenKey::new(app_id.clone(), StoreKind::App, None);
                 self.through_store(key, self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App))
             })
             .await
     }
 
+    /// Drops an app token the tenant token endpoint rejected, in the store (if it is still the
+    /// one stored there) and then here (the order of [`evict`](Self::evict)).
+    async fn evict_app_token(&self, rejected: &Secret) {
+        let Some(app_id) = self.app_id() else { return };
+        self.store.evict(&TokenKey::new(app_id, StoreKind::App, None), rejected).await;
+        self.app.evict(rejected);
+    }
+
     /// Drops a cached token the API rejected, here and in the store (if it is still the one
     /// stored there), so the next call fetches a new one.
+    ///
+    /// The store first: once this process's copy is gone, its next call asks the store, which
+    /// must no longer hold the rejected token (else that call would cache it again, and a call
+    /// retrying after the rejection would be sent with it once more).
     pub async fn evict(&self, source: &TokenSource, rejected: &Secret) {
         let Some(app_id) = self.app_id() else { return };
-        let key = match source {
-            TokenSource::Explicit => return,
+        match source {
+            TokenSource::Explicit => {}
             TokenSource::SelfBuiltTenant => {
+                self.store.evict(&TokenKey::new(app_id, StoreKind::Tenant, None), rejected).await;
                 self.tenant.evict(rejected);
-                TokenKey::new(app_id, StoreKind::Tenant, None)
             }
             TokenSource::MarketplaceTenant(tenant_key) => {
+                let key = TokenKey::new(app_id, StoreKind::Tenant, Some(tenant_key.clone()));
+                self.store.evict(&key, rejected).await;
                 let slot = self.tenants.lock().unwrap_or_else(PoisonError::into_inner).get(tenant_key).cloned();
                 if let Some(slot) = slot {
                     slot.evict(rejected);
                 }
-                TokenKey::new(app_id, StoreKind::Tenant, Some(tenant_key.clone()))
             }
-        };
-        self.store.evict(&key, rejected).await;
+        }
     }
 }
 

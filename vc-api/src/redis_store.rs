@@ -267,8 +267,11 @@ return 0
 /// [`DEFAULT_LOCK_EXPIRY`](Self::DEFAULT_LOCK_EXPIRY) should its holder die) and fetches; the
 /// others poll for the token it stores (a few milliseconds apart, more as the wait grows), so
 /// the replicas together make one token request. A rejected token is deleted only while it
-/// is still the stored one. When Redis is unreachable, the process fetches its own token (see
-/// the [module](self) documentation).
+/// is still the stored one. A marketplace app's tenant tokens are stored per tenant key
+/// (`…:token:tenant:{tenant_key}`) and its app token under `…:token:app`, so a replica that
+/// never received the `app_ticket` event fetches tenant tokens with another replica's app
+/// token. When Redis is unreachable, the process fetches its own token (see the
+/// [module](self) documentation).
 #[derive(Clone)]
 pub struct RedisTokenStore {
     inner: Arc<TokenInner>,

@@ -56,8 +56,8 @@ fn step(dir: &Path, name: &str, program: &str, args: &[&str], env: &[(&str, &str
     Ok(())
 }
 
-/// Copies the workspace sources (everything but [`SKIPPED`]) from `from` to `to`. Symbolic links
-/// (`vc-spec/openapi.yaml`, `vc-api/README.md`) are copied as what they point to.
+/// Copies the workspace sources (everything but [`SKIPPED`]) from `from` to `to`. The repository
+/// has no symbolic links; one in a working tree is copied as what it points to.
 pub fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
     for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {

@@ -20,9 +20,13 @@ use std::process::ExitCode;
 use codegen::{Mode, docs_drift, files};
 
 const USAGE: &str = "usage: cargo xtask <task>
-  codegen          rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src
-  check            regenerate in memory, lint the spec, and fail on any drift (generated files,
-                   the bundled spec/openapi.yaml, or the doc page snapshots in spec/docs/)
+  codegen          rewrite spec/openapi.yaml and vc-api/src/generated/ from spec/src, and the
+                   crates' copies vc-spec/openapi.yaml (of the bundled spec) and vc-api/README.md
+                   (of README.md)
+  check            fail on committed symbolic links; regenerate in memory, lint the spec, and
+                   fail on any drift (generated files, the bundled spec/openapi.yaml, the
+                   crates' copies, which must be regular files, or the doc page snapshots in
+                   spec/docs/)
   docs-drift <page.txt>...
                    compare doc page snapshots with the spec; exit non-zero on any difference
   spec-lint        Spectral (spectral:oas) and Redocly (recommended-strict) on spec/openapi.yaml;
@@ -162,13 +166,15 @@ fn codegen_task(mode: Mode) -> anyhow::Result<()> {
         }
         Mode::Check => {
             print!("{}", files::drift_report(&drift));
-            anyhow::bail!("generated files drifted from the spec")
+            anyhow::bail!("generated files drifted from their sources")
         }
     }
 }
 
-/// `cargo xtask check`: generated files up to date, then zero docs drift on the snapshots.
+/// `cargo xtask check`: no symbolic links committed, generated files up to date, then zero
+/// docs drift on the snapshots.
 fn check_task() -> anyhow::Result<()> {
+    no_committed_symlinks(&workspace_root())?;
     codegen_task(Mode::Check)?;
     let report = docs_drift::check_workspace(&workspace_root())?;
     print!("{report}");
@@ -178,6 +184,39 @@ fn check_task() -> anyhow::Result<()> {
         docs_drift::SNAPSHOT_DIR
     );
     Ok(())
+}
+
+/// Fails if git tracks a symbolic link (mode 120000): a checkout without symlink support (Git
+/// for Windows by default) turns it into a one-line text file. Outside a git checkout (a
+/// source package) there is nothing to check.
+fn no_committed_symlinks(root: &std::path::Path) -> anyhow::Result<()> {
+    let Ok(output) = std::process::Command::new("git").args(["ls-files", "-s"]).current_dir(root).output() else {
+        println!("git not found: committed symbolic links not checked");
+        return Ok(());
+    };
+    if !output.status.success() {
+        println!("not a git checkout: committed symbolic links not checked");
+        return Ok(());
+    }
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let links = symlinks_in(&listing);
+    anyhow::ensure!(
+        links.is_empty(),
+        "symbolic links are committed: {}; replace each with a regular file (a copy written by \
+         `cargo xtask codegen`, see codegen::copies)",
+        links.join(", ")
+    );
+    println!("no symbolic links committed");
+    Ok(())
+}
+
+/// The paths of the symbolic links (mode 120000) in a `git ls-files -s` listing.
+fn symlinks_in(listing: &str) -> Vec<&str> {
+    listing
+        .lines()
+        .filter(|line| line.starts_with("120000 "))
+        .filter_map(|line| line.split_once('\t').map(|(_, path)| path))
+        .collect()
 }
 
 /// `cargo xtask docs-drift <pages…>`: compares the given pages with the spec bundled from spec/src.
@@ -373,4 +412,25 @@ fn ci_task() -> anyhow::Result<()> {
     spec_tools::gate(&workspace_root())?;
     println!("\nall CI steps passed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Symbolic links are told apart from regular and executable files and submodules by mode.
+    #[test]
+    fn symlinks_are_found_in_a_git_listing() {
+        let listing = "100644 32d46ee883b58d6a383eed06eb98f33aa6530ded 0\tREADME.md\n\
+                       120000 32d46ee883b58d6a383eed06eb98f33aa6530ded 0\tvc-api/README.md\n\
+                       100755 cd8c1dcf6ed0884ced0e860e2bb26ef31ffcd10f 0\ttools/run.sh\n\
+                       160000 cd8c1dcf6ed0884ced0e860e2bb26ef31ffcd10f 0\tfuzz/corpus\n\
+                       120000 cd8c1dcf6ed0884ced0e860e2bb26ef31ffcd10f 0\tvc-spec/openapi 1.yaml\n";
+        assert_eq!(super::symlinks_in(listing), ["vc-api/README.md", "vc-spec/openapi 1.yaml"]);
+        assert!(super::symlinks_in("100644 32d46ee883b58d6a383eed06eb98f33aa6530ded 0\tREADME.md\n").is_empty());
+    }
+
+    /// The committed tree has none (what `cargo xtask check` enforces).
+    #[test]
+    fn the_repository_commits_no_symlinks() {
+        super::no_committed_symlinks(&super::workspace_root()).expect("no committed symbolic links");
+    }
 }
