@@ -141,6 +141,42 @@ pub enum Handled {
     Duplicate,
 }
 
+/// The handler setters of a receiver's builder (the HTTP receiver's and the long
+/// connection's), written once: `dispatcher`, `on` and `fallback` on a builder whose
+/// `dispatcher` field is an [`EventDispatcher`]. Expanded inside the builder's `impl` block.
+macro_rules! handler_setters {
+    () => {
+        /// Replaces the dispatcher (the handlers), e.g. one shared with another transport.
+        pub fn dispatcher(mut self, dispatcher: $crate::dispatch::EventDispatcher) -> Self {
+            self.dispatcher = dispatcher;
+            self
+        }
+
+        /// Registers a typed handler: see [`EventDispatcher::on`](crate::dispatch::EventDispatcher::on).
+        pub fn on<T, F, Fut>(mut self, handler: F) -> Self
+        where
+            T: $crate::dispatch::TypedEvent,
+            F: Fn($crate::events::EventHeader, T) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = Result<(), $crate::dispatch::HandlerError>> + Send + 'static,
+        {
+            self.dispatcher = self.dispatcher.on(handler);
+            self
+        }
+
+        /// Registers the fallback handler: see
+        /// [`EventDispatcher::fallback`](crate::dispatch::EventDispatcher::fallback).
+        pub fn fallback<F, Fut>(mut self, handler: F) -> Self
+        where
+            F: Fn($crate::events::EventHeader, $crate::events::Event) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = Result<(), $crate::dispatch::HandlerError>> + Send + 'static,
+        {
+            self.dispatcher = self.dispatcher.fallback(handler);
+            self
+        }
+    };
+}
+pub(crate) use handler_setters;
+
 /// Async handlers by event type, plus a fallback.
 ///
 /// A typed handler receives the event's header (its `token` removed) and the payload type of
