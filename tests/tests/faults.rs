@@ -99,19 +99,24 @@ async fn a_slow_download_outlives_the_json_timeout() {
     assert_eq!((written, body.len()), (48, 48));
 }
 
+/// A server whose download announces 1000 bytes, sends the first few, then holds the
+/// connection open in silence.
+async fn stalled_download_server() -> String {
+    raw_server(Arc::new(|_, mut socket| {
+        Box::pin(async move {
+            socket.write_all(file_head(1000).as_bytes()).await.unwrap();
+            socket.write_all(b"first bytes").await.unwrap();
+            std::future::pending::<()>().await;
+        })
+    }))
+    .await
+}
+
 /// A body that stops arriving fails with a timeout after the read timeout, and `save` leaves
 /// no file behind.
 #[tokio::test]
 async fn a_stalled_download_times_out_and_leaves_no_file() {
-    let url = raw_server(Arc::new(|_, mut socket| {
-        Box::pin(async move {
-            socket.write_all(file_head(1000).as_bytes()).await.unwrap();
-            socket.write_all(b"first bytes").await.unwrap();
-            // Then silence, the connection held open.
-            std::future::pending::<()>().await;
-        })
-    }))
-    .await;
+    let url = stalled_download_server().await;
     let client = download_client(&url).read_timeout(Duration::from_millis(150)).build().unwrap();
     let dir = scratch_dir("stalled");
     let download = client.export_download().file_token("F1").data().await.unwrap();
@@ -339,14 +344,7 @@ async fn a_huge_polling_interval_does_not_overflow() {
 /// Dropping a `save` half-way leaves no temporary file.
 #[tokio::test]
 async fn a_dropped_save_leaves_no_partial_file() {
-    let url = raw_server(Arc::new(|_, mut socket| {
-        Box::pin(async move {
-            socket.write_all(file_head(1000).as_bytes()).await.unwrap();
-            socket.write_all(b"first bytes").await.unwrap();
-            std::future::pending::<()>().await;
-        })
-    }))
-    .await;
+    let url = stalled_download_server().await;
     let client = download_client(&url).build().unwrap();
     let dir = scratch_dir("dropped");
     let download = client.export_download().file_token("F1").data().await.unwrap();
