@@ -12,17 +12,8 @@
 
 use std::time::Instant;
 
-use futures::future::join_all;
-use vc_api_benches::{ApiServer, ROOM_LEVEL_ID, TOKEN, baseline, client_runtime, vc_api_client};
-
-/// CPU time of the whole process, in nanoseconds.
-fn cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime failed");
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+use vc_api_benches::cpu_time::now_ns;
+use vc_api_benches::{ApiServer, Callers, client_runtime};
 
 /// Pins the calling thread (and the threads it starts later) to `cpu`, when the machine has it.
 fn pin_to(cpu: usize) {
@@ -62,25 +53,17 @@ fn run(width: usize, rounds: usize, blocks: usize) {
     if cpus >= 2 {
         pin_to(0);
     }
-    let url = server.url().to_owned();
-    let client = vc_api_client(&url);
-    let http = baseline::http_client();
+    let callers = Callers::new(&server);
     let runtime = client_runtime();
     // (wall ns, cpu ns) per call of one block.
     let block = |vc: bool| {
         runtime.block_on(async {
-            let (wall, cpu) = (Instant::now(), cpu_ns());
+            let (wall, cpu) = (Instant::now(), now_ns());
             for _ in 0..rounds {
-                if vc {
-                    let calls = (0..width).map(|_| client.room_level_get().room_level_id(ROOM_LEVEL_ID).data());
-                    join_all(calls).await.into_iter().for_each(|r| drop(r.expect("vc-api call")));
-                } else {
-                    let calls = (0..width).map(|_| baseline::room_level_get(&http, &url, TOKEN, ROOM_LEVEL_ID));
-                    join_all(calls).await.into_iter().for_each(|r| drop(r.expect("baseline call")));
-                }
+                callers.room_level_round(vc, width).await;
             }
             let calls = (rounds * width) as f64;
-            (wall.elapsed().as_nanos() as f64 / calls, (cpu_ns() - cpu) as f64 / calls)
+            (wall.elapsed().as_nanos() as f64 / calls, (now_ns() - cpu) as f64 / calls)
         })
     };
     block(true); // warm-up: connections, caches

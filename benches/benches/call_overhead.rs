@@ -2,30 +2,19 @@
 //! written with reqwest + serde by hand, both to the same loopback server answering the spec's
 //! example, one call at a time and 64 at once. `cargo xtask bench` prints vc-api / baseline.
 //! Measured twice: in wall time (`call_overhead/…`) and in the process's CPU time
-//! (`call_overhead_cpu/…`, see [`ProcessCpuTime`]), which a busy machine disturbs less.
+//! (`call_overhead_cpu/…`, see [`ProcessCpuTime`](vc_api_benches::cpu_time::ProcessCpuTime)), which a busy machine disturbs less.
 
 use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use futures::future::join_all;
-use vc_api_benches::cpu_time::ProcessCpuTime;
-use vc_api_benches::{ApiServer, ROOM_LEVEL_ID, TOKEN, baseline, client_runtime, vc_api_client};
+use vc_api_benches::{ApiServer, Callers, ROOM_LEVEL_ID, TOKEN, baseline, client_runtime};
 
 const CONCURRENT: usize = 64;
-
-fn wall_time(c: &mut Criterion) {
-    call_overhead(c, "call_overhead");
-}
-
-fn cpu_time(c: &mut Criterion<ProcessCpuTime>) {
-    call_overhead(c, "call_overhead_cpu");
-}
 
 fn call_overhead<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let runtime = client_runtime();
     let server = ApiServer::start();
-    let url = server.url().to_owned();
-    let client = vc_api_client(&url);
-    let http = baseline::http_client();
+    let Callers { url, client, http } = Callers::new(&server);
 
     // Both return the same room level (and warm up their connection pools).
     runtime.block_on(async {
@@ -68,10 +57,4 @@ fn call_overhead<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     group.finish();
 }
 
-criterion_group!(wall, wall_time);
-criterion_group! {
-    name = cpu;
-    config = Criterion::default().with_measurement(ProcessCpuTime);
-    targets = cpu_time
-}
-criterion_main!(wall, cpu);
+vc_api_benches::wall_and_cpu_main!(call_overhead, "call_overhead");

@@ -15,8 +15,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use futures::future::join_all;
-use vc_api_benches::{ApiServer, ROOM_LEVEL_ID, TOKEN, baseline, client_runtime, vc_api_client};
+use vc_api_benches::{ApiServer, Callers, ROOM_LEVEL_ID, TOKEN, baseline, client_runtime};
 
 struct Counting;
 
@@ -45,19 +44,9 @@ static ALLOCATOR: Counting = Counting;
 /// Runs `rounds` rounds of `width` concurrent calls; returns allocations per call.
 fn profile(server: &ApiServer, vc: bool, width: usize, rounds: usize) -> f64 {
     let runtime = client_runtime();
-    let url = server.url().to_owned();
-    let client = vc_api_client(&url);
-    let http = baseline::http_client();
+    let callers = Callers::new(server);
     runtime.block_on(async {
-        let round = || async {
-            if vc {
-                let calls = (0..width).map(|_| client.room_level_get().room_level_id(ROOM_LEVEL_ID).data());
-                join_all(calls).await.into_iter().for_each(|r| drop(r.expect("vc-api call")));
-            } else {
-                let calls = (0..width).map(|_| baseline::room_level_get(&http, &url, TOKEN, ROOM_LEVEL_ID));
-                join_all(calls).await.into_iter().for_each(|r| drop(r.expect("baseline call")));
-            }
-        };
+        let round = || callers.room_level_round(vc, width);
         round().await; // connections open
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         for _ in 0..rounds {
@@ -73,9 +62,7 @@ fn main() {
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(200);
     match args.first().map(String::as_str) {
         Some("sizes") => {
-            let url = server.url().to_owned();
-            let client = vc_api_client(&url);
-            let http = baseline::http_client();
+            let Callers { url, client, http } = Callers::new(&server);
             let ours = client.room_level_get().room_level_id(ROOM_LEVEL_ID).data();
             let theirs = baseline::room_level_get(&http, &url, TOKEN, ROOM_LEVEL_ID);
             println!(

@@ -3,14 +3,13 @@
 //! structs with the same fields. Throughput in bytes of JSON; `cargo xtask bench` prints
 //! vc-api / baseline throughput. A third case puts `data` before `code` in the body, which
 //! vc-api buffers as raw JSON until it knows the code (reported, no target). Measured in wall
-//! time (`decode/…`) and in CPU time (`decode_cpu/…`, see [`ProcessCpuTime`]).
+//! time (`decode/…`) and in CPU time (`decode_cpu/…`, see [`ProcessCpuTime`](vc_api_benches::cpu_time::ProcessCpuTime)).
 
 use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use vc_api::Envelope;
 use vc_api::types::RoomListData;
 use vc_api_benches::baseline;
-use vc_api_benches::cpu_time::ProcessCpuTime;
 
 const ROOMS: usize = 5_000;
 
@@ -21,14 +20,6 @@ fn vc_api_decode(body: &[u8]) -> RoomListData {
         Some(data) if envelope.code == 0 => data,
         _ => panic!("code {}", envelope.code),
     }
-}
-
-fn wall_time(c: &mut Criterion) {
-    decode(c, "decode");
-}
-
-fn cpu_time(c: &mut Criterion<ProcessCpuTime>) {
-    decode(c, "decode_cpu");
 }
 
 fn decode<M: Measurement>(c: &mut Criterion<M>, name: &str) {
@@ -54,10 +45,4 @@ fn decode<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     group.finish();
 }
 
-criterion_group!(wall, wall_time);
-criterion_group! {
-    name = cpu;
-    config = Criterion::default().with_measurement(ProcessCpuTime);
-    targets = cpu_time
-}
-criterion_main!(wall, cpu);
+vc_api_benches::wall_and_cpu_main!(decode, "decode");

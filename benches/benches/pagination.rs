@@ -1,28 +1,17 @@
 //! Paginating 100,000 rooms, 100 per page, from a loopback server: `room_list().stream()`
 //! against a hand-written page loop with reqwest + serde. Throughput in items per second;
 //! memory is measured by the test `tests/tests/pagination_memory.rs`. Measured in wall time
-//! (`pagination/…`) and in CPU time (`pagination_cpu/…`, see [`ProcessCpuTime`]).
+//! (`pagination/…`) and in CPU time (`pagination_cpu/…`, see [`ProcessCpuTime`](vc_api_benches::cpu_time::ProcessCpuTime)).
 
 use criterion::measurement::Measurement;
-use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, Throughput};
 use futures::TryStreamExt;
-use vc_api_benches::cpu_time::ProcessCpuTime;
-use vc_api_benches::{ApiServer, LISTING_ITEMS, LISTING_PAGE_SIZE, TOKEN, baseline, client_runtime, vc_api_client};
-
-fn wall_time(c: &mut Criterion) {
-    pagination(c, "pagination");
-}
-
-fn cpu_time(c: &mut Criterion<ProcessCpuTime>) {
-    pagination(c, "pagination_cpu");
-}
+use vc_api_benches::{ApiServer, Callers, LISTING_ITEMS, LISTING_PAGE_SIZE, TOKEN, baseline, client_runtime};
 
 fn pagination<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     let runtime = client_runtime();
     let server = ApiServer::start_with_listing(LISTING_ITEMS);
-    let url = server.url().to_owned();
-    let client = vc_api_client(&url);
-    let http = baseline::http_client();
+    let Callers { url, client, http } = Callers::new(&server);
 
     let mut group = c.benchmark_group(format!("{name}/100000_items"));
     group.throughput(Throughput::Elements(LISTING_ITEMS as u64)).sample_size(10).sampling_mode(SamplingMode::Flat);
@@ -50,10 +39,4 @@ fn pagination<M: Measurement>(c: &mut Criterion<M>, name: &str) {
     group.finish();
 }
 
-criterion_group!(wall, wall_time);
-criterion_group! {
-    name = cpu;
-    config = Criterion::default().with_measurement(ProcessCpuTime);
-    targets = cpu_time
-}
-criterion_main!(wall, cpu);
+vc_api_benches::wall_and_cpu_main!(pagination, "pagination");

@@ -9,7 +9,8 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 /// CPU time of this process, in nanoseconds.
 pub struct ProcessCpuTime;
 
-fn now_ns() -> u64 {
+/// The CPU time this process has spent so far (all threads, user and system), in nanoseconds.
+pub fn now_ns() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };

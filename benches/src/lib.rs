@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use futures::future::join_all;
 use vc_api_tests::loopback::{LoopbackServer, Reply, Request};
 use vc_api_tests::{operation, room_list_page, tenant_token_answer};
 
@@ -89,4 +90,60 @@ pub fn client_runtime() -> tokio::runtime::Runtime {
 /// A vc-api client with the fixed [`TOKEN`].
 pub fn vc_api_client(url: &str) -> vc_api::Client {
     vc_api::Client::builder().base_url(url).access_token(TOKEN).build().expect("client builds")
+}
+
+/// The two callers a comparison drives against one [`ApiServer`]: vc-api's client with the fixed
+/// [`TOKEN`] and the hand-written baseline's reqwest client.
+pub struct Callers {
+    /// The server's base URL.
+    pub url: String,
+    /// The vc-api client.
+    pub client: vc_api::Client,
+    /// The baseline's HTTP client.
+    pub http: reqwest::Client,
+}
+
+impl Callers {
+    /// Both callers, pointed at `server`.
+    pub fn new(server: &ApiServer) -> Self {
+        let url = server.url().to_owned();
+        Callers { client: vc_api_client(&url), http: baseline::http_client(), url }
+    }
+
+    /// One round of `width` concurrent `room_level_get` calls, through vc-api (`vc`) or the
+    /// baseline; panics if a call fails.
+    pub async fn room_level_round(&self, vc: bool, width: usize) {
+        if vc {
+            let calls = (0..width).map(|_| self.client.room_level_get().room_level_id(ROOM_LEVEL_ID).data());
+            join_all(calls).await.into_iter().for_each(|r| drop(r.expect("vc-api call")));
+        } else {
+            let calls = (0..width).map(|_| baseline::room_level_get(&self.http, &self.url, TOKEN, ROOM_LEVEL_ID));
+            join_all(calls).await.into_iter().for_each(|r| drop(r.expect("baseline call")));
+        }
+    }
+}
+
+/// The `main` of a criterion benchmark measured twice: `$bench(c, $name)` in wall time, then
+/// `$bench(c, "<$name>_cpu")` in the process's CPU time
+/// ([`ProcessCpuTime`](crate::cpu_time::ProcessCpuTime)), which a busy machine disturbs less.
+/// `$bench` is generic over criterion's `Measurement`.
+#[macro_export]
+macro_rules! wall_and_cpu_main {
+    ($bench:ident, $name:literal) => {
+        fn wall_time(c: &mut ::criterion::Criterion) {
+            $bench(c, $name);
+        }
+
+        fn cpu_time(c: &mut ::criterion::Criterion<$crate::cpu_time::ProcessCpuTime>) {
+            $bench(c, concat!($name, "_cpu"));
+        }
+
+        ::criterion::criterion_group!(wall, wall_time);
+        ::criterion::criterion_group! {
+            name = cpu;
+            config = ::criterion::Criterion::default().with_measurement($crate::cpu_time::ProcessCpuTime);
+            targets = cpu_time
+        }
+        ::criterion::criterion_main!(wall, cpu);
+    };
 }

@@ -369,13 +369,7 @@ fn refine_body_builders(items: &mut [syn::Item], spec: &Spec<'_>) -> Result<()> 
             return Err(syntax(format!("typify builder {name} has no component schema")));
         };
         let properties = schema.get("properties").unwrap_or(&Value::Null);
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = crate::model::required_fields(schema);
         let field_types = fields.get(&name).cloned().unwrap_or_default();
         let mut extra = Vec::new();
         for member in &mut block.items {

@@ -143,6 +143,17 @@ pub fn ref_name(reference: &str) -> Option<&str> {
     reference.rsplit_once('/').map(|(_, name)| name)
 }
 
+/// The field names a schema (as YAML) lists under `required`; none when it has no such list.
+pub fn required_fields(schema: &serde_yaml::Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(serde_yaml::Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(serde_yaml::Value::as_str)
+        .collect()
+}
+
 /// The pagination of an operation marked `x-feishu-pagination`: its `data` must have the items
 /// array (of a `$ref` schema), `has_more` and `page_token`, and the request must take
 /// `page_token` as a query parameter or a body field.

@@ -163,13 +163,7 @@ fn every_parameter_and_body_field_has_a_documented_setter() {
     let mut fields = 0;
     for name in &input {
         let schema = &spec["components"]["schemas"][name.as_str()];
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = codegen::model::required_fields(schema);
         for (field, property) in schema["properties"].as_mapping().unwrap() {
             let field = field.as_str().unwrap();
             fields += 1;

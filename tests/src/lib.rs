@@ -19,6 +19,7 @@ use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
+pub mod counting_alloc;
 pub mod loopback;
 pub mod redis_server;
 
@@ -314,12 +315,35 @@ pub fn room_list_page(first: usize, count: usize, next_page_token: Option<&str>)
     serde_json::to_vec(&envelope).expect("a page serializes")
 }
 
+/// The body of the self-built app's tenant token endpoint's answer.
+fn tenant_token_body(token: &str, expire_secs: u64) -> Value {
+    serde_json::json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire_secs})
+}
+
 /// The answer of the self-built app's tenant token endpoint.
 pub fn tenant_token_answer(token: &str, expire_secs: u64) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire_secs
-    }))
-    .expect("token answer serializes")
+    serde_json::to_vec(&tenant_token_body(token, expire_secs)).expect("token answer serializes")
+}
+
+/// The same answer as a wiremock response (HTTP 200, JSON).
+pub fn tenant_token_template(token: &str, expire_secs: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(tenant_token_body(token, expire_secs))
+}
+
+/// `export_get`'s answer from the spec's response example: an export task that is done.
+pub fn export_done() -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(operation("export_get").response_example())
+}
+
+/// A retry policy with `max_attempts` and backoffs of a few milliseconds, so that retry tests
+/// run quickly.
+pub fn fast_retries(max_attempts: u32) -> vc_api::RetryPolicy {
+    vc_api::RetryPolicy {
+        max_attempts,
+        initial_backoff: std::time::Duration::from_millis(5),
+        max_backoff: std::time::Duration::from_millis(20),
+        ..vc_api::RetryPolicy::default()
+    }
 }
 
 /// A `tracing_subscriber` writer that keeps everything written to it, for tests that read the

@@ -41,15 +41,18 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Runs `redis-cli` on the server with `args` (`--scan`, `GET key`, ...) and returns what it
-    /// printed.
+    /// Runs `redis-cli` against this server with `args`; returns what it printed.
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .expect("redis-cli (Debian package redis-server)");
+        let output =
+            Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().expect("redis-cli");
         String::from_utf8(output.stdout).expect("redis-cli prints text")
+    }
+
+    /// Every key the server holds (`redis-cli --scan`), sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.cli(&["--scan"]).lines().map(str::to_owned).collect();
+        keys.sort();
+        keys
     }
 
     /// Stops the server (SIGKILL, as a crash or a network cut would look) and waits for it.

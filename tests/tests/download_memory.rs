@@ -3,49 +3,12 @@
 //! plain TCP loop writing the same 64 KiB block, so it holds no copy of the file either.
 //! (This file holds one test so that no other test's allocations are counted.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters are updated.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        new
-    }
-}
+use vc_api_tests::counting_alloc::CountingAllocator;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator::new();
 
 const FILE_SIZE: u64 = 100 * 1024 * 1024;
 const BLOCK: usize = 64 * 1024;
@@ -82,13 +45,12 @@ async fn a_100_mib_download_keeps_peak_heap_small() {
     let server = tokio::spawn(serve_file(listener));
     let client = vc_api::Client::builder().base_url(url).access_token("t-test").build().unwrap();
 
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = ALLOCATOR.baseline();
     let download = client.export_download().file_token("big").data().await.expect("download starts");
     let mut sink = tokio::io::sink();
     let mut updates = 0u64;
     let written = download.write_to(&mut sink, |_| updates += 1).await.expect("download completes");
-    let peak_growth = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak_growth = ALLOCATOR.peak_growth(baseline);
     server.await.unwrap();
 
     assert_eq!(written, FILE_SIZE);

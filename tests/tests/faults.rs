@@ -13,7 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use vc_api::export::ExportPolling;
 use vc_api::{CallOptions, Error, RetryPolicy};
-use vc_api_tests::{EXPORT_GET_PATH, MockApi, export_get_mock, operation};
+use vc_api_tests::{
+    EXPORT_GET_PATH, MockApi, export_done, export_get_mock, fast_retries, operation, tenant_token_template,
+};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -97,19 +99,24 @@ async fn a_slow_download_outlives_the_json_timeout() {
     assert_eq!((written, body.len()), (48, 48));
 }
 
+/// A server whose download announces 1000 bytes, sends the first few, then holds the
+/// connection open in silence.
+async fn stalled_download_server() -> String {
+    raw_server(Arc::new(|_, mut socket| {
+        Box::pin(async move {
+            socket.write_all(file_head(1000).as_bytes()).await.unwrap();
+            socket.write_all(b"first bytes").await.unwrap();
+            std::future::pending::<()>().await;
+        })
+    }))
+    .await
+}
+
 /// A body that stops arriving fails with a timeout after the read timeout, and `save` leaves
 /// no file behind.
 #[tokio::test]
 async fn a_stalled_download_times_out_and_leaves_no_file() {
-    let url = raw_server(Arc::new(|_, mut socket| {
-        Box::pin(async move {
-            socket.write_all(file_head(1000).as_bytes()).await.unwrap();
-            socket.write_all(b"first bytes").await.unwrap();
-            // Then silence, the connection held open.
-            std::future::pending::<()>().await;
-        })
-    }))
-    .await;
+    let url = stalled_download_server().await;
     let client = download_client(&url).read_timeout(Duration::from_millis(150)).build().unwrap();
     let dir = scratch_dir("stalled");
     let download = client.export_download().file_token("F1").data().await.unwrap();
@@ -217,27 +224,8 @@ async fn a_json_answer_in_chunks_is_read_whole() {
 
 // --- Tokens ---
 
-fn token_answer(token: &str, expire: u64) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(serde_json::json!({
-        "code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire
-    }))
-}
-
 fn token_mock() -> wiremock::MockBuilder {
     Mock::given(method("POST")).and(path(TENANT_TOKEN_PATH))
-}
-
-fn export_done() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(operation("export_get").response_example())
-}
-
-fn fast_retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        ..RetryPolicy::default()
-    }
 }
 
 fn app_client(api: &MockApi) -> vc_api::ClientBuilder {
@@ -257,7 +245,7 @@ async fn requests_to(api: &MockApi, wanted: &str) -> usize {
 async fn a_failing_token_request_is_retried() {
     let api = MockApi::start().await;
     token_mock().respond_with(ResponseTemplate::new(503)).up_to_n_times(1).with_priority(1).mount(&api.server).await;
-    token_mock().respond_with(token_answer("t-second", 7200)).mount(&api.server).await;
+    token_mock().respond_with(tenant_token_template("t-second", 7200)).mount(&api.server).await;
     export_get_mock().respond_with(export_done()).mount(&api.server).await;
     let client = app_client(&api).retry_policy(fast_retries(3)).build().unwrap();
     client.export_get().task_id("T1").data().await.expect("the second token request succeeds");
@@ -268,7 +256,10 @@ async fn a_failing_token_request_is_retried() {
 #[tokio::test]
 async fn a_token_timeout_is_a_timeout_with_its_source() {
     let api = MockApi::start().await;
-    token_mock().respond_with(token_answer("t-late", 7200).set_delay(Duration::from_secs(10))).mount(&api.server).await;
+    token_mock()
+        .respond_with(tenant_token_template("t-late", 7200).set_delay(Duration::from_secs(10)))
+        .mount(&api.server)
+        .await;
     let client =
         app_client(&api).timeout(Duration::from_millis(100)).retry_policy(RetryPolicy::none()).build().unwrap();
     let err = client.export_get().task_id("T1").data().await.unwrap_err();
@@ -299,7 +290,12 @@ async fn concurrent_callers_share_one_token_failure() {
 #[tokio::test]
 async fn a_valid_token_is_served_during_a_token_outage() {
     let api = MockApi::start().await;
-    token_mock().respond_with(token_answer("t-valid", 7200)).up_to_n_times(1).with_priority(1).mount(&api.server).await;
+    token_mock()
+        .respond_with(tenant_token_template("t-valid", 7200))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&api.server)
+        .await;
     token_mock().respond_with(ResponseTemplate::new(500)).mount(&api.server).await;
     export_get_mock()
         .and(wiremock::matchers::header("authorization", "Bearer t-valid"))
@@ -323,7 +319,7 @@ async fn a_valid_token_is_served_during_a_token_outage() {
 #[tokio::test]
 async fn a_huge_token_lifetime_does_not_overflow() {
     let api = MockApi::start().await;
-    token_mock().respond_with(token_answer("t-forever", u64::MAX)).mount(&api.server).await;
+    token_mock().respond_with(tenant_token_template("t-forever", u64::MAX)).mount(&api.server).await;
     export_get_mock().respond_with(export_done()).mount(&api.server).await;
     let client = app_client(&api).build().unwrap();
     client.export_get().task_id("T1").data().await.expect("succeeds");
@@ -348,14 +344,7 @@ async fn a_huge_polling_interval_does_not_overflow() {
 /// Dropping a `save` half-way leaves no temporary file.
 #[tokio::test]
 async fn a_dropped_save_leaves_no_partial_file() {
-    let url = raw_server(Arc::new(|_, mut socket| {
-        Box::pin(async move {
-            socket.write_all(file_head(1000).as_bytes()).await.unwrap();
-            socket.write_all(b"first bytes").await.unwrap();
-            std::future::pending::<()>().await;
-        })
-    }))
-    .await;
+    let url = stalled_download_server().await;
     let client = download_client(&url).build().unwrap();
     let dir = scratch_dir("dropped");
     let download = client.export_download().file_token("F1").data().await.unwrap();

@@ -55,6 +55,8 @@ async fn transitions_and_events_are_logged_with_their_ids_and_no_secret() {
     connected(&mut state).await;
     hub.push(&event("e-logged"), 2).await;
     counters(&hub, "ack", |c| c.acks == 1).await;
+    hub.push(&event("e-logged"), 1).await;
+    counters(&hub, "ack of the redelivery", |c| c.acks == 2).await;
     hub.close_all();
     counters(&hub, "second connection", |c| c.connections == 2).await;
     connected(&mut state).await;
@@ -76,4 +78,9 @@ async fn transitions_and_events_are_logged_with_their_ids_and_no_secret() {
         assert!(logs.contains(expected), "{expected} is logged: {logs}");
     }
     assert!(!logs.contains(APP_SECRET), "the app secret leaked into the logs");
+    let line = |message: &str| logs.lines().find(|l| l.contains(message)).map(str::to_owned);
+    let handled = line("event handled").expect("the handled event is logged");
+    assert!(handled.contains("dispatched=Fallback"), "{handled}");
+    let duplicate = line("duplicate event acknowledged").expect("the redelivery is logged");
+    assert!(duplicate.contains("event_id=\"e-logged\"") && !duplicate.contains("dispatched"), "{duplicate}");
 }

@@ -134,13 +134,6 @@ async fn call(client: &Client, tenant: &str) -> Result<(), Error> {
     client.room_level_get().room_level_id("omb_1").data_with(options).await.map(drop)
 }
 
-/// The Redis keys, sorted.
-fn keys(redis: &RedisServer) -> Vec<String> {
-    let mut keys: Vec<String> = redis.cli(&["--scan"]).lines().map(str::to_owned).collect();
-    keys.sort();
-    keys
-}
-
 fn stored(redis: &RedisServer, name: &str) -> String {
     redis.cli(&["GET", &format!("vc:{APP_ID}:token:{name}")]).trim().to_owned()
 }
@@ -169,7 +162,7 @@ async fn two_replicas_fetch_each_tenants_token_once_under_its_own_key() {
 
     let expected: Vec<String> =
         ["app", "tenant:t1", "tenant:t2"].iter().map(|name| format!("vc:{APP_ID}:token:{name}")).collect();
-    assert_eq!(keys(&redis), expected);
+    assert_eq!(redis.keys(), expected);
     let values = [stored(&redis, "app"), stored(&redis, "tenant:t1"), stored(&redis, "tenant:t2")];
     assert!(
         values[0].ends_with(":app-1") && values[1].ends_with(":t1-1") && values[2].ends_with(":t2-1"),
@@ -254,7 +247,7 @@ async fn a_replica_without_the_ticket_uses_the_app_token_another_replica_stored(
     let error = call(&without, "t1").await.unwrap_err();
     assert!(matches!(&error, Error::Auth { message, .. } if message.contains("app_ticket")), "{error:?}");
     assert_eq!(api.seen(|s| (s.resends, s.app_tokens.len())), (1, 0));
-    assert!(keys(&redis).is_empty(), "a failed fetch stores nothing: {:?}", keys(&redis));
+    assert!(redis.keys().is_empty(), "a failed fetch stores nothing: {:?}", redis.keys());
 
     call(&with_ticket, "t1").await.unwrap();
     assert_eq!(api.seen(|s| s.app_tokens.clone()), ["app-1"]);

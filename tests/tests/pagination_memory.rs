@@ -4,62 +4,13 @@
 //! when it is asked for, on a thread of its own whose allocations are not counted.
 //! (This file holds one test so that no other test's allocations are counted.)
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use futures::TryStreamExt;
+use vc_api_tests::counting_alloc::{CountingAllocator, leave_thread_uncounted};
 use vc_api_tests::loopback::{LoopbackServer, Reply, Request};
 use vc_api_tests::room_list_page;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Set on the server's thread: its allocations are not the client's.
-    static UNCOUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn counted() -> bool {
-    !UNCOUNTED.try_with(Cell::get).unwrap_or(false)
-}
-
-fn grew(by: usize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters are updated.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() && counted() {
-            grew(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        if counted() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() && counted() {
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-            grew(new_size);
-        }
-        new
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator::new();
 
 const ITEMS: usize = 100_000;
 const PAGE_SIZE: usize = 100;
@@ -77,12 +28,11 @@ fn page(request: &Request<'_>) -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_100_000_items_holds_about_one_page() {
-    let server = LoopbackServer::start_on_thread(page, || UNCOUNTED.set(true));
+    let server = LoopbackServer::start_on_thread(page, leave_thread_uncounted);
     let client = vc_api::Client::builder().base_url(server.url()).access_token("t-test").build().unwrap();
     let page_bytes = room_list_page(0, PAGE_SIZE, Some("100")).len();
 
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = ALLOCATOR.baseline();
     let mut rooms = std::pin::pin!(client.room_list().page_size(PAGE_SIZE as i32).stream());
     let mut seen = 0usize;
     let mut peak_after_100_pages = 0;
@@ -90,10 +40,10 @@ async fn streaming_100_000_items_holds_about_one_page() {
         assert_eq!(room.room_id.as_deref(), Some(format!("omm_{seen:032x}").as_str()), "items in order");
         seen += 1;
         if seen == 100 * PAGE_SIZE {
-            peak_after_100_pages = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+            peak_after_100_pages = ALLOCATOR.peak_growth(baseline);
         }
     }
-    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak = ALLOCATOR.peak_growth(baseline);
 
     assert_eq!(seen, ITEMS);
     let mib = |bytes: usize| bytes as f64 / 1_048_576.0;

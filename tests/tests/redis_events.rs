@@ -2,7 +2,6 @@
 //! port): each event handled once across replicas, Redis stopped and started mid-run.
 
 use std::collections::{HashMap, VecDeque};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -142,17 +141,11 @@ async fn keys_are_namespaced_by_app_id_and_hold_no_secret() {
     for id in ["ev-a", "ev-b"] {
         assert_eq!(receiver.handle(NO_HEADERS, event(id).as_bytes()).await, WebhookResponse::ack());
     }
-    let port = redis.url().trim_start_matches("redis://127.0.0.1:").trim_end_matches('/').to_owned();
-    let cli = |args: &[&str]| {
-        let output = Command::new("redis-cli").args(["-p", &port]).args(args).output().expect("redis-cli");
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let mut keys: Vec<String> = cli(&["--scan"]).lines().map(str::to_owned).collect();
-    keys.sort();
+    let keys = redis.keys();
     assert_eq!(keys, [format!("vc:{APP_ID}:delivery:event:ev-a"), format!("vc:{APP_ID}:delivery:event:ev-b")]);
     for key in &keys {
-        assert_eq!(cli(&["GET", key]).trim(), "d");
-        let ttl: i64 = cli(&["PTTL", key]).trim().parse().unwrap();
+        assert_eq!(redis.cli(&["GET", key]).trim(), "d");
+        let ttl: i64 = redis.cli(&["PTTL", key]).trim().parse().unwrap();
         assert!(ttl > 0 && ttl <= 600_000, "expires with the retention window: {ttl}");
     }
     let debug = format!("{receiver:?}");

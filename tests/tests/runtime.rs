@@ -6,32 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use vc_api::{CallOptions, Error, RetryPolicy};
-use vc_api_tests::{EXPORT_GET_PATH, MockApi, export_get_mock, operation};
+use vc_api_tests::{
+    EXPORT_GET_PATH, MockApi, export_done, export_get_mock, fast_retries, operation, tenant_token_template,
+};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 const APP_ID: &str = "cli_test_app";
 const APP_SECRET: &str = "app-secret-value-123";
 const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
-
-fn token_answer(token: &str, expire: u64) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(serde_json::json!({
-        "code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire
-    }))
-}
-
-fn export_done() -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(operation("export_get").response_example())
-}
-
-fn fast_retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(20),
-        ..RetryPolicy::default()
-    }
-}
 
 fn app_client(api: &MockApi) -> vc_api::ClientBuilder {
     vc_api::Client::builder().base_url(api.server.uri()).app_credentials(APP_ID, APP_SECRET)
@@ -56,7 +39,7 @@ async fn requests_to(api: &MockApi, wanted: &str) -> usize {
 #[tokio::test]
 async fn the_tenant_token_is_fetched_once_and_reused() {
     let api = MockApi::start().await;
-    mount_token(&api, token_answer("t-first", 7200), None).await;
+    mount_token(&api, tenant_token_template("t-first", 7200), None).await;
     export_get_mock()
         .and(header("authorization", "Bearer t-first"))
         .respond_with(export_done())
@@ -73,7 +56,7 @@ async fn the_tenant_token_is_fetched_once_and_reused() {
 async fn a_token_close_to_expiry_is_refreshed() {
     let api = MockApi::start().await;
     // 60 s left is inside the 300 s refresh margin: every call needs a new token.
-    mount_token(&api, token_answer("t-short", 60), None).await;
+    mount_token(&api, tenant_token_template("t-short", 60), None).await;
     export_get_mock().respond_with(export_done()).mount(&api.server).await;
     let client = app_client(&api).build().unwrap();
     client.export_get().task_id("T1").data().await.unwrap();
@@ -84,8 +67,8 @@ async fn a_token_close_to_expiry_is_refreshed() {
 #[tokio::test]
 async fn a_token_rejected_mid_run_is_evicted_and_the_call_retried_once() {
     let api = MockApi::start().await;
-    mount_token(&api, token_answer("t-old", 7200), Some(1)).await;
-    mount_token(&api, token_answer("t-new", 7200), None).await;
+    mount_token(&api, tenant_token_template("t-old", 7200), Some(1)).await;
+    mount_token(&api, tenant_token_template("t-new", 7200), None).await;
     export_get_mock()
         .and(header("authorization", "Bearer t-old"))
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
@@ -107,7 +90,7 @@ async fn a_token_rejected_mid_run_is_evicted_and_the_call_retried_once() {
 #[tokio::test]
 async fn a_token_rejected_twice_is_not_refreshed_forever() {
     let api = MockApi::start().await;
-    mount_token(&api, token_answer("t-any", 7200), None).await;
+    mount_token(&api, tenant_token_template("t-any", 7200), None).await;
     export_get_mock()
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": 99991663, "msg": "invalid"})))
         .mount(&api.server)
@@ -149,7 +132,7 @@ async fn a_refusing_token_endpoint_reports_its_code() {
 #[tokio::test]
 async fn a_thousand_concurrent_calls_on_a_cold_cache_fetch_one_token() {
     let api = MockApi::start().await;
-    mount_token(&api, token_answer("t-shared", 7200), None).await;
+    mount_token(&api, tenant_token_template("t-shared", 7200), None).await;
     export_get_mock()
         .and(header("authorization", "Bearer t-shared"))
         .respond_with(export_done())
@@ -166,7 +149,7 @@ async fn a_thousand_concurrent_calls_on_a_cold_cache_fetch_one_token() {
 #[tokio::test]
 async fn an_explicit_token_is_used_as_given_and_never_refreshed() {
     let api = MockApi::start().await;
-    mount_token(&api, token_answer("t-cached", 7200), None).await;
+    mount_token(&api, tenant_token_template("t-cached", 7200), None).await;
     export_get_mock()
         .and(header("authorization", "Bearer u-explicit"))
         .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({"code": 99991677, "msg": "expired"})))
@@ -212,7 +195,7 @@ async fn marketplace_apps_get_one_app_token_and_a_tenant_token_per_tenant() {
         Mock::given(method("POST"))
             .and(path("/open-apis/auth/v3/tenant_access_token"))
             .and(body_json(serde_json::json!({"app_access_token": "a-app", "tenant_key": tenant})))
-            .respond_with(token_answer(&format!("t-{tenant}"), 7200))
+            .respond_with(tenant_token_template(&format!("t-{tenant}"), 7200))
             .expect(1)
             .mount(&api.server)
             .await;

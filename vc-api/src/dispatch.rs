@@ -20,45 +20,67 @@ use crate::types;
 /// (HTTP 500, or an acknowledgement with code 500), which delivers the event again later.
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Why [`EventDispatcher::dispatch_once`] did not complete an event. Each transport turns it
-/// into its own refusal (the HTTP receiver: its `WebhookError` and an HTTP status; the
-/// long connection: an acknowledgement code); [`status`](Self::status) is the code both use.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DispatchError {
-    /// The event cannot be taken (its id is too long to remember).
-    #[error("malformed delivery: {0}")]
-    Malformed(String),
-    /// A handler returned an error; the platform will deliver the event again.
-    #[error("the handler of {event_type} (event {event_id}) failed")]
-    Handler {
-        /// The event's type.
-        event_type: String,
-        /// The event's id.
-        event_id: String,
-        /// The handler's error.
-        #[source]
-        source: HandlerError,
-    },
-    /// A handler panicked; the platform will deliver the event again.
-    #[error("the handler of {event_type} (event {event_id}) panicked")]
-    HandlerPanicked {
-        /// The event's type.
-        event_type: String,
-        /// The event's id.
-        event_id: String,
-    },
-    /// The same event is being handled right now (a redelivery overtook the first delivery);
-    /// refused so that the platform delivers it again after the first one has finished.
-    #[error("event {event_id} is already being handled")]
-    InFlight {
-        /// The event's id.
-        event_id: String,
-    },
-    /// The memory of recent deliveries refused: full of keys that may still come again, or
-    /// its store is unreachable. Refused rather than risk running a handler twice.
-    #[error("the memory of recent deliveries cannot take this one")]
-    Memory(#[source] MemoryError),
+/// Declares a refusal enum (`DispatchError`, the HTTP receiver's `WebhookError`) with the
+/// variants of a failed dispatch written once: `Handler`, `HandlerPanicked`, `InFlight` and
+/// `Memory`, placed after the enum's own first variants and before those of `after { … }`.
+/// `From<DispatchError> for WebhookError` maps them variant for variant.
+macro_rules! refusal_enum {
+    (
+        $(#[$attr:meta])*
+        pub enum $name:ident { $($before:tt)* }
+        $(after { $($after:tt)* })?
+    ) => {
+        $(#[$attr])*
+        pub enum $name {
+            $($before)*
+            /// A handler returned an error; the platform will deliver the event again.
+            #[error("the handler of {event_type} (event {event_id}) failed")]
+            Handler {
+                /// The event's type.
+                event_type: String,
+                /// The event's id.
+                event_id: String,
+                /// The handler's error.
+                #[source]
+                source: $crate::dispatch::HandlerError,
+            },
+            /// A handler panicked; the platform will deliver the event again.
+            #[error("the handler of {event_type} (event {event_id}) panicked")]
+            HandlerPanicked {
+                /// The event's type.
+                event_type: String,
+                /// The event's id.
+                event_id: String,
+            },
+            /// The same event is being handled right now (a redelivery overtook the first delivery);
+            /// refused so that the platform delivers it again after the first one has finished.
+            #[error("event {event_id} is already being handled")]
+            InFlight {
+                /// The event's id.
+                event_id: String,
+            },
+            /// The memory of recent deliveries refused: full of keys that may still come again, or
+            /// its store is unreachable. Refused rather than risk running a handler twice.
+            #[error("the memory of recent deliveries cannot take this one")]
+            Memory(#[source] $crate::event_memory::MemoryError),
+            $($($after)*)?
+        }
+    };
+}
+#[cfg(feature = "webhook")]
+pub(crate) use refusal_enum;
+
+refusal_enum! {
+    /// Why [`EventDispatcher::dispatch_once`] did not complete an event. Each transport turns it
+    /// into its own refusal (the HTTP receiver: its `WebhookError` and an HTTP status; the
+    /// long connection: an acknowledgement code); [`status`](Self::status) is the code both use.
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum DispatchError {
+        /// The event cannot be taken (its id is too long to remember).
+        #[error("malformed delivery: {0}")]
+        Malformed(String),
+    }
 }
 
 impl DispatchError {
@@ -140,6 +162,42 @@ pub enum Handled {
     /// Its event id was handled before; nothing ran.
     Duplicate,
 }
+
+/// The handler setters of a receiver's builder (the HTTP receiver's and the long
+/// connection's), written once: `dispatcher`, `on` and `fallback` on a builder whose
+/// `dispatcher` field is an [`EventDispatcher`]. Expanded inside the builder's `impl` block.
+macro_rules! handler_setters {
+    () => {
+        /// Replaces the dispatcher (the handlers), e.g. one shared with another transport.
+        pub fn dispatcher(mut self, dispatcher: $crate::dispatch::EventDispatcher) -> Self {
+            self.dispatcher = dispatcher;
+            self
+        }
+
+        /// Registers a typed handler: see [`EventDispatcher::on`](crate::dispatch::EventDispatcher::on).
+        pub fn on<T, F, Fut>(mut self, handler: F) -> Self
+        where
+            T: $crate::dispatch::TypedEvent,
+            F: Fn($crate::events::EventHeader, T) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = Result<(), $crate::dispatch::HandlerError>> + Send + 'static,
+        {
+            self.dispatcher = self.dispatcher.on(handler);
+            self
+        }
+
+        /// Registers the fallback handler: see
+        /// [`EventDispatcher::fallback`](crate::dispatch::EventDispatcher::fallback).
+        pub fn fallback<F, Fut>(mut self, handler: F) -> Self
+        where
+            F: Fn($crate::events::EventHeader, $crate::events::Event) -> Fut + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = Result<(), $crate::dispatch::HandlerError>> + Send + 'static,
+        {
+            self.dispatcher = self.dispatcher.fallback(handler);
+            self
+        }
+    };
+}
+pub(crate) use handler_setters;
 
 /// Async handlers by event type, plus a fallback.
 ///

@@ -530,40 +530,33 @@ mod tests {
         assert_eq!(action_name(spec.operation("meeting_recording_set_permission").unwrap()), "set-permission");
     }
 
+    /// `vc report get-top-user` over days 1 to 2 with `--limit` and `--order-by` as given.
+    fn top_user(limit: &str, order_by: &str) -> Result<Invocation, String> {
+        parse(&[
+            "vc",
+            "report",
+            "get-top-user",
+            "--start-time",
+            "1",
+            "--end-time",
+            "2",
+            "--limit",
+            limit,
+            "--order-by",
+            order_by,
+        ])
+    }
+
     #[test]
     fn parameters_become_typed_request_values() {
         let call = parse(&["vc", "reserve", "get", "--reserve-id", "R1", "--user-id-type", "UnionId"]).unwrap();
         assert_eq!(call.operation.id, "reserve_get");
         let expected = RawRequest::new().path_param("reserve_id", "R1").query("user_id_type", "union_id");
         assert_eq!(call.request, expected);
-        let call = parse(&[
-            "vc",
-            "report",
-            "get-top-user",
-            "--start-time",
-            "1",
-            "--end-time",
-            "2",
-            "--limit",
-            "5",
-            "--order-by",
-            "meeting_count",
-        ]);
+        let call = top_user("5", "meeting_count");
         let query = call.unwrap().request.query_pairs().to_vec();
         assert!(query.contains(&("order_by".to_owned(), "1".to_owned())), "{query:?}");
-        let by_number = parse(&[
-            "vc",
-            "report",
-            "get-top-user",
-            "--start-time",
-            "1",
-            "--end-time",
-            "2",
-            "--limit",
-            "5",
-            "--order-by",
-            "2",
-        ]);
+        let by_number = top_user("5", "2");
         assert!(by_number.unwrap().request.query_pairs().contains(&("order_by".to_owned(), "2".to_owned())));
     }
 
@@ -571,33 +564,9 @@ mod tests {
     fn bad_values_and_missing_flags_are_usage_errors() {
         let missing = parse(&["vc", "reserve", "get"]).unwrap_err();
         assert!(missing.contains("--reserve-id"), "{missing}");
-        let not_int = parse(&[
-            "vc",
-            "report",
-            "get-top-user",
-            "--start-time",
-            "1",
-            "--end-time",
-            "2",
-            "--limit",
-            "x",
-            "--order-by",
-            "1",
-        ]);
+        let not_int = top_user("x", "1");
         assert!(not_int.unwrap_err().contains("is not an integer"));
-        let bad_enum = parse(&[
-            "vc",
-            "report",
-            "get-top-user",
-            "--start-time",
-            "1",
-            "--end-time",
-            "2",
-            "--limit",
-            "1",
-            "--order-by",
-            "loudest",
-        ]);
+        let bad_enum = top_user("1", "loudest");
         assert!(bad_enum.unwrap_err().contains("neither a variant name nor an integer"));
     }
 

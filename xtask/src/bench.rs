@@ -456,24 +456,7 @@ fn tls_consumers(root: &Path) -> Vec<Consumer> {
 /// `rustls-aws-lc-rs`, alternating, each time reported.
 fn tls_build_comparison(root: &Path, base: &Path, runs: usize) -> anyhow::Result<()> {
     let consumers = tls_consumers(root);
-    let mut dirs = Vec::new();
-    for consumer in &consumers {
-        let dir = base.join(consumer.name);
-        write_consumer(&dir, consumer, root)?;
-        cargo_output(&dir, &["generate-lockfile", "--offline"]).map(|_| ())?;
-        dirs.push(dir);
-    }
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); consumers.len()];
-    let mut compiled = vec![0; consumers.len()];
-    for run in 1..=runs {
-        for (i, dir) in dirs.iter().enumerate() {
-            println!("cold build {run}/{runs} of {} ...", consumers[i].name);
-            let build = cold_build(dir)?;
-            println!("  {:.1} s, {} crates compiled", build.seconds, build.compiled);
-            times[i].push(build.seconds);
-            compiled[i] = build.compiled;
-        }
-    }
+    let ColdBuilds { times, compiled, .. } = alternate_cold_builds(root, base, &consumers, runs)?;
     println!("\n## Cold build of the vc-api consumer per TLS feature (debug, `cargo build --offline`, alternating)\n");
     println!("| TLS feature | runs | fastest | crates compiled |");
     println!("| --- | --- | --- | --- |");
@@ -556,6 +539,41 @@ fn cargo_output(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8(output.stdout)?)
 }
 
+/// The consumers' projects and `runs` cold builds of each, in `base/<name>`.
+struct ColdBuilds {
+    /// The project directory of each consumer.
+    dirs: Vec<PathBuf>,
+    /// Each consumer's build times, in seconds.
+    times: Vec<Vec<f64>>,
+    /// Crates each consumer's last build compiled.
+    compiled: Vec<usize>,
+}
+
+/// Writes each consumer's project under `base`, resolves it (offline, from the workspace's lock)
+/// before timing anything, then builds them cold `runs` times, alternating so that the
+/// machine's load falls on all alike.
+fn alternate_cold_builds(root: &Path, base: &Path, consumers: &[Consumer], runs: usize) -> anyhow::Result<ColdBuilds> {
+    let mut dirs = Vec::new();
+    for consumer in consumers {
+        let dir = base.join(consumer.name);
+        write_consumer(&dir, consumer, root)?;
+        cargo_output(&dir, &["generate-lockfile", "--offline"]).map(|_| ())?;
+        dirs.push(dir);
+    }
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); consumers.len()];
+    let mut compiled = vec![0; consumers.len()];
+    for run in 1..=runs {
+        for (i, dir) in dirs.iter().enumerate() {
+            println!("cold build {run}/{runs} of {} ...", consumers[i].name);
+            let build = cold_build(dir)?;
+            println!("  {:.1} s, {} crates compiled", build.seconds, build.compiled);
+            times[i].push(build.seconds);
+            compiled[i] = build.compiled;
+        }
+    }
+    Ok(ColdBuilds { dirs, times, compiled })
+}
+
 /// One cold build: seconds, and the crates compiled.
 struct ColdBuild {
     seconds: f64,
@@ -607,26 +625,7 @@ pub fn bench_build_task(args: &[String]) -> anyhow::Result<()> {
         return tls_build_comparison(&root, &base, runs);
     }
     let consumers = consumers(&root);
-    let mut dirs = Vec::new();
-    for consumer in &consumers {
-        let dir = base.join(consumer.name);
-        write_consumer(&dir, consumer, &root)?;
-        // Resolve (offline, from the workspace's lock) before timing anything.
-        cargo_output(&dir, &["generate-lockfile", "--offline"]).map(|_| ())?;
-        dirs.push(dir);
-    }
-    // Alternate the two so that the machine's load falls on both alike.
-    let mut times: Vec<Vec<f64>> = vec![Vec::new(); consumers.len()];
-    let mut compiled = vec![0; consumers.len()];
-    for run in 1..=runs {
-        for (i, dir) in dirs.iter().enumerate() {
-            println!("cold build {run}/{runs} of {} ...", consumers[i].name);
-            let build = cold_build(dir)?;
-            println!("  {:.1} s, {} crates compiled", build.seconds, build.compiled);
-            times[i].push(build.seconds);
-            compiled[i] = build.compiled;
-        }
-    }
+    let ColdBuilds { dirs, times, compiled } = alternate_cold_builds(&root, &base, &consumers, runs)?;
     let median = |v: &[f64]| {
         let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);

@@ -407,13 +407,7 @@ impl<'a> SpecIndex<'a> {
         out: &mut Vec<Finding>,
     ) {
         let properties = object.get("properties").and_then(Value::as_mapping);
-        let required: Vec<&str> = object
-            .get("required")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+        let required = crate::model::required_fields(object);
         let compare_required = location != Location::ResponseBody;
         let join = |name: &str| if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
         for field in fields {

@@ -524,26 +524,21 @@ async fn handle(shared: &Shared, payload: &[u8], conn_id: &str, message_id: &str
     let (event_id, event_type) = (header.event_id.clone(), header.event_type.clone());
     let dispatching = shared.dispatcher.dispatch_once(&shared.memory, shared.retention, header, event);
     match crate::dispatch::with_delivered(Arc::from(payload), dispatching).await {
-        Ok(Handled::Ran(dispatched)) => {
+        Ok(handled) => {
+            // `dispatched` is left out of the record of a duplicate (a `None` field is not recorded).
+            let (dispatched, outcome) = match handled {
+                Handled::Ran(dispatched) => (Some(dispatched), "event handled"),
+                Handled::Duplicate => (None, "duplicate event acknowledged"),
+            };
+            let dispatched = dispatched.map(tracing::field::debug);
             tracing::debug!(
                 conn_id,
                 message_id,
                 trace_id,
                 event_id,
                 event_type,
-                ?dispatched,
-                "vc_api.long_connection: event handled"
-            );
-            200
-        }
-        Ok(Handled::Duplicate) => {
-            tracing::debug!(
-                conn_id,
-                message_id,
-                trace_id,
-                event_id,
-                event_type,
-                "vc_api.long_connection: duplicate event acknowledged"
+                dispatched,
+                "vc_api.long_connection: {outcome}"
             );
             200
         }

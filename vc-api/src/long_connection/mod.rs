@@ -72,7 +72,6 @@ pub mod frame;
 mod state;
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Duration;
@@ -87,9 +86,8 @@ pub use state::{
 };
 
 use crate::Domain;
-use crate::dispatch::{EventDispatcher, HandlerError, TypedEvent};
+use crate::dispatch::EventDispatcher;
 use crate::event_memory::{EventMemory, LocalEventMemory};
-use crate::events::{Event, EventHeader};
 use crate::secret::Secret;
 
 /// The path of the endpoint request, under the domain.
@@ -151,32 +149,7 @@ impl LongConnectionBuilder {
         self
     }
 
-    /// Replaces the dispatcher (the handlers), e.g. one shared with an HTTP receiver.
-    pub fn dispatcher(mut self, dispatcher: EventDispatcher) -> Self {
-        self.dispatcher = dispatcher;
-        self
-    }
-
-    /// Registers a typed handler: see [`EventDispatcher::on`].
-    pub fn on<T, F, Fut>(mut self, handler: F) -> Self
-    where
-        T: TypedEvent,
-        F: Fn(EventHeader, T) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
-    {
-        self.dispatcher = self.dispatcher.on(handler);
-        self
-    }
-
-    /// Registers the fallback handler: see [`EventDispatcher::fallback`].
-    pub fn fallback<F, Fut>(mut self, handler: F) -> Self
-    where
-        F: Fn(EventHeader, Event) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
-    {
-        self.dispatcher = self.dispatcher.fallback(handler);
-        self
-    }
+    crate::dispatch::handler_setters!();
 
     /// Where handled event ids are remembered (default: a [`LocalEventMemory`] of
     /// [`LocalEventMemory::DEFAULT_CAPACITY`] keys). Share one with an HTTP receiver or other

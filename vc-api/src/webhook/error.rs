@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::dispatch::DispatchError;
 pub use crate::dispatch::HandlerError;
+use crate::dispatch::{DispatchError, refusal_enum};
 use crate::event_memory::MemoryError;
 
 /// Why an encrypted body could not be decrypted.
@@ -33,73 +33,47 @@ pub enum DecryptError {
     Padding,
 }
 
-/// Why the receiver refused a delivery. Neither `Debug` nor `Display` ever shows the encrypt
-/// key or the verification token.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum WebhookError {
-    /// A header needed to check the signature is missing or not text.
-    #[error("missing or unreadable header {0}")]
-    MissingHeader(&'static str),
-    /// `X-Lark-Signature` does not match the timestamp, nonce, encrypt key and body.
-    #[error("the signature does not match the request")]
-    BadSignature,
-    /// `X-Lark-Request-Timestamp` is not a unix time in seconds.
-    #[error("the request timestamp is not a unix time in seconds")]
-    BadTimestamp,
-    /// `X-Lark-Request-Timestamp` is further from the receiver's clock than allowed.
-    #[error("the request timestamp is {skew_secs} s away from now (at most {} s allowed)", tolerance.as_secs())]
-    StaleTimestamp {
-        /// Request time minus the receiver's time, in seconds (negative: in the past).
-        skew_secs: i64,
-        /// The allowed distance.
-        tolerance: Duration,
-    },
-    /// The same signed request (timestamp and nonce) was received before.
-    #[error("replayed request: this timestamp and nonce were seen before")]
-    Replay,
-    /// The verification token of the delivery is missing or differs from the configured one.
-    #[error("the verification token is missing or does not match")]
-    BadToken,
-    /// The encrypted body could not be decrypted.
-    #[error("cannot decrypt the body: {0}")]
-    Decrypt(#[from] DecryptError),
-    /// The (decrypted) body is not a delivery this receiver understands.
-    #[error("malformed delivery: {0}")]
-    Malformed(String),
-    /// A handler returned an error; the platform will deliver the event again.
-    #[error("the handler of {event_type} (event {event_id}) failed")]
-    Handler {
-        /// The event's type.
-        event_type: String,
-        /// The event's id.
-        event_id: String,
-        /// The handler's error.
-        #[source]
-        source: HandlerError,
-    },
-    /// A handler panicked; the platform will deliver the event again.
-    #[error("the handler of {event_type} (event {event_id}) panicked")]
-    HandlerPanicked {
-        /// The event's type.
-        event_type: String,
-        /// The event's id.
-        event_id: String,
-    },
-    /// The same event is being handled right now (a redelivery overtook the first delivery);
-    /// refused so that the platform delivers it again after the first one has finished.
-    #[error("event {event_id} is already being handled")]
-    InFlight {
-        /// The event's id.
-        event_id: String,
-    },
-    /// The memory of recent deliveries refused: full of keys that may still come again, or
-    /// its store is unreachable. Refused rather than risk running a handler twice.
-    #[error("the memory of recent deliveries cannot take this one")]
-    Memory(#[source] MemoryError),
-    /// The receiver cannot be built from its configuration.
-    #[error("invalid webhook receiver configuration: {0}")]
-    Config(String),
+refusal_enum! {
+    /// Why the receiver refused a delivery. Neither `Debug` nor `Display` ever shows the encrypt
+    /// key or the verification token.
+    #[derive(Debug, thiserror::Error)]
+    #[non_exhaustive]
+    pub enum WebhookError {
+        /// A header needed to check the signature is missing or not text.
+        #[error("missing or unreadable header {0}")]
+        MissingHeader(&'static str),
+        /// `X-Lark-Signature` does not match the timestamp, nonce, encrypt key and body.
+        #[error("the signature does not match the request")]
+        BadSignature,
+        /// `X-Lark-Request-Timestamp` is not a unix time in seconds.
+        #[error("the request timestamp is not a unix time in seconds")]
+        BadTimestamp,
+        /// `X-Lark-Request-Timestamp` is further from the receiver's clock than allowed.
+        #[error("the request timestamp is {skew_secs} s away from now (at most {} s allowed)", tolerance.as_secs())]
+        StaleTimestamp {
+            /// Request time minus the receiver's time, in seconds (negative: in the past).
+            skew_secs: i64,
+            /// The allowed distance.
+            tolerance: Duration,
+        },
+        /// The same signed request (timestamp and nonce) was received before.
+        #[error("replayed request: this timestamp and nonce were seen before")]
+        Replay,
+        /// The verification token of the delivery is missing or differs from the configured one.
+        #[error("the verification token is missing or does not match")]
+        BadToken,
+        /// The encrypted body could not be decrypted.
+        #[error("cannot decrypt the body: {0}")]
+        Decrypt(#[from] DecryptError),
+        /// The (decrypted) body is not a delivery this receiver understands.
+        #[error("malformed delivery: {0}")]
+        Malformed(String),
+    }
+    after {
+        /// The receiver cannot be built from its configuration.
+        #[error("invalid webhook receiver configuration: {0}")]
+        Config(String),
+    }
 }
 
 impl WebhookError {

@@ -11,10 +11,10 @@ use serde_json::value::RawValue;
 use subtle::ConstantTimeEq;
 
 use super::crypto;
-use super::error::{DecryptError, HandlerError, WebhookError};
+use super::error::{DecryptError, WebhookError};
 use super::{NONCE_HEADER, RequestHeaders, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookResponse};
 use crate::Client;
-use crate::dispatch::{EventDispatcher, Handled, TypedEvent, event_key};
+use crate::dispatch::{EventDispatcher, Handled, event_key};
 use crate::event_memory::{ClaimGuard, EventMemory, LocalEventMemory};
 use crate::events::{Event, EventCallback, EventHeader};
 use crate::secret::Secret;
@@ -184,32 +184,7 @@ impl EventReceiverBuilder {
         self
     }
 
-    /// Replaces the dispatcher (the handlers).
-    pub fn dispatcher(mut self, dispatcher: EventDispatcher) -> Self {
-        self.dispatcher = dispatcher;
-        self
-    }
-
-    /// Registers a typed handler: see [`EventDispatcher::on`].
-    pub fn on<T, F, Fut>(mut self, handler: F) -> Self
-    where
-        T: TypedEvent,
-        F: Fn(EventHeader, T) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
-    {
-        self.dispatcher = self.dispatcher.on(handler);
-        self
-    }
-
-    /// Registers the fallback handler: see [`EventDispatcher::fallback`].
-    pub fn fallback<F, Fut>(mut self, handler: F) -> Self
-    where
-        F: Fn(EventHeader, Event) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
-    {
-        self.dispatcher = self.dispatcher.fallback(handler);
-        self
-    }
+    crate::dispatch::handler_setters!();
 
     /// A marketplace app's client: every `app_ticket` received is given to it with
     /// [`Client::set_app_ticket`]. May be called for several clients.
