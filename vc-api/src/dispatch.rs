@@ -341,6 +341,7 @@ pub fn delivered_json() -> Option<Arc<[u8]>> {
 }
 
 /// Runs `dispatching` with `json` as [`delivered_json`].
+#[cfg(feature = "long-connection")]
 pub(crate) async fn with_delivered<F: Future>(json: Arc<[u8]>, dispatching: F) -> F::Output {
     DELIVERED.scope(json, dispatching).await
 }

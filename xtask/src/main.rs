@@ -355,6 +355,29 @@ fn ci_task() -> anyhow::Result<()> {
         ],
         &[],
     )?;
+    // Each optional part alone, over the ring provider (the shortest build): code one feature
+    // uses only with another would go unnoticed in the other builds.
+    for feature in ["webhook", "long-connection", "redis", "mock"] {
+        let features = format!("rustls-ring,{feature}");
+        run_step(
+            &format!("lint vc-api with {feature} alone"),
+            &cargo,
+            &[
+                "clippy",
+                "-p",
+                "vc-api",
+                "--lib",
+                "--locked",
+                "--no-default-features",
+                "--features",
+                &features,
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        )?;
+    }
     // The shared-state tests start their own Redis.
     spec_tools::install::redis_server()?;
     // Unit and integration tests of every crate, the typed-mock doctest, the mock server and the
