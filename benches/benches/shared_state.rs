@@ -2,7 +2,7 @@
 //! side with the in-process defaults:
 //!
 //! - `shared_state/call`: one `room_level_get` by a warm client whose token came through the
-//!   Redis token store (`token_in_redis`) or the default store (`token_in_memory`). Either way
+//!   Redis token store (`token_in_redis`, sealed as `ClientBuilder::redis` stores it) or the default store (`token_in_memory`). Either way
 //!   the client holds its token in process, so Redis is not on a warm call's path.
 //! - `shared_state/first_call`: the first call of a new client (no token yet; one shared HTTP
 //!   client and one shared Redis connection): the token read from Redis (`token_from_redis`) against fetched from the
@@ -21,6 +21,7 @@ use vc_api_benches::{ApiServer, ROOM_LEVEL_ID, client_runtime};
 use vc_api_tests::redis_server::RedisServer;
 
 const APP_ID: &str = "cli_bench";
+const SECRET: &str = "secret";
 
 async fn call(client: &vc_api::Client) {
     client.room_level_get().room_level_id(ROOM_LEVEL_ID).data().await.expect("vc-api call");
@@ -37,16 +38,17 @@ fn shared_state(c: &mut Criterion) {
     // (Building a vc-api client first installs the TLS provider that client needs.)
     drop(vc_api::Client::builder().base_url(&url).build().unwrap());
     let http = vc_api_benches::baseline::http_client();
-    let builder =
-        || vc_api::Client::builder().base_url(&url).app_credentials(APP_ID, "secret").http_client(http.clone());
+    let builder = || vc_api::Client::builder().base_url(&url).app_credentials(APP_ID, SECRET).http_client(http.clone());
+    // The store the client builds for `.redis(url)`: tokens sealed with the app secret.
+    let tokens = store.token_store_sealed(&vc_api::Secret::new(SECRET));
     let in_memory = builder().build().unwrap();
-    let in_redis = builder().token_store(store.token_store()).build().unwrap();
+    let in_redis = builder().token_store(tokens.clone()).build().unwrap();
     // Warm both (the Redis one stores the token there), and check the token is shared.
     runtime.block_on(async {
         call(&in_memory).await;
         call(&in_redis).await;
         let before = server.token_requests();
-        call(&builder().token_store(store.token_store()).build().unwrap()).await;
+        call(&builder().token_store(tokens.clone()).build().unwrap()).await;
         assert_eq!(server.token_requests(), before, "a new client took the token from Redis");
     });
 
@@ -62,7 +64,7 @@ fn shared_state(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async { call(&builder().build().unwrap()).await })
     });
     group.bench_function("token_from_redis", |b| {
-        b.to_async(&runtime).iter(|| async { call(&builder().token_store(store.token_store()).build().unwrap()).await })
+        b.to_async(&runtime).iter(|| async { call(&builder().token_store(tokens.clone()).build().unwrap()).await })
     });
     group.finish();
 

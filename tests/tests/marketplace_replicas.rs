@@ -7,9 +7,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use vc_api::{CallOptions, Client, Error};
+use vc_api::redis_store::RedisStore;
+use vc_api::token_store::{FetchedToken, TokenKey, TokenKind, TokenStore};
+use vc_api::{CallOptions, Client, Error, Secret};
 use vc_api_tests::loopback::{LoopbackServer, Reply, Request};
 use vc_api_tests::operation;
 use vc_api_tests::redis_server::RedisServer;
@@ -134,13 +137,28 @@ async fn call(client: &Client, tenant: &str) -> Result<(), Error> {
     client.room_level_get().room_level_id("omb_1").data_with(options).await.map(drop)
 }
 
+/// The value Redis holds for the token `name` (sealed: neither the token nor the secret).
 fn stored(redis: &RedisServer, name: &str) -> String {
-    redis.cli(&["GET", &format!("vc:{APP_ID}:token:{name}")]).trim().to_owned()
+    redis.cli(&["GET", &format!("vc:{APP_ID}:token:v2:{name}")]).trim().to_owned()
+}
+
+/// The token Redis holds for the app token (`tenant` `None`) or a tenant's token, as a replica
+/// with the app secret opens it (`nothing stored` if there is none that opens).
+async fn read_back(redis: &RedisServer, tenant: Option<&str>) -> String {
+    let store = RedisStore::open(&redis.url(), APP_ID).unwrap().token_store_sealed(&Secret::new(SECRET));
+    let key = match tenant {
+        Some(tenant) => TokenKey::new(APP_ID, TokenKind::Tenant, Some(tenant.to_owned())),
+        None => TokenKey::new(APP_ID, TokenKind::App, None),
+    };
+    // An answer that expires at once (within the margin), so that it is never stored.
+    let nothing = FetchedToken { token: Secret::new("nothing stored"), lifetime: Duration::ZERO };
+    let fetch = Box::pin(async move { Ok(nothing) });
+    store.get_or_fetch(&key, Duration::from_secs(300), fetch).await.unwrap().token.expose().to_owned()
 }
 
 /// Point 1: both replicas calling at once in tenant t1 make one t1 token request in total;
-/// tenant t2 gets its own token, under its own key; no key or value holds the app secret or
-/// the ticket.
+/// tenant t2 gets its own token, under its own key; no key or value holds a token, the app
+/// secret or the ticket (the tokens are sealed: a replica with the secret opens them).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_fetch_each_tenants_token_once_under_its_own_key() {
     let redis = RedisServer::start();
@@ -161,15 +179,16 @@ async fn two_replicas_fetch_each_tenants_token_once_under_its_own_key() {
     assert_eq!(calls.len(), 30);
 
     let expected: Vec<String> =
-        ["app", "tenant:t1", "tenant:t2"].iter().map(|name| format!("vc:{APP_ID}:token:{name}")).collect();
+        ["app", "tenant:t1", "tenant:t2"].iter().map(|name| format!("vc:{APP_ID}:token:v2:{name}")).collect();
     assert_eq!(redis.keys(), expected);
     let values = [stored(&redis, "app"), stored(&redis, "tenant:t1"), stored(&redis, "tenant:t2")];
-    assert!(
-        values[0].ends_with(":app-1") && values[1].ends_with(":t1-1") && values[2].ends_with(":t2-1"),
-        "{values:?}"
-    );
     let everything = format!("{expected:?} {values:?}");
-    assert!(!everything.contains(SECRET) && !everything.contains(TICKET), "{everything}");
+    for secret in [SECRET, TICKET, "app-1", "t1-1", "t2-1"] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+    let opened =
+        [read_back(&redis, None).await, read_back(&redis, Some("t1")).await, read_back(&redis, Some("t2")).await];
+    assert_eq!(opened, ["app-1", "t1-1", "t2-1"]);
 }
 
 /// Point 2: a t1 token the API rejects is evicted from Redis by the replica that saw it
@@ -189,7 +208,7 @@ async fn a_rejected_tenant_token_is_evicted_for_every_replica_and_only_in_its_te
     api.revoke("t1-1");
     call(&a, "t1").await.expect("replica A gets a new t1 token after the rejection");
     assert_eq!(api.tenant_tokens("t1"), ["t1-1", "t1-2"]);
-    assert!(stored(&redis, "tenant:t1").ends_with(":t1-2"), "Redis holds the new token");
+    assert_eq!(read_back(&redis, Some("t1")).await, "t1-2", "Redis holds the new token");
     assert_eq!(api.seen(|s| s.calls[4..].to_vec()), ["t1-1", "t1-2"]);
 
     call(&b, "t1").await.expect("replica B moves to the new token");
@@ -229,7 +248,7 @@ async fn rejections_on_both_replicas_at_once_make_one_new_token_request() {
     let results = futures::future::join_all(calls).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(api.tenant_tokens("t1"), ["t1-1", "t1-2"], "one new token for both replicas");
-    assert!(stored(&redis, "tenant:t1").ends_with(":t1-2"));
+    assert_eq!(read_back(&redis, Some("t1")).await, "t1-2");
     let accepted = api.seen(|s| s.calls.iter().filter(|token| *token == "t1-2").count());
     assert_eq!(accepted, 20, "every call ended on the new token");
 }
@@ -271,7 +290,7 @@ async fn a_rejected_app_token_is_replaced_once_for_every_replica() {
     api.revoke("app-1");
     call(&a, "t3").await.expect("A replaces the rejected app token and gets t3's token");
     assert_eq!(api.seen(|s| s.app_tokens.clone()), ["app-1", "app-2"]);
-    assert!(stored(&redis, "app").ends_with(":app-2"), "Redis holds the new app token");
+    assert_eq!(read_back(&redis, None).await, "app-2", "Redis holds the new app token");
     call(&b, "t4").await.expect("B moves to the new app token");
     assert_eq!(api.seen(|s| s.app_tokens.clone()), ["app-1", "app-2"], "B fetched no app token");
     assert_eq!((api.tenant_tokens("t3"), api.tenant_tokens("t4")), (vec!["t3-1".to_owned()], vec!["t4-1".to_owned()]));

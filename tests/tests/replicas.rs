@@ -150,8 +150,9 @@ async fn one_process_with_the_local_limiter_never_exceeds_it_in_any_window() {
     assert!(busiest <= 100, "{busiest} requests reached the server within one window of {WINDOW:?}");
 }
 
-/// A token stored for the app: its key is namespaced by the app id, it holds no secret, and it
-/// expires with the refresh margin still left on the token.
+/// A token stored for the app: its key is namespaced by the app id (and by the sealed format,
+/// `v2`), its value shows neither the token nor the app secret, another client of the app
+/// opens it (no second fetch), and it expires with the refresh margin still left on the token.
 #[tokio::test]
 async fn the_shared_token_is_namespaced_holds_no_secret_and_expires_before_the_margin() {
     let redis = RedisServer::start();
@@ -166,10 +167,19 @@ async fn the_shared_token_is_namespaced_holds_no_secret_and_expires_before_the_m
     client.room_level_get().room_level_id("omb_1").data().await.unwrap();
 
     let keys = redis.keys();
-    assert_eq!(keys, [format!("vc:{APP_ID}:rate:room_level_get"), format!("vc:{APP_ID}:token:tenant")]);
+    assert_eq!(keys, [format!("vc:{APP_ID}:rate:room_level_get"), format!("vc:{APP_ID}:token:v2:tenant")]);
     let token_key = &keys[1];
     let value = redis.cli(&["GET", token_key]);
-    assert!(value.contains("t-1") && !value.contains(SECRET), "{value}");
+    assert!(value.trim().len() > 40 && !value.contains("t-1") && !value.contains(SECRET), "{value}");
+    let other = vc_api::Client::builder()
+        .base_url(api.server.url())
+        .app_credentials(APP_ID, SECRET)
+        .redis(redis.url())
+        .build()
+        .unwrap();
+    other.room_level_get().room_level_id("omb_1").data().await.unwrap();
+    assert_eq!(api.token_requests(), 1, "the second client opened the stored token");
+    assert_eq!(api.calls().last().unwrap().1, "t-1");
     let ttl: u64 = redis.cli(&["PTTL", token_key]).trim().parse().unwrap();
     assert!(ttl <= (7200 - 300) * 1000 && ttl > (7200 - 300 - 60) * 1000, "expires at the margin: {ttl} ms");
 }
@@ -194,25 +204,115 @@ fn fetched(token: &str) -> FetchedToken {
 
 /// Asks `store` for the token; `fetch` is what the token endpoint would answer (counted in `fetches`).
 async fn get(store: &dyn TokenStore, fetch: &str, fetches: &AtomicUsize) -> String {
+    get_key(store, &key(), fetch, fetches).await
+}
+
+/// Like [`get`], for the token `key`.
+async fn get_key(store: &dyn TokenStore, key: &TokenKey, fetch: &str, fetches: &AtomicUsize) -> String {
     let fetch = Box::pin(async move {
         fetches.fetch_add(1, Ordering::SeqCst);
         Ok(fetched(fetch))
     });
-    store.get_or_fetch(&key(), Duration::from_secs(300), fetch).await.unwrap().token.expose().to_owned()
+    store.get_or_fetch(key, Duration::from_secs(300), fetch).await.unwrap().token.expose().to_owned()
+}
+
+/// The app's sealed token store on `redis`, with the app secret `secret`.
+fn sealed(redis: &RedisServer, secret: &str) -> vc_api::redis_store::RedisTokenStore {
+    RedisStore::open(&redis.url(), APP_ID).unwrap().token_store_sealed(&Secret::new(secret))
 }
 
 /// A replica evicting a token it saw rejected deletes it only while it is still the one stored:
-/// a late eviction of an old token leaves the newer one.
+/// a late eviction of an old token leaves the newer one (plain store).
 #[tokio::test]
 async fn only_the_rejected_token_is_evicted() {
     let redis = RedisServer::start();
-    let store = RedisStore::open(&redis.url(), APP_ID).unwrap().token_store();
+    evicts_only_the_rejected_token(&RedisStore::open(&redis.url(), APP_ID).unwrap().token_store()).await;
+}
+
+/// The same with sealed tokens: the eviction compares fingerprints.
+#[tokio::test]
+async fn only_the_rejected_sealed_token_is_evicted() {
+    let redis = RedisServer::start();
+    evicts_only_the_rejected_token(&sealed(&redis, SECRET)).await;
+    assert_eq!(redis.keys(), [format!("vc:{APP_ID}:token:v2:tenant")]);
+}
+
+async fn evicts_only_the_rejected_token(store: &dyn TokenStore) {
     let fetches = AtomicUsize::new(0);
-    assert_eq!(get(&store, "t-new", &fetches).await, "t-new");
+    assert_eq!(get(store, "t-new", &fetches).await, "t-new");
     store.evict(&key(), &Secret::new("t-old")).await;
-    assert_eq!(get(&store, "t-unwanted", &fetches).await, "t-new", "a stale eviction changes nothing");
+    assert_eq!(get(store, "t-unwanted", &fetches).await, "t-new", "a stale eviction changes nothing");
     store.evict(&key(), &Secret::new("t-new")).await;
-    assert_eq!(get(&store, "t-next", &fetches).await, "t-next", "the rejected token is gone");
+    assert_eq!(get(store, "t-next", &fetches).await, "t-next", "the rejected token is gone");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+}
+
+/// Every Redis value, one per key, as `key value` lines.
+fn dump(redis: &RedisServer) -> String {
+    redis.keys().iter().map(|key| format!("{key} {}", redis.cli(&["GET", key]).trim())).collect::<Vec<_>>().join("\n")
+}
+
+/// A value sealed with another app secret (another app under the same app id, or a replica
+/// given the wrong secret) does not open: the replica fetches its own token and overwrites it,
+/// and neither token nor secret shows in Redis.
+#[tokio::test]
+async fn a_token_sealed_with_another_secret_is_not_used() {
+    let redis = RedisServer::start();
+    let (foreign, own) = (sealed(&redis, "another-secret"), sealed(&redis, SECRET));
+    let fetches = AtomicUsize::new(0);
+    assert_eq!(get(&foreign, "t-foreign", &fetches).await, "t-foreign");
+    assert_eq!(get(&own, "t-own", &fetches).await, "t-own", "the foreign value is not used");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    assert_eq!(get(&sealed(&redis, SECRET), "t-unwanted", &fetches).await, "t-own", "it was overwritten");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    let everything = dump(&redis);
+    for secret in ["t-foreign", "t-own", "another-secret", SECRET] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+}
+
+/// Rolling upgrade: a plain value of the previous version (`vc:{app}:token:tenant`) is not
+/// read by a sealed store, which fetches and stores its own under the `v2` key, leaving the old
+/// replicas theirs; a plain or garbage value found under the `v2` key counts as absent and is
+/// overwritten.
+#[tokio::test]
+async fn a_plain_value_of_the_previous_version_is_ignored() {
+    let redis = RedisServer::start();
+    let plain = RedisStore::open(&redis.url(), APP_ID).unwrap().token_store();
+    let fetches = AtomicUsize::new(0);
+    assert_eq!(get(&plain, "t-plain", &fetches).await, "t-plain");
+    let old_key = format!("vc:{APP_ID}:token:tenant");
+    assert_eq!(redis.cli(&["GET", &old_key]).trim(), "300000:t-plain", "the previous version's format");
+
+    assert_eq!(get(&sealed(&redis, SECRET), "t-sealed", &fetches).await, "t-sealed");
+    assert_eq!(get(&plain, "t-unwanted", &fetches).await, "t-plain", "old replicas keep theirs");
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+    let new_key = format!("vc:{APP_ID}:token:v2:tenant");
+    for (n, value) in ["300000:t-plain", "300000:00:AAAA", "garbage", ""].into_iter().enumerate() {
+        assert_eq!(redis.cli(&["SET", &new_key, value, "PX", "600000"]).trim(), "OK");
+        let fetch = format!("t-fetched-{n}");
+        assert_eq!(get(&sealed(&redis, SECRET), &fetch, &fetches).await, fetch, "{value:?} is not used");
+        assert_eq!(get(&sealed(&redis, SECRET), "t-unwanted", &fetches).await, fetch, "{value:?} was overwritten");
+    }
+    assert_eq!(fetches.load(Ordering::SeqCst), 6);
+}
+
+/// The Redis key is the sealed value's associated data: a value copied under another token's
+/// key does not open there; the replica fetches that token.
+#[tokio::test]
+async fn a_sealed_value_copied_to_another_tokens_key_does_not_open() {
+    let redis = RedisServer::start();
+    let store = sealed(&redis, SECRET);
+    let fetches = AtomicUsize::new(0);
+    let t1 = TokenKey::new(APP_ID, TokenKind::Tenant, Some("t1".to_owned()));
+    let t2 = TokenKey::new(APP_ID, TokenKind::Tenant, Some("t2".to_owned()));
+    assert_eq!(get_key(&store, &t1, "t1-token", &fetches).await, "t1-token");
+    let value = redis.cli(&["GET", &format!("vc:{APP_ID}:token:v2:tenant:t1")]);
+    let copied = redis.cli(&["SET", &format!("vc:{APP_ID}:token:v2:tenant:t2"), value.trim(), "PX", "600000"]);
+    assert_eq!(copied.trim(), "OK");
+    assert_eq!(get_key(&store, &t2, "t2-token", &fetches).await, "t2-token", "t1's token is not served for t2");
+    assert_eq!(get_key(&store, &t1, "t-unwanted", &fetches).await, "t1-token");
     assert_eq!(fetches.load(Ordering::SeqCst), 2);
 }
 

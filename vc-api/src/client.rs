@@ -218,7 +218,10 @@ impl ClientBuilder {
     /// replicas, and the documented rate limits hold for all of them together (the client-side
     /// rate limit is turned on, unless it was turned off). Keys are namespaced by the app id.
     /// A [`token_store`](Self::token_store) or [`rate_budget`](Self::rate_budget) set
-    /// explicitly takes precedence. [`build`](Self::build) must then run inside a Tokio
+    /// explicitly takes precedence. Tokens are stored sealed (AES-256-GCM, with a key derived
+    /// from the app secret and the app id: see
+    /// [`RedisStore::token_store_sealed`](crate::redis_store::RedisStore::token_store_sealed)),
+    /// never in plain text. [`build`](Self::build) must then run inside a Tokio
     /// runtime. When Redis is unreachable, tokens are fetched locally and the local limiter
     /// applies (see [`redis_store`](crate::redis_store)). The URL (which may hold a password)
     /// is kept as a [`Secret`].
@@ -304,14 +307,17 @@ impl ClientBuilder {
         let (mut token_store, mut budget) = (self.token_store, self.rate_budget);
         #[cfg(feature = "redis")]
         if let Some(url) = &self.redis {
-            let app_id = match &self.credentials {
-                Credentials::SelfBuiltApp { app_id, .. } | Credentials::MarketplaceApp { app_id, .. } => {
-                    app_id.as_str()
-                }
-                _ => crate::redis_store::RedisStore::NO_APP_ID,
+            let (app_id, app_secret) = match &self.credentials {
+                Credentials::SelfBuiltApp { app_id, app_secret }
+                | Credentials::MarketplaceApp { app_id, app_secret } => (app_id.as_str(), Some(app_secret)),
+                _ => (crate::redis_store::RedisStore::NO_APP_ID, None),
             };
             let store = crate::redis_store::RedisStore::open(url.expose(), app_id)?;
-            token_store.get_or_insert_with(|| Arc::new(store.token_store()));
+            // Tokens sealed with a key from the app secret; a client without app credentials
+            // fetches no token, so it needs no token store.
+            if let Some(app_secret) = app_secret {
+                token_store.get_or_insert_with(|| Arc::new(store.token_store_sealed(app_secret)));
+            }
             budget.get_or_insert_with(|| Arc::new(store.rate_budget()));
         }
         let limiter = match self.rate_limit.unwrap_or(budget.is_some()) {

@@ -4,10 +4,31 @@
 //! [`RedisEventMemory`] (each event handled by one replica).
 //! [`ClientBuilder::redis`](crate::ClientBuilder::redis) sets the first two on a client.
 //!
-//! Keys are namespaced by app id: `vc:{app_id}:token:{name}` (the token, with its lock
-//! `…:lock`), `vc:{app_id}:rate:{operation}` and `vc:{app_id}:delivery:{key}`. Tokens are
-//! stored (they are what the replicas share) but never the app secret, nor anything else
-//! secret.
+//! Keys are namespaced by app id: `vc:{app_id}:token:v2:{name}` (the token, with its lock
+//! `…:lock`), `vc:{app_id}:rate:{operation}` and `vc:{app_id}:delivery:{key}`. The app secret
+//! is never stored, and tokens (what the replicas share) only sealed:
+//!
+//! # Tokens sealed at rest
+//! The token store the client uses ([`ClientBuilder::redis`](crate::ClientBuilder::redis), or
+//! [`RedisStore::token_store_sealed`] given the app secret) stores each token as
+//! `{margin_ms}:{fingerprint}:{base64(nonce ‖ ciphertext)}`:
+//!
+//! - the ciphertext is the token sealed with AES-256-GCM under a fresh random 96-bit nonce,
+//!   with the Redis key's name as associated data (a value copied to another key does not
+//!   open);
+//! - the 256-bit key is SHA-256 over a fixed label (`vc-api token store v1`), the app id and
+//!   the app secret: every replica of the app derives the same key, and only a holder of the
+//!   app secret can open a value (who can read Redis cannot use the tokens);
+//! - the fingerprint (the first 16 bytes of a SHA-256 keyed with another key derived the same
+//!   way, in hex) identifies the token without revealing it: an eviction deletes the stored
+//!   token only if its fingerprint is the rejected token's.
+//!
+//! A value that does not open (sealed with another secret or for another key, or garbage)
+//! counts as absent: the replica fetches a token and overwrites it. Sealed tokens live under
+//! `…:token:v2:…`, apart from the plain values of earlier versions (`…:token:{name}`), so
+//! during a rolling upgrade the old and the new replicas each share tokens among themselves
+//! only. [`RedisStore::token_store`] (no secret given) still stores tokens in plain text, under
+//! the old keys.
 //!
 //! # When Redis is unreachable
 //! Every Redis operation fails within [`RedisStore::DEFAULT_TIMEOUT`] (configurable), and each
@@ -56,6 +77,11 @@ use crate::event_memory::{Claim, EventMemory, LocalEventMemory, MAX_KEY_LEN, Mem
 use crate::rate_limit::{BudgetFuture, Grant, LocalRateBudget, RateBudget, RateLimit};
 use crate::secret::Secret;
 use crate::token_store::{FetchedToken, TokenError, TokenFuture, TokenKey, TokenStore};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 
 /// A connection to the Redis server shared by the replicas, and the stores on it. Clones share
 /// the connection (multiplexed, re-established after failures).
@@ -107,17 +133,35 @@ impl RedisStore {
         Ok(Self { connection, app_id: app_id.into(), timeout })
     }
 
-    /// The app's token store on this connection.
+    /// The app's token store on this connection, storing tokens **in plain text** (values
+    /// `{margin_ms}:{token}` under `vc:{app_id}:token:{name}`): whoever can read the Redis
+    /// server can use them. Kept for stores built before sealing existed; prefer
+    /// [`token_store_sealed`](Self::token_store_sealed), which is what
+    /// [`ClientBuilder::redis`](crate::ClientBuilder::redis) uses.
     pub fn token_store(&self) -> RedisTokenStore {
+        self.token_store_with(format!("vc:{}:token:", self.app_id), None, TOKEN_EVICT)
+    }
+
+    /// The app's token store on this connection, with every token sealed by a key derived
+    /// from `app_secret` and the app id (see [Tokens sealed at rest](self#tokens-sealed-at-rest)):
+    /// what [`ClientBuilder::redis`](crate::ClientBuilder::redis) uses. Every replica must
+    /// give the same app secret to share tokens; the secret itself is neither stored nor kept.
+    pub fn token_store_sealed(&self, app_secret: &Secret) -> RedisTokenStore {
+        let sealer = Sealer::new(&self.app_id, app_secret);
+        self.token_store_with(format!("vc:{}:token:v2:", self.app_id), Some(sealer), TOKEN_EVICT_SEALED)
+    }
+
+    fn token_store_with(&self, prefix: String, sealer: Option<Sealer>, evict: &str) -> RedisTokenStore {
         RedisTokenStore {
             inner: Arc::new(TokenInner {
                 link: self.link("the token cache", "tokens are fetched locally"),
-                prefix: format!("vc:{}:token:", self.app_id),
+                prefix,
+                sealer,
                 lock_expiry: RedisTokenStore::DEFAULT_LOCK_EXPIRY,
                 get_or_lock: Script::new(TOKEN_GET_OR_LOCK),
                 put: Script::new(TOKEN_PUT),
                 unlock: Script::new(UNLOCK),
-                evict: Script::new(TOKEN_EVICT),
+                evict: Script::new(evict),
             }),
         }
     }
@@ -226,11 +270,12 @@ fn unique_id() -> String {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-/// KEYS: token, lock. ARGV: owner, lock expiry (ms). The stored token as `t:{pttl}:{value}`,
-/// else the lock taken for the owner (`l`), else `w` (another process is fetching).
+/// KEYS: token, lock. ARGV: owner, lock expiry (ms), a value the caller could not read. The
+/// stored token as `t:{pttl}:{value}` (unless it is the unreadable value, which counts as
+/// absent), else the lock taken for the owner (`l`), else `w` (another process is fetching).
 const TOKEN_GET_OR_LOCK: &str = r"
 local value = redis.call('GET', KEYS[1])
-if value then return 't:' .. redis.call('PTTL', KEYS[1]) .. ':' .. value end
+if value and value ~= ARGV[3] then return 't:' .. redis.call('PTTL', KEYS[1]) .. ':' .. value end
 if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'l' end
 return 'w'
 ";
@@ -250,7 +295,7 @@ return 1
 ";
 
 /// KEYS: token. ARGV: the rejected token. Deletes the stored token only if it is that one
-/// (values are `{margin_ms}:{token}`).
+/// (plain values `{margin_ms}:{token}`).
 const TOKEN_EVICT: &str = r"
 local value = redis.call('GET', KEYS[1])
 if not value then return 0 end
@@ -259,16 +304,94 @@ if colon and string.sub(value, colon + 1) == ARGV[1] then redis.call('DEL', KEYS
 return 0
 ";
 
+/// KEYS: token. ARGV: the rejected token's fingerprint. Deletes the stored token only if it is
+/// that one (sealed values `{margin_ms}:{fingerprint}:{sealed}`).
+const TOKEN_EVICT_SEALED: &str = r"
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+local first = string.find(value, ':', 1, true)
+if not first then return 0 end
+local second = string.find(value, ':', first + 1, true)
+if second and string.sub(value, first + 1, second - 1) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+";
+
+/// The label the token store's keys are derived under (a new label, a new key).
+const KEY_LABEL: &str = "vc-api token store v1";
+
+/// The length of an AES-GCM nonce (96 bits).
+const NONCE_LEN: usize = 12;
+
+/// The keys of a sealed token store, derived from the app secret and the app id: one seals
+/// the tokens, the other keys their fingerprints.
+struct Sealer {
+    cipher: Aes256Gcm,
+    fingerprint_key: [u8; 32],
+}
+
+impl Sealer {
+    fn new(app_id: &str, app_secret: &Secret) -> Self {
+        // SHA-256 over length-prefixed parts, so no two inputs run together the same way.
+        let derive = |purpose: &str| -> [u8; 32] {
+            let mut hash = Sha256::new();
+            for part in [KEY_LABEL, purpose, app_id, app_secret.expose()] {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part.as_bytes());
+            }
+            hash.finalize().into()
+        };
+        let key = derive("seal");
+        Self { cipher: Aes256Gcm::new(&key.into()), fingerprint_key: derive("fingerprint") }
+    }
+
+    /// The first 16 bytes of SHA-256(fingerprint key ‖ token), in hex.
+    fn fingerprint(&self, token: &str) -> String {
+        let mut hash = Sha256::new();
+        hash.update(self.fingerprint_key);
+        hash.update(token.as_bytes());
+        hash.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// `{fingerprint}:{base64(nonce ‖ ciphertext)}` for `token` stored under `redis_key`;
+    /// `None` if the system gave no random nonce.
+    fn seal(&self, redis_key: &str, token: &str) -> Option<String> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).ok()?;
+        let payload = Payload { msg: token.as_bytes(), aad: redis_key.as_bytes() };
+        let ciphertext = self.cipher.encrypt(Nonce::from_slice(&nonce), payload).ok()?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ciphertext);
+        let blob = base64::engine::general_purpose::STANDARD.encode(blob);
+        Some(format!("{}:{blob}", self.fingerprint(token)))
+    }
+
+    /// The token in `sealed` (what [`seal`](Self::seal) gave) stored under `redis_key`;
+    /// `None` unless it opens with this key under this key name and matches its fingerprint.
+    fn open(&self, redis_key: &str, sealed: &str) -> Option<String> {
+        let (fingerprint, blob) = sealed.split_once(':')?;
+        let blob = base64::engine::general_purpose::STANDARD.decode(blob).ok()?;
+        if blob.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        let payload = Payload { msg: ciphertext, aad: redis_key.as_bytes() };
+        let token = String::from_utf8(self.cipher.decrypt(Nonce::from_slice(nonce), payload).ok()?).ok()?;
+        (self.fingerprint(&token) == fingerprint).then_some(token)
+    }
+}
+
 /// A [`TokenStore`] on Redis: a token fetched by one replica serves them all.
 ///
-/// A token is stored under `vc:{app_id}:token:{name}` with an expiry of its remaining life
-/// minus the refresh margin, so it disappears when it is due for replacement. A process that
+/// A token is stored under `vc:{app_id}:token:v2:{name}`, sealed (see
+/// [Tokens sealed at rest](self#tokens-sealed-at-rest); a store from [`open`](Self::open) or
+/// [`RedisStore::token_store`] stores it in plain text under `vc:{app_id}:token:{name}`
+/// instead), with an expiry of its remaining life minus the refresh margin, so it disappears when it is due for replacement. A process that
 /// needs a token and finds none takes the lock `…:lock` (`SET NX PX`, expiring after
 /// [`DEFAULT_LOCK_EXPIRY`](Self::DEFAULT_LOCK_EXPIRY) should its holder die) and fetches; the
 /// others poll for the token it stores (a few milliseconds apart, more as the wait grows), so
 /// the replicas together make one token request. A rejected token is deleted only while it
 /// is still the stored one. A marketplace app's tenant tokens are stored per tenant key
-/// (`…:token:tenant:{tenant_key}`) and its app token under `…:token:app`, so a replica that
+/// (`…:tenant:{tenant_key}`) and its app token under `…:app`, so a replica that
 /// never received the `app_ticket` event fetches tenant tokens with another replica's app
 /// token. When Redis is unreachable, the process fetches its own token (see the
 /// [module](self) documentation).
@@ -280,6 +403,8 @@ pub struct RedisTokenStore {
 struct TokenInner {
     link: Link,
     prefix: String,
+    /// Seals the stored tokens; `None`: plain text.
+    sealer: Option<Sealer>,
     lock_expiry: Duration,
     get_or_lock: Script,
     put: Script,
@@ -289,7 +414,10 @@ struct TokenInner {
 
 impl fmt::Debug for RedisTokenStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisTokenStore").field("prefix", &self.inner.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisTokenStore")
+            .field("prefix", &self.inner.prefix)
+            .field("sealed", &self.inner.sealer.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -304,9 +432,17 @@ impl RedisTokenStore {
     /// How long the lock of a token fetch lives if its holder never releases it.
     pub const DEFAULT_LOCK_EXPIRY: Duration = Duration::from_secs(10);
 
-    /// The store on `url` for `app_id` (see [`RedisStore::open`]).
+    /// The store on `url` for `app_id` (see [`RedisStore::open`]), storing tokens **in plain
+    /// text** (see [`RedisStore::token_store`]); [`open_sealed`](Self::open_sealed) seals them,
+    /// as the client does.
     pub fn open(url: &str, app_id: &str) -> Result<Self, crate::Error> {
         Ok(RedisStore::open(url, app_id)?.token_store())
+    }
+
+    /// The store on `url` for `app_id`, sealing tokens with a key derived from `app_secret`
+    /// (see [`RedisStore::token_store_sealed`]).
+    pub fn open_sealed(url: &str, app_id: &str, app_secret: &Secret) -> Result<Self, crate::Error> {
+        Ok(RedisStore::open(url, app_id)?.token_store_sealed(app_secret))
     }
 }
 
@@ -318,18 +454,26 @@ impl TokenInner {
         let expiry = millis(self.lock_expiry).to_string();
         let deadline = tokio::time::Instant::now() + self.lock_expiry * 2;
         let mut pause = Duration::from_millis(2);
+        // A stored value this store cannot read, which then counts as absent.
+        let mut unreadable = String::new();
         loop {
-            let answer: String = self.link.script(&self.get_or_lock, &[key, lock], &[&owner, &expiry]).await?;
+            let args = [owner.as_str(), &expiry, &unreadable];
+            let answer: String = self.link.script(&self.get_or_lock, &[key, lock], &args).await?;
             if answer == "l" {
                 return Ok(TokenLookup::Locked(owner));
             }
-            if let Some(stored) = answer.strip_prefix("t:")
-                && let Some(found) = parse_stored(stored)
-            {
+            let stored = answer.strip_prefix("t:");
+            if let Some(found) = stored.and_then(|stored| self.parse_stored(key, stored)) {
                 return Ok(TokenLookup::Found(found));
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(MemoryError::Unavailable("the token lock was held too long".into()));
+            }
+            // Sealed with another secret or for another key, an older format, garbage: asked
+            // again at once, to take the lock and overwrite it.
+            if let Some((_, value)) = stored.and_then(|stored| stored.split_once(':')) {
+                unreadable = value.to_owned();
+                continue;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(50));
@@ -353,9 +497,14 @@ impl TokenInner {
                         // Stored only for the part of its life before the margin; the margin
                         // goes with it, so a reader knows the whole remaining life.
                         let keep = u64::try_from(token.lifetime.saturating_sub(margin).as_millis()).unwrap_or(u64::MAX);
-                        let value = format!("{}:{}", millis(margin), token.token.expose());
-                        let args = [value.as_str(), &keep.to_string(), &owner];
-                        self.link.script::<i64>(&self.put, &[&redis_key, &lock], &args).await
+                        match self.value(&redis_key, margin, token.token.expose()) {
+                            Some(value) => {
+                                let args = [value.as_str(), &keep.to_string(), &owner];
+                                self.link.script::<i64>(&self.put, &[&redis_key, &lock], &args).await
+                            }
+                            // No nonce to seal with: not shared this time.
+                            None => self.link.script::<i64>(&self.unlock, &[&lock], &[&owner]).await,
+                        }
                     }
                     Err(_) => self.link.script::<i64>(&self.unlock, &[&lock], &[&owner]).await,
                 };
@@ -369,15 +518,32 @@ impl TokenInner {
     }
 }
 
-/// `{pttl}:{margin_ms}:{token}` into the token and its remaining life.
-fn parse_stored(stored: &str) -> Option<FetchedToken> {
-    let mut parts = stored.splitn(3, ':');
-    let pttl: i64 = parts.next()?.parse().ok()?;
-    let margin: u64 = parts.next()?.parse().ok()?;
-    let token = parts.next()?;
-    // -1: no expiry (never written so); -2: gone since the GET (cannot happen in one script).
-    let pttl = u64::try_from(pttl).ok()?;
-    Some(FetchedToken { token: Secret::new(token), lifetime: Duration::from_millis(pttl.saturating_add(margin)) })
+impl TokenInner {
+    /// The value stored for `token` under `redis_key`: `{margin_ms}:{token}` in plain text,
+    /// `{margin_ms}:{fingerprint}:{sealed}` sealed (`None` if it could not be sealed).
+    fn value(&self, redis_key: &str, margin: Duration, token: &str) -> Option<String> {
+        let sealed = match &self.sealer {
+            Some(sealer) => sealer.seal(redis_key, token)?,
+            None => token.to_owned(),
+        };
+        Some(format!("{}:{sealed}", millis(margin)))
+    }
+
+    /// `{pttl}:{value}` read under `redis_key` into the token and its remaining life; `None`
+    /// if this store cannot read it.
+    fn parse_stored(&self, redis_key: &str, stored: &str) -> Option<FetchedToken> {
+        let mut parts = stored.splitn(3, ':');
+        let pttl: i64 = parts.next()?.parse().ok()?;
+        let margin: u64 = parts.next()?.parse().ok()?;
+        let rest = parts.next()?;
+        let token = match &self.sealer {
+            Some(sealer) => sealer.open(redis_key, rest)?,
+            None => rest.to_owned(),
+        };
+        // -1: no expiry (never written so); -2: gone since the GET (cannot happen in one script).
+        let pttl = u64::try_from(pttl).ok()?;
+        Some(FetchedToken { token: Secret::new(token), lifetime: Duration::from_millis(pttl.saturating_add(margin)) })
+    }
 }
 
 impl TokenStore for RedisTokenStore {
@@ -393,7 +559,11 @@ impl TokenStore for RedisTokenStore {
     fn evict<'a>(&'a self, key: &'a TokenKey, rejected: &'a Secret) -> TokenFuture<'a, ()> {
         Box::pin(async move {
             let redis_key = format!("{}{}", self.inner.prefix, key.name());
-            let _ = self.inner.link.script::<i64>(&self.inner.evict, &[&redis_key], &[rejected.expose()]).await;
+            let rejected = match &self.inner.sealer {
+                Some(sealer) => sealer.fingerprint(rejected.expose()),
+                None => rejected.expose().to_owned(),
+            };
+            let _ = self.inner.link.script::<i64>(&self.inner.evict, &[&redis_key], &[&rejected]).await;
         })
     }
 }
@@ -663,4 +833,61 @@ fn millis(ttl: Duration) -> u64 {
 
 fn unavailable(error: ::redis::RedisError) -> MemoryError {
     MemoryError::Unavailable(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "vc:cli_a:token:v2:tenant";
+
+    fn sealer(secret: &str) -> Sealer {
+        Sealer::new("cli_a", &Secret::new(secret))
+    }
+
+    #[test]
+    fn a_sealed_token_opens_under_its_key_and_shows_neither_token_nor_secret() {
+        let sealer = sealer("app-secret");
+        let sealed = sealer.seal(KEY, "t-abc").unwrap();
+        assert_eq!(sealer.open(KEY, &sealed).as_deref(), Some("t-abc"));
+        assert!(!sealed.contains("t-abc") && !sealed.contains("app-secret"), "{sealed}");
+        let (fingerprint, _) = sealed.split_once(':').unwrap();
+        assert_eq!(fingerprint, sealer.fingerprint("t-abc"));
+        assert_eq!(fingerprint.len(), 32);
+        assert!(fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
+        // A fresh nonce each time: the same token never seals to the same value.
+        let again = sealer.seal(KEY, "t-abc").unwrap();
+        assert_ne!(sealed, again);
+        assert_eq!(sealer.open(KEY, &again).as_deref(), Some("t-abc"));
+    }
+
+    #[test]
+    fn every_replica_of_the_app_derives_the_same_keys_and_other_secrets_or_apps_do_not() {
+        let sealed = sealer("app-secret").seal(KEY, "t-abc").unwrap();
+        assert_eq!(sealer("app-secret").open(KEY, &sealed).as_deref(), Some("t-abc"));
+        assert_eq!(sealer("other-secret").open(KEY, &sealed), None);
+        assert_eq!(Sealer::new("cli_b", &Secret::new("app-secret")).open(KEY, &sealed), None);
+        assert_ne!(sealer("app-secret").fingerprint("t-abc"), sealer("other-secret").fingerprint("t-abc"));
+    }
+
+    #[test]
+    fn a_tampered_moved_or_foreign_value_does_not_open() {
+        let sealer = sealer("app-secret");
+        let sealed = sealer.seal(KEY, "t-abc").unwrap();
+        let (fingerprint, blob) = sealed.split_once(':').unwrap();
+        let mut bytes = base64::engine::general_purpose::STANDARD.decode(blob).unwrap();
+        for at in [0, NONCE_LEN, bytes.len() - 1] {
+            bytes[at] ^= 1;
+            let flipped = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            assert_eq!(sealer.open(KEY, &format!("{fingerprint}:{flipped}")), None, "byte {at} flipped");
+            bytes[at] ^= 1;
+        }
+        assert_eq!(sealer.open("vc:cli_a:token:v2:tenant:t2", &sealed), None, "moved to another key");
+        let other = sealer.fingerprint("t-other");
+        assert_eq!(sealer.open(KEY, &format!("{other}:{blob}")), None, "another token's fingerprint");
+        let short = base64::engine::general_purpose::STANDARD.encode([0u8; NONCE_LEN - 1]);
+        for garbage in ["", "t-abc", "0123:t-abc", ":", "ff:not base64!", &format!("{fingerprint}:{short}")] {
+            assert_eq!(sealer.open(KEY, garbage), None, "{garbage:?}");
+        }
+    }
 }
