@@ -3,7 +3,7 @@
 //! the right `app_ticket`, tenant tokens per tenant key for a valid app token, and rejects the
 //! tokens a test revokes: one fetch of each tenant's token for both replicas, a rejected token
 //! evicted for every replica (and only that tenant's), and the app token shared, even with a
-//! replica that never received the `app_ticket`.
+//! replica that never received the `app_ticket`, which the replica that did shares (sealed).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -298,4 +298,65 @@ async fn a_rejected_app_token_is_replaced_once_for_every_replica() {
     call(&a, "t1").await.unwrap();
     call(&b, "t2").await.unwrap();
     assert_eq!((api.tenant_tokens("t1").len(), api.tenant_tokens("t2").len()), (1, 1), "tenant tokens stay valid");
+}
+
+/// The ticket shared: the replica the `app_ticket` event reached shares it
+/// (`Client::share_app_ticket`, what the webhook receiver calls), sealed in Redis. A replica
+/// that never received it fetches the app token with it (no resend), and again when that app
+/// token is rejected, with no other replica involved; without the shared ticket that replica
+/// could only ask for a resend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_ticket_lets_a_replica_without_it_fetch_the_app_token() {
+    let redis = RedisServer::start();
+    let api = FakeFeishu::start().await;
+    let (receiver, other) = (replica(&api, &redis, None), replica(&api, &redis, None));
+
+    receiver.share_app_ticket(TICKET).await;
+    let ticket_key = format!("vc:{APP_ID}:token:v2:app_ticket");
+    assert_eq!(redis.keys(), std::slice::from_ref(&ticket_key));
+    let sealed = redis.cli(&["GET", &ticket_key]);
+    assert!(sealed.trim().len() > 40 && !sealed.contains(TICKET) && !sealed.contains(SECRET), "{sealed}");
+    let ttl: u64 = redis.cli(&["PTTL", &ticket_key]).trim().parse().unwrap();
+    assert!(ttl <= 12 * 3600 * 1000 && ttl > 12 * 3600 * 1000 - 60_000, "kept for 12 hours: {ttl} ms");
+
+    call(&other, "t1").await.expect("the replica without the ticket fetches the app token with the shared one");
+    assert_eq!(api.seen(|s| (s.resends, s.app_tokens.clone())), (0, vec!["app-1".to_owned()]));
+    assert_eq!(api.tenant_tokens("t1"), ["t1-1"]);
+
+    api.revoke("app-1");
+    call(&other, "t2").await.expect("and replaces a rejected app token on its own");
+    assert_eq!(api.seen(|s| (s.resends, s.app_tokens.clone())), (0, vec!["app-1".to_owned(), "app-2".to_owned()]));
+    call(&receiver, "t3").await.expect("the receiving replica takes the new app token from Redis");
+    assert_eq!(api.seen(|s| s.app_tokens.len()), 2);
+}
+
+/// A newer ticket replaces the shared one; a value sealed with another app secret is not
+/// used (the replica asks for a resend, as with no ticket at all); a client with no shared
+/// store keeps the ticket for itself only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_ticket_is_shared_and_a_foreign_one_is_not_used() {
+    let redis = RedisServer::start();
+    let api = FakeFeishu::start().await;
+    let a = replica(&api, &redis, None);
+    a.share_app_ticket("an-older-ticket").await;
+    a.share_app_ticket(TICKET).await;
+    call(&replica(&api, &redis, None), "t1").await.expect("the newest ticket is the one used");
+    assert_eq!(api.seen(|s| (s.resends, s.app_tokens.len())), (0, 1));
+
+    let redis2 = RedisServer::start();
+    let foreign = Client::builder()
+        .base_url(api.server.url())
+        .marketplace_app(APP_ID, "another-secret")
+        .redis(redis2.url())
+        .build()
+        .unwrap();
+    foreign.share_app_ticket(TICKET).await;
+    let error = call(&replica(&api, &redis2, None), "t1").await.unwrap_err();
+    assert!(matches!(&error, Error::Auth { message, .. } if message.contains("app_ticket")), "{error:?}");
+    assert_eq!(api.seen(|s| (s.resends, s.app_tokens.len())), (1, 1));
+
+    let alone = Client::builder().base_url(api.server.url()).marketplace_app(APP_ID, SECRET).build().unwrap();
+    alone.share_app_ticket(TICKET).await;
+    call(&alone, "t4").await.expect("its own ticket serves a client without a store");
+    assert_eq!(api.seen(|s| (s.resends, s.app_tokens.len())), (1, 2));
 }

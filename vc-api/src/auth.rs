@@ -365,9 +365,18 @@ impl Auth {
         self.store.get_or_fetch(&key, self.refresh_margin, fetch).await.map_err(|e| e.0)
     }
 
-    /// Stores the latest `app_ticket` (from the `app_ticket` event).
+    /// Stores the latest `app_ticket` (from the `app_ticket` event) in this process.
     pub fn set_app_ticket(&self, ticket: Secret) {
         *self.app_ticket.write().unwrap_or_else(PoisonError::into_inner) = Some(ticket);
+    }
+
+    /// Stores the latest `app_ticket` in this process and in the token store, for the other
+    /// replicas (a marketplace app's only; other credentials need no ticket).
+    pub async fn share_app_ticket(&self, ticket: Secret) {
+        if let Credentials::MarketplaceApp { app_id, .. } = &self.credentials {
+            self.store.put_app_ticket(app_id, &ticket).await;
+        }
+        self.set_app_ticket(ticket);
     }
 
     /// The token of a call that needs no lookup: the caller's `explicit` one, or the client's
@@ -468,38 +477,37 @@ impl Auth {
     }
 
     /// The marketplace app's app token: cached, else the one another replica stored, else
-    /// fetched with the `app_ticket`. Without a ticket only the fetch is impossible: a token in
-    /// the store serves (the `app_ticket` event reaches one replica), and otherwise a resend of
-    /// the ticket is requested.
+    /// fetched with the newest `app_ticket` known (the one the token store keeps for every
+    /// replica, else this process's own). Without any ticket only the fetch is impossible: a
+    /// token in the store serves, and otherwise a resend of the ticket is requested.
     async fn app_token(&self, http: &reqwest::Client, base_url: &str) -> Result<BearerToken, AuthFailure> {
         let Credentials::MarketplaceApp { app_id, app_secret } = &self.credentials else {
             return Err(AuthFailure::new("an app token needs marketplace app credentials"));
         };
         let key = TokenKey::new(app_id.clone(), StoreKind::App, None);
-        let ticket = self.app_ticket.read().unwrap_or_else(PoisonError::into_inner).clone();
-        let Some(ticket) = ticket else {
-            // Not through the app slot: its memory of this failure would outlast the ticket's
-            // arrival. An app token is only needed to fetch a tenant token, which is rare.
-            let stored = self
-                .through_store(key, async {
-                    // Ask Feishu to push the ticket again; the caller retries once it has arrived.
-                    let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
-                    let resend = http.post(format!("{base_url}{APP_TICKET_RESEND_PATH}")).timeout(self.timeout);
-                    let _ = resend.json(&body).send().await;
-                    Err(AuthFailure::new(
-                        "no app_ticket yet: a resend was requested; feed the app_ticket event to Client::set_app_ticket",
-                    ))
-                })
-                .await?;
-            return Ok(BearerToken::new(stored.token));
+        let own = self.app_ticket.read().unwrap_or_else(PoisonError::into_inner).clone();
+        // Asked only when a token must be fetched (the store has none to give).
+        let fetch = async {
+            let Some(ticket) = self.store.app_ticket(app_id).await.or(own.clone()) else {
+                // Ask Feishu to push the ticket again; the caller retries once it has arrived.
+                let body = serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose()});
+                let resend = http.post(format!("{base_url}{APP_TICKET_RESEND_PATH}")).timeout(self.timeout);
+                let _ = resend.json(&body).send().await;
+                return Err(AuthFailure::new(
+                    "no app_ticket yet: a resend was requested; feed the app_ticket event to Client::share_app_ticket",
+                ));
+            };
+            let body =
+                serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose(), "app_ticket": ticket.expose()});
+            self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App).await
         };
-        let body =
-            serde_json::json!({"app_id": app_id, "app_secret": app_secret.expose(), "app_ticket": ticket.expose()});
-        self.app
-            .get_or_fetch(self.refresh_margin, || {
-                self.through_store(key, self.fetch_token(http, base_url, APP_TOKEN_PATH, &body, TokenKind::App))
-            })
-            .await
+        if own.is_none() {
+            // Not through the app slot: its memory of a failure would outlast the ticket's
+            // arrival. An app token is only needed to fetch a tenant token, which is rare.
+            let stored = self.through_store(key, fetch).await?;
+            return Ok(BearerToken::new(stored.token));
+        }
+        self.app.get_or_fetch(self.refresh_margin, || self.through_store(key, fetch)).await
     }
 
     /// Drops an app token the tenant token endpoint rejected, in the store (if it is still the

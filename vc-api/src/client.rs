@@ -380,9 +380,30 @@ impl Client {
         ClientBuilder::new()
     }
 
-    /// Gives a marketplace app its latest `app_ticket` (delivered by the `app_ticket` event).
+    /// Gives a marketplace app its latest `app_ticket` (delivered by the `app_ticket` event),
+    /// for this process only. With replicas sharing a token store, prefer
+    /// [`share_app_ticket`](Self::share_app_ticket): Feishu pushes each ticket to one replica.
     pub fn set_app_ticket(&self, ticket: impl Into<Secret>) {
         self.inner.auth.set_app_ticket(ticket.into());
+    }
+
+    /// Gives a marketplace app its latest `app_ticket` (delivered by the `app_ticket` event)
+    /// and keeps it in the token store for every replica (see
+    /// [`TokenStore::put_app_ticket`](crate::token_store::TokenStore::put_app_ticket); the
+    /// Redis store of `ClientBuilder::redis` keeps it sealed, like the tokens). A replica that
+    /// must fetch the app token then uses the newest ticket any replica received, instead of
+    /// failing for want of one. Without a shared store, the same as
+    /// [`set_app_ticket`](Self::set_app_ticket). The webhook receiver given this client
+    /// (`EventReceiverBuilder::app_ticket_client`) does this for every ticket delivered.
+    ///
+    /// ```no_run
+    /// # async fn run(ticket_from_the_event: String) -> Result<(), vc_api::Error> {
+    /// let client = vc_api::Client::builder().marketplace_app("cli_a1b2c3", "app-secret").build()?;
+    /// client.share_app_ticket(ticket_from_the_event).await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn share_app_ticket(&self, ticket: impl Into<Secret>) {
+        self.inner.auth.share_app_ticket(ticket.into()).await;
     }
 }
 

@@ -23,6 +23,11 @@
 //!   way, in hex) identifies the token without revealing it: an eviction deletes the stored
 //!   token only if its fingerprint is the rejected token's.
 //!
+//! A marketplace app's latest `app_ticket` ([`Client::share_app_ticket`](crate::Client::share_app_ticket))
+//! is sealed the same way, under `…:token:v2:app_ticket` (value `{fingerprint}:{sealed}`, kept
+//! for [`RedisTokenStore::APP_TICKET_LIFETIME`]), so a replica the ticket event did not reach
+//! can still fetch the app token.
+//!
 //! A value that does not open (sealed with another secret or for another key, or garbage)
 //! counts as absent: the replica fetches a token and overwrites it. Sealed tokens live under
 //! `…:token:v2:…`, apart from the plain values of earlier versions (`…:token:{name}`), so
@@ -241,6 +246,12 @@ impl Link {
         result
     }
 
+    /// Runs the command `command`.
+    async fn query<T: ::redis::FromRedisValue>(&self, command: &::redis::Cmd) -> Result<T, MemoryError> {
+        let mut connection = self.connection.clone();
+        self.run(command.query_async(&mut connection)).await
+    }
+
     /// Runs `script` with `keys` and `args`.
     async fn script<T: ::redis::FromRedisValue>(
         &self,
@@ -432,6 +443,10 @@ impl RedisTokenStore {
     /// How long the lock of a token fetch lives if its holder never releases it.
     pub const DEFAULT_LOCK_EXPIRY: Duration = Duration::from_secs(10);
 
+    /// How long a shared `app_ticket` is kept (Feishu pushes a new one about every hour; the
+    /// official SDKs keep one for 12 hours).
+    pub const APP_TICKET_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
     /// The store on `url` for `app_id` (see [`RedisStore::open`]), storing tokens **in plain
     /// text** (see [`RedisStore::token_store`]); [`open_sealed`](Self::open_sealed) seals them,
     /// as the client does.
@@ -566,7 +581,35 @@ impl TokenStore for RedisTokenStore {
             let _ = self.inner.link.script::<i64>(&self.inner.evict, &[&redis_key], &[&rejected]).await;
         })
     }
+
+    /// Sealed stores only (a plain store keeps no ticket): under `…:token:v2:app_ticket`, for
+    /// [`APP_TICKET_LIFETIME`](RedisTokenStore::APP_TICKET_LIFETIME); the newest replaces it.
+    fn put_app_ticket<'a>(&'a self, _app_id: &'a str, ticket: &'a Secret) -> TokenFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(sealer) = &self.inner.sealer else { return };
+            let redis_key = format!("{}{APP_TICKET}", self.inner.prefix);
+            let Some(sealed) = sealer.seal(&redis_key, ticket.expose()) else { return };
+            let mut set = ::redis::cmd("SET");
+            set.arg(&redis_key).arg(sealed).arg("PX").arg(millis(RedisTokenStore::APP_TICKET_LIFETIME));
+            let _ = self.inner.link.query::<()>(&set).await;
+        })
+    }
+
+    /// The ticket a replica kept, if it opens (sealed stores only).
+    fn app_ticket<'a>(&'a self, _app_id: &'a str) -> TokenFuture<'a, Option<Secret>> {
+        Box::pin(async move {
+            let sealer = self.inner.sealer.as_ref()?;
+            let redis_key = format!("{}{APP_TICKET}", self.inner.prefix);
+            let mut get = ::redis::cmd("GET");
+            get.arg(&redis_key);
+            let sealed: Option<String> = self.inner.link.query(&get).await.ok()?;
+            sealer.open(&redis_key, &sealed?).map(Secret::new)
+        })
+    }
 }
+
+/// The name of the shared `app_ticket` among the token names (`app`, `tenant`, `tenant:{key}`).
+const APP_TICKET: &str = "app_ticket";
 
 // ---------------------------------------------------------------------------------------------
 // Rate budget

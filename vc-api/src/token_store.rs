@@ -5,7 +5,8 @@
 //! it expires, dropped when the API rejects it), so a call with a fresh token never reaches the
 //! store. The store is asked only when the process needs a new token: a shared store
 //! (`vc_api::redis_store::RedisTokenStore`, feature `redis`) answers with the token another
-//! replica fetched, or lets exactly one replica fetch it.
+//! replica fetched, or lets exactly one replica fetch it. It may also keep a marketplace app's
+//! latest `app_ticket`, which Feishu pushes to one replica only, for the others.
 
 use std::fmt;
 use std::future::Future;
@@ -105,6 +106,22 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// The API rejected `rejected`: forget it, if it is still the token stored for `key` (a
     /// newer one another process stored stays).
     fn evict<'a>(&'a self, key: &'a TokenKey, rejected: &'a Secret) -> TokenFuture<'a, ()>;
+
+    /// Keeps a marketplace app's latest `app_ticket` for the other processes of `app_id`
+    /// (Feishu pushes each ticket to one of them): a process that must fetch the app token and
+    /// holds no ticket of its own asks [`app_ticket`](Self::app_ticket). Best effort: a store
+    /// that cannot keep it says nothing. The default keeps nothing.
+    fn put_app_ticket<'a>(&'a self, app_id: &'a str, ticket: &'a Secret) -> TokenFuture<'a, ()> {
+        let _ = (app_id, ticket);
+        Box::pin(std::future::ready(()))
+    }
+
+    /// The latest `app_ticket` a process of `app_id` kept with
+    /// [`put_app_ticket`](Self::put_app_ticket), if the store has one. The default has none.
+    fn app_ticket<'a>(&'a self, app_id: &'a str) -> TokenFuture<'a, Option<Secret>> {
+        let _ = app_id;
+        Box::pin(std::future::ready(None))
+    }
 }
 
 /// The default [`TokenStore`]: nothing beyond the client's own in-process token, so a new

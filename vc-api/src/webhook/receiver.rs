@@ -187,7 +187,8 @@ impl EventReceiverBuilder {
     crate::dispatch::handler_setters!();
 
     /// A marketplace app's client: every `app_ticket` received is given to it with
-    /// [`Client::set_app_ticket`]. May be called for several clients.
+    /// [`Client::share_app_ticket`] (so replicas sharing a token store all have it). May be
+    /// called for several clients.
     pub fn app_ticket_client(mut self, client: Client) -> Self {
         self.ticket_clients.push(client);
         self
@@ -355,7 +356,7 @@ impl EventReceiver {
                 };
                 tracing::debug!(event_id, clients = self.ticket_clients.len(), "vc_api.webhook: app_ticket received");
                 for client in &self.ticket_clients {
-                    client.set_app_ticket(ticket.clone());
+                    client.share_app_ticket(ticket.clone()).await;
                 }
                 guard.complete(self.retention()).await.map_err(WebhookError::memory)?;
                 Ok(WebhookResponse::ack())
