@@ -315,12 +315,12 @@ fn run_step(name: &str, program: &str, args: &[&str], env: &[(&str, &str)]) -> a
     Ok(())
 }
 
-/// The whole CI gate, in order from fastest to slowest feedback.
 /// The cargo that runs xtask.
 fn cargo_program() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
+/// The whole CI gate, in order from fastest to slowest feedback.
 fn ci_task() -> anyhow::Result<()> {
     let cargo = cargo_program();
     run_step("format", &cargo, &["fmt", "--all", "--", "--check"], &[])?;
