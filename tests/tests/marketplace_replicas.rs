@@ -360,3 +360,27 @@ async fn the_newest_ticket_is_shared_and_a_foreign_one_is_not_used() {
     call(&alone, "t4").await.expect("its own ticket serves a client without a store");
     assert_eq!(api.seen(|s| (s.resends, s.app_tokens.len())), (1, 2));
 }
+
+/// The same through the webhook receiver: the `app_ticket` event delivered to one replica's
+/// receiver (`app_ticket_client`) serves the other replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_delivered_to_one_replicas_receiver_serves_the_other() {
+    let redis = RedisServer::start();
+    let api = FakeFeishu::start().await;
+    let (receiving, other) = (replica(&api, &redis, None), replica(&api, &redis, None));
+    let receiver = vc_api::webhook::EventReceiver::builder()
+        .verification_token("verification-token")
+        .app_ticket_client(receiving)
+        .build()
+        .unwrap();
+    let delivery = json!({
+        "schema": "2.0",
+        "header": {"event_id": "ev-ticket", "event_type": "app_ticket", "token": "verification-token", "app_id": APP_ID},
+        "event": {"app_id": APP_ID, "app_ticket": TICKET, "type": "app_ticket"}
+    })
+    .to_string();
+    let no_headers: &[(&str, &str)] = &[];
+    assert_eq!(receiver.handle(no_headers, delivery.as_bytes()).await.status, 200);
+    call(&other, "t1").await.expect("the other replica fetches the app token with the delivered ticket");
+    assert_eq!(api.seen(|s| (s.resends, s.app_tokens.len())), (0, 1));
+}
