@@ -17,6 +17,8 @@ pub mod event_memory;
 pub mod events;
 pub mod export;
 mod generated;
+#[cfg(any(feature = "webhook", feature = "redis"))]
+mod hex;
 #[cfg(feature = "long-connection")]
 pub mod long_connection;
 #[cfg(feature = "mock")]

@@ -360,7 +360,7 @@ impl Sealer {
         let mut hash = Sha256::new();
         hash.update(self.fingerprint_key);
         hash.update(token.as_bytes());
-        hash.finalize()[..16].iter().map(|byte| format!("{byte:02x}")).collect()
+        crate::hex::to_hex(&hash.finalize()[..16])
     }
 
     /// `{fingerprint}:{base64(nonce ‖ ciphertext)}` for `token` stored under `redis_key`;
@@ -501,7 +501,7 @@ impl TokenInner {
         margin: Duration,
         fetch: TokenFuture<'_, Result<FetchedToken, TokenError>>,
     ) -> Result<FetchedToken, TokenError> {
-        let redis_key = format!("{}{}", self.prefix, key.name());
+        let redis_key = self.redis_key(&key.name());
         let lock = format!("{redis_key}:lock");
         match self.lookup(&redis_key, &lock).await {
             Ok(TokenLookup::Found(token)) => Ok(token),
@@ -534,6 +534,11 @@ impl TokenInner {
 }
 
 impl TokenInner {
+    /// The Redis key of the token (or ticket) `name`.
+    fn redis_key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
     /// The value stored for `token` under `redis_key`: `{margin_ms}:{token}` in plain text,
     /// `{margin_ms}:{fingerprint}:{sealed}` sealed (`None` if it could not be sealed).
     fn value(&self, redis_key: &str, margin: Duration, token: &str) -> Option<String> {
@@ -573,7 +578,7 @@ impl TokenStore for RedisTokenStore {
 
     fn evict<'a>(&'a self, key: &'a TokenKey, rejected: &'a Secret) -> TokenFuture<'a, ()> {
         Box::pin(async move {
-            let redis_key = format!("{}{}", self.inner.prefix, key.name());
+            let redis_key = self.inner.redis_key(&key.name());
             let rejected = match &self.inner.sealer {
                 Some(sealer) => sealer.fingerprint(rejected.expose()),
                 None => rejected.expose().to_owned(),
@@ -587,7 +592,7 @@ impl TokenStore for RedisTokenStore {
     fn put_app_ticket<'a>(&'a self, _app_id: &'a str, ticket: &'a Secret) -> TokenFuture<'a, ()> {
         Box::pin(async move {
             let Some(sealer) = &self.inner.sealer else { return };
-            let redis_key = format!("{}{APP_TICKET}", self.inner.prefix);
+            let redis_key = self.inner.redis_key(APP_TICKET);
             let Some(sealed) = sealer.seal(&redis_key, ticket.expose()) else { return };
             let mut set = ::redis::cmd("SET");
             set.arg(&redis_key).arg(sealed).arg("PX").arg(millis(RedisTokenStore::APP_TICKET_LIFETIME));
@@ -599,7 +604,7 @@ impl TokenStore for RedisTokenStore {
     fn app_ticket<'a>(&'a self, _app_id: &'a str) -> TokenFuture<'a, Option<Secret>> {
         Box::pin(async move {
             let sealer = self.inner.sealer.as_ref()?;
-            let redis_key = format!("{}{APP_TICKET}", self.inner.prefix);
+            let redis_key = self.inner.redis_key(APP_TICKET);
             let mut get = ::redis::cmd("GET");
             get.arg(&redis_key);
             let sealed: Option<String> = self.inner.link.query(&get).await.ok()?;

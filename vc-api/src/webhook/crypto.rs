@@ -30,7 +30,7 @@ pub fn signature(timestamp: &str, nonce: &str, encrypt_key: &Secret, body: &[u8]
     hasher.update(nonce.as_bytes());
     hasher.update(encrypt_key.expose().as_bytes());
     hasher.update(body);
-    to_hex(&hasher.finalize())
+    crate::hex::to_hex(&hasher.finalize())
 }
 
 /// Whether `received` (the `X-Lark-Signature` header) is the signature of this request. The
@@ -96,16 +96,6 @@ pub fn encrypt(encrypt_key: &Secret, iv: [u8; BLOCK], plaintext: &[u8]) -> Strin
         Err(_) => blob.truncate(BLOCK),
     }
     base64::engine::general_purpose::STANDARD.encode(blob)
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    out
 }
 
 #[cfg(test)]
